@@ -1,0 +1,29 @@
+# vigilo — the two commands a fresh machine needs are `make run` and `make test`.
+GO      ?= go
+BIN     := bin/vigilo
+PKGS    := ./...
+# Flags for `make run`; override e.g. `make run RUN_FLAGS="--min-period 1s"`.
+RUN_FLAGS ?=
+
+.PHONY: build run test test-unit test-e2e bench lint clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/vigilo
+
+run: build
+	./$(BIN) serve --data ./data $(RUN_FLAGS)
+
+# Unit and package tests, then the end-to-end tests that start bin/vigilo.
+test: lint build
+	$(GO) test -count=1 -timeout 12m $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -timeout 60m ./wheel/ ./engine/store/ ./actors/... ./ingest/
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,218 @@
+package actors
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/vigilo/vigilo/actors/heartbeat"
+	"github.com/vigilo/vigilo/engine/store"
+)
+
+// Every message names its check, so one Props serves all actors and an actor learns
+// which check it hosts from its first message.
+type (
+	pingMsg struct {
+		c    *Check
+		ev   heartbeat.Event
+		ping store.Ping
+		done chan Result
+	}
+	timerMsg struct {
+		c   *Check
+		due time.Time
+	}
+	updateMsg struct {
+		c    *Check
+		edit func(*store.Check) error
+		done chan Result
+	}
+	commandMsg struct {
+		c    *Check
+		ev   heartbeat.EventKind
+		done chan Result
+	}
+	deleteMsg struct {
+		c    *Check
+		done chan Result
+	}
+	snapshotMsg struct {
+		c    *Check
+		done chan Result
+	}
+)
+
+type checkActor struct {
+	reg *Registry
+	c   *Check
+}
+
+func (a *checkActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		ctx.SetReceiveTimeout(a.reg.o.IdleTimeout)
+	case *actor.ReceiveTimeout:
+		a.passivate(ctx)
+	case *pingMsg:
+		a.handled(m.c, func() { a.onPing(m) })
+	case *timerMsg:
+		a.handled(m.c, func() { a.onTimer(m) })
+	case *updateMsg:
+		a.handled(m.c, func() { a.onUpdate(m) })
+	case *commandMsg:
+		a.handled(m.c, func() { a.onCommand(m) })
+	case *deleteMsg:
+		a.handled(m.c, func() { a.onDelete(m) })
+	case *snapshotMsg:
+		a.handled(m.c, func() { m.done <- Result{Check: m.c.rec} })
+	}
+}
+
+// handled runs one delivered message and then counts it as no longer in flight.
+func (a *checkActor) handled(c *Check, handle func()) {
+	a.c = c
+	handle()
+	c.inflight.Add(-1)
+	a.reg.pending.Add(-1)
+}
+
+// passivate stops the actor if no message is on its way to it; see the package doc.
+func (a *checkActor) passivate(ctx actor.Context) {
+	c := a.c
+	if c == nil { // spawned but never sent anything: cannot happen, but stop cleanly
+		ctx.Stop(ctx.Self())
+		a.reg.resident.Add(-1)
+		return
+	}
+	c.mu.Lock()
+	if c.inflight.Load() != 0 {
+		c.mu.Unlock()
+		ctx.SetReceiveTimeout(a.reg.o.IdleTimeout)
+		return
+	}
+	c.pid = nil
+	c.mu.Unlock()
+	ctx.Stop(ctx.Self())
+	a.reg.resident.Add(-1)
+}
+
+// step runs the state machine and writes what it decided into b.
+func (a *checkActor) step(b *store.Batch, ev heartbeat.Event, now time.Time, ping *store.Ping) heartbeat.Effects {
+	c := a.c
+	st, eff := heartbeat.Apply(c.spec, StateOf(&c.rec), ev, now)
+	if !eff.Changed && !eff.LogPing && eff.Flip == nil {
+		a.arm(eff.Arm)
+		return eff
+	}
+	setState(&c.rec, st)
+	b.PutCheck(&c.rec, &c.rec)
+	if eff.LogPing && ping != nil {
+		ping.N = eff.N
+		ping.Kind = eff.PingKind
+		ping.Time = now
+		ping.Duration = eff.Duration
+		b.AppendPing(c.rec.ID, ping)
+	}
+	if eff.Flip != nil {
+		b.AddFlip(c.rec.ID, store.Flip{Time: eff.Flip.At, From: eff.Flip.From.String(), To: eff.Flip.To.String()})
+	}
+	a.arm(eff.Arm)
+	return eff
+}
+
+func (a *checkActor) arm(at time.Time) {
+	if at.IsZero() {
+		a.reg.o.Wheel.Cancel(&a.c.timer)
+		return
+	}
+	a.reg.o.Wheel.Schedule(&a.c.timer, at)
+}
+
+// commit makes b durable without holding up the actor: the reply goes out from the
+// store's committer once the batch is synced, and batches complete in order.
+func (a *checkActor) commit(b *store.Batch, done chan Result) {
+	snap := a.c.rec
+	if b.Len() == 0 {
+		if done != nil {
+			done <- Result{Check: snap}
+		}
+		return
+	}
+	a.reg.pending.Add(1)
+	a.reg.o.Store.CommitAsync(b, func(err error) {
+		defer a.reg.pending.Add(-1)
+		if err != nil {
+			err = fmt.Errorf("commit check %s: %w", snap.ID, err)
+			if done == nil {
+				a.reg.o.Logger.Error("deadline transition not persisted", "check", snap.ID, "err", err)
+			}
+		}
+		if done != nil {
+			done <- Result{Check: snap, Err: err}
+		}
+	})
+}
+
+func (a *checkActor) onPing(m *pingMsg) {
+	b := a.reg.o.Store.NewBatch()
+	a.step(b, m.ev, a.reg.o.Now(), &m.ping)
+	a.commit(b, m.done)
+}
+
+func (a *checkActor) onTimer(m *timerMsg) {
+	b := a.reg.o.Store.NewBatch()
+	a.step(b, heartbeat.Event{Kind: heartbeat.Timer}, a.reg.o.Now(), nil)
+	a.commit(b, nil)
+}
+
+func (a *checkActor) onCommand(m *commandMsg) {
+	c := a.c
+	if m.ev == heartbeat.Resume && c.rec.Status != heartbeat.Paused.String() {
+		m.done <- Result{Check: c.rec, Err: ErrNotPaused}
+		return
+	}
+	b := a.reg.o.Store.NewBatch()
+	a.step(b, heartbeat.Event{Kind: m.ev}, a.reg.o.Now(), nil)
+	a.commit(b, m.done)
+}
+
+func (a *checkActor) onUpdate(m *updateMsg) {
+	c := a.c
+	old := c.rec
+	next := c.rec
+	if err := m.edit(&next); err != nil {
+		m.done <- Result{Check: old, Err: err}
+		return
+	}
+	spec, err := specOf(&next)
+	if err != nil {
+		m.done <- Result{Check: old, Err: err}
+		return
+	}
+	c.rec, c.spec = next, spec
+	b := a.reg.o.Store.NewBatch()
+	b.PutCheck(&old, &c.rec)
+	// Reconfigure re-derives the deadline from the new period; its own PutCheck
+	// overwrites the one above in the same batch.
+	a.step(b, heartbeat.Event{Kind: heartbeat.Reconfigure}, a.reg.o.Now(), nil)
+	a.commit(b, m.done)
+}
+
+func (a *checkActor) onDelete(m *deleteMsg) {
+	c := a.c
+	a.reg.o.Wheel.Cancel(&c.timer)
+	if err := a.reg.o.Store.DeleteCheck(&c.rec); err != nil {
+		// Still resident and armed as before: nothing half-done is visible.
+		if !c.rec.Deadline.IsZero() {
+			a.reg.o.Wheel.Schedule(&c.timer, c.rec.Deadline)
+		}
+		m.done <- Result{Check: c.rec, Err: fmt.Errorf("delete check %s: %w", c.rec.ID, err)}
+		return
+	}
+	c.mu.Lock()
+	c.deleted = true
+	c.mu.Unlock()
+	a.reg.remove(c)
+	m.done <- Result{Check: c.rec}
+}

@@ -1,0 +1,302 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/uuid"
+
+	"github.com/vigilo/vigilo/actors/heartbeat"
+	"github.com/vigilo/vigilo/engine/store"
+	"github.com/vigilo/vigilo/wheel"
+)
+
+// ErrNotFound is returned for a check that does not exist, or no longer does; it is
+// the store's, so every layer can test for one error.
+var ErrNotFound = store.ErrNotFound
+
+// ErrNotPaused is returned by Resume for a check that is not paused.
+var ErrNotPaused = errors.New("check is not paused")
+
+// Options configures a Registry. Store, Wheel and System are required.
+type Options struct {
+	Store  *store.Store
+	Wheel  *wheel.Wheel
+	System *actor.ActorSystem
+	// Now is the clock every state transition is stamped with; default time.Now.
+	Now func() time.Time
+	// IdleTimeout is how long an actor lives without a message before it
+	// passivates; default 30s. Shorter saves memory, longer saves spawns.
+	IdleTimeout time.Duration
+	// Logger receives errors that have no caller to return to (a failed commit of
+	// a deadline transition); default slog.Default().
+	Logger *slog.Logger
+}
+
+// WithDefaults fills the zero fields of o with their documented defaults.
+func (o Options) WithDefaults() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Validate reports the first thing wrong with o.
+func (o Options) Validate() error {
+	switch {
+	case o.Store == nil:
+		return errors.New("actors: Store is required")
+	case o.Wheel == nil:
+		return errors.New("actors: Wheel is required")
+	case o.System == nil:
+		return errors.New("actors: System is required")
+	case o.IdleTimeout < 0:
+		return fmt.Errorf("actors: IdleTimeout %v is negative", o.IdleTimeout)
+	}
+	return nil
+}
+
+const shardCount = 64
+
+type shard struct {
+	mu     sync.RWMutex
+	checks map[uuid.UUID]*Check
+}
+
+// Registry holds every resident check and delivers events to their actors.
+type Registry struct {
+	o        Options
+	props    *actor.Props
+	shards   [shardCount]shard
+	count    atomic.Int64
+	resident atomic.Int64
+	spawns   atomic.Int64
+	// pending counts messages delivered but not yet handled, and commits not yet
+	// durable, so Drain knows when every actor is done.
+	pending atomic.Int64
+	replies  sync.Pool
+}
+
+// New makes a Registry. It spawns nothing: actors start on their check's first event.
+func New(o Options) (*Registry, error) {
+	o = o.WithDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Registry{o: o}
+	for i := range r.shards {
+		r.shards[i].checks = make(map[uuid.UUID]*Check)
+	}
+	r.props = actor.PropsFromProducer(func() actor.Actor { return &checkActor{reg: r} })
+	r.replies.New = func() any { return make(chan Result, 1) }
+	return r, nil
+}
+
+func (r *Registry) shard(id uuid.UUID) *shard {
+	// uuids are random in their first bytes; the last byte of a v4 is random too.
+	return &r.shards[id[15]%shardCount]
+}
+
+// Get returns the resident check with id, or nil.
+func (r *Registry) Get(id uuid.UUID) *Check {
+	s := r.shard(id)
+	s.mu.RLock()
+	c := s.checks[id]
+	s.mu.RUnlock()
+	return c
+}
+
+// Len is the number of checks.
+func (r *Registry) Len() int { return int(r.count.Load()) }
+
+// Resident is the number of running (not passivated) actors.
+func (r *Registry) Resident() int { return int(r.resident.Load()) }
+
+// Spawns is the number of actors spawned since start.
+func (r *Registry) Spawns() int64 { return r.spawns.Load() }
+
+// Each calls fn for every check, in no particular order.
+func (r *Registry) Each(fn func(*Check)) {
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.RLock()
+		list := make([]*Check, 0, len(s.checks))
+		for _, c := range s.checks {
+			list = append(list, c)
+		}
+		s.mu.RUnlock()
+		for _, c := range list {
+			fn(c)
+		}
+	}
+}
+
+func (r *Registry) add(c *Check) bool {
+	s := r.shard(c.rec.ID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.checks[c.rec.ID]; dup {
+		return false
+	}
+	s.checks[c.rec.ID] = c
+	r.count.Add(1)
+	return true
+}
+
+func (r *Registry) remove(c *Check) {
+	s := r.shard(c.rec.ID)
+	s.mu.Lock()
+	if s.checks[c.rec.ID] == c {
+		delete(s.checks, c.rec.ID)
+		r.count.Add(-1)
+	}
+	s.mu.Unlock()
+}
+
+// Load makes a stored check resident and re-arms its deadline, as at start-up. A
+// deadline that passed while the server was down fires at the wheel's next tick, so
+// the check goes down at once; none fires before its time.
+func (r *Registry) Load(rec *store.Check) error {
+	spec, err := specOf(rec)
+	if err != nil {
+		return fmt.Errorf("load check %s: %w", rec.ID, err)
+	}
+	c := &Check{rec: *rec, spec: spec}
+	c.timer.Owner = c
+	if !r.add(c) {
+		return fmt.Errorf("load check %s: duplicate id", rec.ID)
+	}
+	if !rec.Deadline.IsZero() {
+		r.o.Wheel.Schedule(&c.timer, rec.Deadline)
+	}
+	return nil
+}
+
+// Create persists a new check and makes it resident. rec must be complete and valid
+// (the API validated it); its runtime state starts as given (normally new).
+func (r *Registry) Create(rec *store.Check) (store.Check, error) {
+	spec, err := specOf(rec)
+	if err != nil {
+		return store.Check{}, err
+	}
+	c := &Check{rec: *rec, spec: spec}
+	c.timer.Owner = c
+	b := r.o.Store.NewBatch()
+	b.PutCheck(nil, &c.rec)
+	if err := r.o.Store.Commit(b); err != nil {
+		return store.Check{}, fmt.Errorf("create check %s: %w", rec.ID, err)
+	}
+	if !r.add(c) {
+		return store.Check{}, fmt.Errorf("create check %s: duplicate id", rec.ID)
+	}
+	if !c.rec.Deadline.IsZero() {
+		r.o.Wheel.Schedule(&c.timer, c.rec.Deadline)
+	}
+	return c.rec, nil
+}
+
+// deliver hands msg to c's actor, spawning one if c has none. It reports false for a
+// deleted check, whose messages are not sent.
+func (r *Registry) deliver(c *Check, msg any) bool {
+	c.mu.Lock()
+	if c.deleted {
+		c.mu.Unlock()
+		return false
+	}
+	if c.pid == nil {
+		c.pid = r.o.System.Root.Spawn(r.props)
+		r.resident.Add(1)
+		r.spawns.Add(1)
+	}
+	c.inflight.Add(1)
+	r.pending.Add(1)
+	pid := c.pid
+	c.mu.Unlock()
+	r.o.System.Root.Send(pid, msg)
+	return true
+}
+
+func (r *Registry) call(c *Check, build func(done chan Result) any) Result {
+	done := r.replies.Get().(chan Result)
+	if !r.deliver(c, build(done)) {
+		r.replies.Put(done)
+		return Result{Err: ErrNotFound}
+	}
+	res := <-done
+	r.replies.Put(done)
+	return res
+}
+
+// Result is the outcome of an event once it is durable: the check's record after it.
+type Result struct {
+	Check store.Check
+	Err   error
+}
+
+// Ping delivers a ping to c and returns once its log entry and the check's new state
+// are durable.
+func (r *Registry) Ping(c *Check, ev heartbeat.Event, p store.Ping) Result {
+	return r.call(c, func(done chan Result) any { return &pingMsg{c: c, ev: ev, ping: p, done: done} })
+}
+
+// Update applies edit to c's configuration in its actor, re-derives its deadline from
+// the new configuration and returns once the change is durable. edit returns an error
+// to refuse the change; nothing is written then.
+func (r *Registry) Update(c *Check, edit func(*store.Check) error) Result {
+	return r.call(c, func(done chan Result) any { return &updateMsg{c: c, edit: edit, done: done} })
+}
+
+// Pause pauses c.
+func (r *Registry) Pause(c *Check) Result {
+	return r.call(c, func(done chan Result) any { return &commandMsg{c: c, ev: heartbeat.Pause, done: done} })
+}
+
+// Resume resumes a paused c (to new), or answers ErrNotPaused.
+func (r *Registry) Resume(c *Check) Result {
+	return r.call(c, func(done chan Result) any { return &commandMsg{c: c, ev: heartbeat.Resume, done: done} })
+}
+
+// Delete removes c and everything recorded for it; the result holds its last record.
+func (r *Registry) Delete(c *Check) Result {
+	return r.call(c, func(done chan Result) any { return &deleteMsg{c: c, done: done} })
+}
+
+// Snapshot returns c's record as its actor sees it now (possibly ahead of the store
+// by a commit in flight).
+func (r *Registry) Snapshot(c *Check) Result {
+	return r.call(c, func(done chan Result) any { return &snapshotMsg{c: c, done: done} })
+}
+
+// Fire is the wheel's callback: c's deadline is due.
+func (r *Registry) Fire(t *wheel.Timer, due time.Time) {
+	c, ok := t.Owner.(*Check)
+	if !ok {
+		return
+	}
+	r.deliver(c, &timerMsg{c: c, due: due})
+}
+
+// Drain waits until every delivered message is handled and every commit is durable,
+// or timeout passes; it reports whether all work finished. Call it after the inputs
+// (HTTP, the wheel's driver) have stopped.
+func (r *Registry) Drain(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for r.pending.Load() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return true
+}

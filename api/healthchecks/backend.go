@@ -1,0 +1,38 @@
+package healthchecks
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vigilo/vigilo/engine/store"
+)
+
+// Backend is what this dialect needs of the engine. Methods taking a project answer
+// store.ErrNotFound for a check of another project as for an unknown one.
+type Backend interface {
+	// Authenticate maps an API key to its project.
+	Authenticate(key string) (project uuid.UUID, readOnly bool, ok bool)
+	Checks(project uuid.UUID) ([]store.Check, error)
+	Check(project, id uuid.UUID) (store.Check, error)
+	// CreateCheck returns the first check of the project that match accepts, after
+	// edit, or else a new check made by edit from defaults; created says which.
+	// Concurrent creates in one project are serialised so unique matching holds.
+	CreateCheck(project uuid.UUID, match func(*store.Check) bool, edit func(*store.Check) error) (c store.Check, created bool, err error)
+	UpdateCheck(project, id uuid.UUID, edit func(*store.Check) error) (store.Check, error)
+	PauseCheck(project, id uuid.UUID) (store.Check, error)
+	// ResumeCheck resumes a paused check; for one that is not paused it changes
+	// nothing and reports paused false.
+	ResumeCheck(project, id uuid.UUID) (c store.Check, paused bool, err error)
+	DeleteCheck(project, id uuid.UUID) (store.Check, error)
+	Pings(project, id uuid.UUID) ([]store.Ping, error)
+	PingBody(project, id uuid.UUID, n uint64) ([]byte, error)
+	Flips(project, id uuid.UUID, from, to time.Time) ([]store.Flip, error)
+	// NextPing is Healthchecks' next_ping: when the grace period starts; zero if never.
+	NextPing(c *store.Check) time.Time
+	// Status is the check's status for display; withStarted is API v1's view, where
+	// a run in progress shows as "started".
+	Status(c *store.Check, withStarted bool) string
+	// ValidateSchedule checks a cron expression and time zone.
+	ValidateSchedule(schedule, tz string) error
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/vigilo/vigilo/engine"
+)
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var o engine.Options
+	fs.StringVar(&o.Listen, "listen", "127.0.0.1:8000", "HTTP listen address")
+	fs.StringVar(&o.DataDir, "data", "./data", "data directory (Pebble)")
+	fs.StringVar(&o.BaseURL, "base-url", "", "public base URL for ping_url and update_url (default http://<listen>)")
+	fs.DurationVar(&o.MinPeriod, "min-period", time.Minute, "shortest timeout and grace accepted (1s..365d)")
+	fs.StringVar(&o.APIKey, "api-key", "", "read-write API key of the default project")
+	fs.StringVar(&o.ReadOnlyKey, "read-only-key", "", "read-only API key of the default project")
+	fs.StringVar(&o.AdminKey, "admin-key", "", "enables the admin API (/admin/v1/) with this bearer key")
+	fs.IntVar(&o.PingBodyLimit, "ping-body-limit", 100_000, "largest ping body accepted, bytes")
+	fs.IntVar(&o.PingLogLimit, "ping-log-limit", 100, "pings kept per check")
+	fs.DurationVar(&o.Tick, "tick", 100*time.Millisecond, "timing wheel resolution")
+	fs.DurationVar(&o.ActorIdle, "actor-idle", 30*time.Second, "idle time after which a check's actor passivates")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parseWithEnv(fs, args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	e, err := engine.Open(o)
+	if err != nil {
+		return err
+	}
+	if k := e.BootstrapKeys; k != nil {
+		fmt.Printf("Created the default project. Its keys are shown only this once:\n"+
+			"  api key:        %s\n  read-only key:  %s\n  ping key:       %s\n", k.APIKey, k.ReadOnlyKey, k.Project.PingKey)
+	}
+	if err := e.Serve(nil); err != nil {
+		e.Close()
+		return err
+	}
+	o = o.WithDefaults()
+	o.Logger.Info("vigilo serving", "listen", o.Listen, "data", o.DataDir, "checks", e.Checks(), "load", e.LoadTime.Round(time.Millisecond))
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	s := <-sig
+	o.Logger.Info("shutting down", "signal", s.String())
+	return e.Close()
+}

@@ -1,0 +1,228 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vigilo/vigilo/actors"
+	"github.com/vigilo/vigilo/actors/heartbeat"
+	"github.com/vigilo/vigilo/engine/store"
+	"github.com/vigilo/vigilo/ingest"
+)
+
+// newCheck is a check with Healthchecks.io's defaults: simple, one day's timeout,
+// one hour's grace.
+func (e *Engine) newCheck(project uuid.UUID) store.Check {
+	return store.Check{
+		ID:        uuid.New(),
+		ProjectID: project,
+		Kind:      "simple",
+		Timeout:   24 * time.Hour,
+		Grace:     time.Hour,
+		Schedule:  "* * * * *",
+		TZ:        "UTC",
+		Created:   e.o.Now().UTC(),
+		Status:    heartbeat.New.String(),
+	}
+}
+
+// check finds a project's check; another project's is not found, as an unknown one.
+func (e *Engine) check(project, id uuid.UUID) (*actors.Check, error) {
+	c := e.reg.Get(id)
+	if c == nil || c.ProjectID() != project {
+		return nil, store.ErrNotFound
+	}
+	return c, nil
+}
+
+// Ping implements ingest.Engine.
+func (e *Engine) Ping(id uuid.UUID, ev heartbeat.Event, p store.Ping) error {
+	c := e.reg.Get(id)
+	if c == nil {
+		return ingest.ErrNotFound
+	}
+	return e.reg.Ping(c, ev, p).Err
+}
+
+// PingSlug implements ingest.Engine.
+func (e *Engine) PingSlug(pingKey, slug string, create bool, ev heartbeat.Event, p store.Ping) (bool, error) {
+	project, ok := e.projectByPingKey(pingKey)
+	if !ok {
+		return false, ingest.ErrNotFound
+	}
+	ids, err := e.store.ChecksBySlug(project, slug)
+	if err != nil {
+		return false, err
+	}
+	created := false
+	if len(ids) == 0 {
+		if !create {
+			return false, ingest.ErrNotFound
+		}
+		if ids, created, err = e.provision(project, slug); err != nil {
+			return false, err
+		}
+	}
+	if len(ids) > 1 {
+		return false, ingest.ErrAmbiguous
+	}
+	return created, e.Ping(ids[0], ev, p)
+}
+
+// provision makes a check named and slugged slug, unless a concurrent ping made it first.
+func (e *Engine) provision(project uuid.UUID, slug string) ([]uuid.UUID, bool, error) {
+	defer e.lockCreate(project)()
+	ids, err := e.store.ChecksBySlug(project, slug)
+	if err != nil || len(ids) > 0 {
+		return ids, false, err
+	}
+	rec := e.newCheck(project)
+	rec.Name, rec.Slug = slug, slug
+	if _, err := e.reg.Create(&rec); err != nil {
+		return nil, false, err
+	}
+	return []uuid.UUID{rec.ID}, true, nil
+}
+
+// Checks implements healthchecks.Backend.
+func (e *Engine) Checks(project uuid.UUID) ([]store.Check, error) {
+	var out []store.Check
+	err := e.store.ProjectChecks(project, func(c *store.Check) error {
+		out = append(out, *c)
+		return nil
+	})
+	return out, err
+}
+
+// Check implements healthchecks.Backend.
+func (e *Engine) Check(project, id uuid.UUID) (store.Check, error) {
+	if _, err := e.check(project, id); err != nil {
+		return store.Check{}, err
+	}
+	c, err := e.store.GetCheck(id)
+	if err != nil {
+		return store.Check{}, err
+	}
+	return *c, nil
+}
+
+// CreateCheck implements healthchecks.Backend.
+func (e *Engine) CreateCheck(project uuid.UUID, match func(*store.Check) bool, edit func(*store.Check) error) (store.Check, bool, error) {
+	defer e.lockCreate(project)()
+	var found *store.Check
+	if match != nil {
+		err := e.store.ProjectChecks(project, func(c *store.Check) error {
+			if found == nil && match(c) {
+				cc := *c
+				found = &cc
+			}
+			return nil
+		})
+		if err != nil {
+			return store.Check{}, false, err
+		}
+	}
+	if found != nil {
+		c, err := e.UpdateCheck(project, found.ID, edit)
+		return c, false, err
+	}
+	rec := e.newCheck(project)
+	if err := edit(&rec); err != nil {
+		return store.Check{}, false, err
+	}
+	c, err := e.reg.Create(&rec)
+	return c, true, err
+}
+
+func (e *Engine) withCheck(project, id uuid.UUID, do func(*actors.Check) actors.Result) (store.Check, error) {
+	c, err := e.check(project, id)
+	if err != nil {
+		return store.Check{}, err
+	}
+	res := do(c)
+	return res.Check, res.Err
+}
+
+// UpdateCheck implements healthchecks.Backend.
+func (e *Engine) UpdateCheck(project, id uuid.UUID, edit func(*store.Check) error) (store.Check, error) {
+	return e.withCheck(project, id, func(c *actors.Check) actors.Result { return e.reg.Update(c, edit) })
+}
+
+// PauseCheck implements healthchecks.Backend.
+func (e *Engine) PauseCheck(project, id uuid.UUID) (store.Check, error) {
+	return e.withCheck(project, id, e.reg.Pause)
+}
+
+// ResumeCheck implements healthchecks.Backend.
+func (e *Engine) ResumeCheck(project, id uuid.UUID) (store.Check, bool, error) {
+	c, err := e.withCheck(project, id, e.reg.Resume)
+	if errors.Is(err, actors.ErrNotPaused) {
+		return c, false, nil
+	}
+	return c, err == nil, err
+}
+
+// DeleteCheck implements healthchecks.Backend.
+func (e *Engine) DeleteCheck(project, id uuid.UUID) (store.Check, error) {
+	return e.withCheck(project, id, e.reg.Delete)
+}
+
+// Pings implements healthchecks.Backend.
+func (e *Engine) Pings(project, id uuid.UUID) ([]store.Ping, error) {
+	if _, err := e.check(project, id); err != nil {
+		return nil, err
+	}
+	return e.store.Pings(id, e.o.PingLogLimit)
+}
+
+// PingBody implements healthchecks.Backend.
+func (e *Engine) PingBody(project, id uuid.UUID, n uint64) ([]byte, error) {
+	if _, err := e.check(project, id); err != nil {
+		return nil, err
+	}
+	body, err := e.store.PingBody(id, n)
+	if err == nil && len(body) == 0 {
+		return nil, store.ErrNotFound
+	}
+	return body, err
+}
+
+// Flips implements healthchecks.Backend.
+func (e *Engine) Flips(project, id uuid.UUID, from, to time.Time) ([]store.Flip, error) {
+	if _, err := e.check(project, id); err != nil {
+		return nil, err
+	}
+	return e.store.Flips(id, from, to)
+}
+
+// NextPing implements healthchecks.Backend.
+func (e *Engine) NextPing(c *store.Check) time.Time {
+	spec, err := heartbeat.Compile(actors.ConfigOf(c))
+	if err != nil {
+		return time.Time{}
+	}
+	return heartbeat.NextPing(spec, actors.StateOf(c))
+}
+
+// Status implements healthchecks.Backend: Healthchecks.io's get_status, evaluated at
+// read time (so exact to the instant even while a due deadline is still on its way
+// to the actor); v1 shows a run in progress as "started".
+func (e *Engine) Status(c *store.Check, withStarted bool) string {
+	spec, err := heartbeat.Compile(actors.ConfigOf(c))
+	if err != nil {
+		return c.Status
+	}
+	return heartbeat.DisplayStatus(spec, actors.StateOf(c), e.o.Now(), withStarted).String()
+}
+
+// ValidateSchedule implements healthchecks.Backend.
+func (e *Engine) ValidateSchedule(schedule, tz string) error {
+	_, err := heartbeat.Compile(heartbeat.Config{Kind: heartbeat.Cron, Schedule: schedule, TZ: tz, Timeout: time.Hour, Grace: time.Hour})
+	if err != nil {
+		return fmt.Errorf("%w", err)
+	}
+	return nil
+}

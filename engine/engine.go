@@ -1,0 +1,241 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
+
+	"github.com/vigilo/vigilo/actors"
+	"github.com/vigilo/vigilo/api/admin"
+	"github.com/vigilo/vigilo/api/healthchecks"
+	"github.com/vigilo/vigilo/engine/store"
+	"github.com/vigilo/vigilo/ingest"
+	"github.com/vigilo/vigilo/wheel"
+)
+
+// Engine is one running node.
+type Engine struct {
+	o      Options
+	store  *store.Store
+	wheel  *wheel.Wheel
+	system *actor.ActorSystem
+	reg    *actors.Registry
+
+	projects projectTable
+	// createLocks serialise check creation per project (striped), so unique
+	// matching and slug auto-provisioning cannot race into duplicates.
+	createLocks [64]sync.Mutex
+
+	ingest *ingest.Handler
+	hc     *healthchecks.API
+	admin  *admin.API
+
+	server  *fasthttp.Server
+	serving atomic.Bool
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	closed  atomic.Bool
+
+	// BootstrapKeys holds the default project's keys when this start made them
+	// randomly (nil otherwise), for the caller to show once.
+	BootstrapKeys *admin.Keys
+	// LoadTime is how long loading and re-arming the stored checks took.
+	LoadTime time.Duration
+}
+
+// Open opens the store, loads every check and arms its deadline. It does not serve;
+// call Serve.
+func Open(o Options) (*Engine, error) {
+	o = o.WithDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(store.Options{Dir: o.DataDir, PingLogLimit: o.PingLogLimit})
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return nil, fmt.Errorf("data directory %s is in use by another vigilo server: %w", o.DataDir, err)
+		}
+		return nil, err
+	}
+	e := &Engine{o: o, store: st, stop: make(chan struct{})}
+	if err := e.open(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Engine) open() error {
+	var err error
+	e.wheel, err = wheel.New(wheel.Options{Tick: e.o.Tick, Start: e.o.Now()})
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	e.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return e.o.Logger.With("lib", "protoactor")
+	}))
+	e.reg, err = actors.New(actors.Options{
+		Store: e.store, Wheel: e.wheel, System: e.system,
+		Now: e.o.Now, IdleTimeout: e.o.ActorIdle, Logger: e.o.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if err := e.loadProjects(); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := e.store.AllChecks(func(c *store.Check) error { return e.reg.Load(c) }); err != nil {
+		return fmt.Errorf("engine: load checks: %w", err)
+	}
+	e.LoadTime = time.Since(start)
+	e.ingest, err = ingest.New(e, ingest.Options{BodyLimit: e.o.PingBodyLimit})
+	if err != nil {
+		return err
+	}
+	e.hc, err = healthchecks.New(e, healthchecks.Options{
+		BaseURL: e.o.BaseURL, MinPeriod: e.o.MinPeriod, MaxPeriod: MaxPeriod, Now: e.o.Now,
+	})
+	if err != nil {
+		return err
+	}
+	if e.o.AdminKey != "" {
+		if e.admin, err = admin.New(e, e.o.AdminKey); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Checks is the number of checks loaded.
+func (e *Engine) Checks() int { return e.reg.Len() }
+
+// Registry exposes the actor registry (for benchmarks and metrics).
+func (e *Engine) Registry() *actors.Registry { return e.reg }
+
+// Store exposes the store (for benchmarks and metrics).
+func (e *Engine) Store() *store.Store { return e.store }
+
+// Advance fires every deadline due at now. The engine calls it every tick unless
+// Options.ManualClock is set.
+func (e *Engine) Advance(now time.Time) { e.wheel.Advance(now, e.reg.Fire) }
+
+func (e *Engine) drive() {
+	defer e.wg.Done()
+	t := time.NewTicker(e.o.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+			e.Advance(e.o.Now())
+		}
+	}
+}
+
+// Serve serves HTTP on ln until Close; it returns at once. With no listener it
+// listens on Options.Listen.
+func (e *Engine) Serve(ln net.Listener) error {
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", e.o.Listen); err != nil {
+			return fmt.Errorf("listen %s: %w", e.o.Listen, err)
+		}
+	}
+	maxBody := 4 << 20
+	if e.o.PingBodyLimit+1 > maxBody {
+		maxBody = e.o.PingBodyLimit + 1
+	}
+	e.server = &fasthttp.Server{
+		Handler:               e.route,
+		Name:                  "vigilo",
+		MaxRequestBodySize:    maxBody,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		NoDefaultContentType:  true,
+		NoDefaultServerHeader: true,
+		Logger:                fasthttpLogger{e.o.Logger},
+	}
+	if !e.o.ManualClock {
+		e.wg.Add(1)
+		go e.drive()
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		if err := e.server.Serve(ln); err != nil {
+			e.o.Logger.Error("http server stopped", "err", err)
+		}
+	}()
+	e.serving.Store(true)
+	return nil
+}
+
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Debug(fmt.Sprintf(format, args...), "lib", "fasthttp")
+}
+
+func (e *Engine) route(ctx *fasthttp.RequestCtx) {
+	path := ctx.Path()
+	switch {
+	case hasPrefix(path, ingest.Prefix):
+		e.ingest.Serve(ctx)
+	case hasPrefix(path, healthchecks.Prefix):
+		e.hc.Serve(ctx)
+	case hasPrefix(path, admin.Prefix) && e.admin != nil:
+		e.admin.Serve(ctx)
+	case string(path) == "/healthz":
+		if e.serving.Load() && !e.closed.Load() {
+			ctx.SetBodyString("ok")
+		} else {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		}
+	default:
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"error": "not found"}`)
+	}
+}
+
+func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
+
+// Close stops serving (finishing requests in flight), stops the wheel, lets every
+// actor finish what it was sent, and closes the store cleanly.
+func (e *Engine) Close() error {
+	if !e.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if e.server != nil {
+		if err := e.server.Shutdown(); err != nil {
+			e.o.Logger.Warn("http shutdown", "err", err)
+		}
+	}
+	close(e.stop)
+	e.wg.Wait()
+	if !e.reg.Drain(30 * time.Second) {
+		e.o.Logger.Warn("actors still busy at shutdown")
+	}
+	e.system.Shutdown()
+	if err := e.store.Close(); err != nil {
+		return fmt.Errorf("close store %s: %w", e.o.DataDir, err)
+	}
+	return nil
+}
+
+func (e *Engine) lockCreate(project uuid.UUID) func() {
+	m := &e.createLocks[project[15]%uint8(len(e.createLocks))]
+	m.Lock()
+	return m.Unlock
+}

@@ -1,0 +1,183 @@
+package engine
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vigilo/vigilo/actors/heartbeat"
+	"github.com/vigilo/vigilo/engine/store"
+)
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (f *fakeClock) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fakeClock) set(t time.Time) {
+	f.mu.Lock()
+	f.now = t
+	f.mu.Unlock()
+}
+
+const testTick = 100 * time.Millisecond
+
+func openTest(t *testing.T, dir string, clock *fakeClock, idle time.Duration) *Engine {
+	t.Helper()
+	e, err := Open(Options{
+		DataDir: dir, MinPeriod: time.Second, APIKey: "k", ReadOnlyKey: "r",
+		Now: clock.Now, ManualClock: true, Tick: testTick, ActorIdle: idle,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// status reads the check through its actor, after every message sent before it.
+func status(t *testing.T, e *Engine, id uuid.UUID) store.Check {
+	t.Helper()
+	c := e.reg.Get(id)
+	if c == nil {
+		t.Fatalf("check %s not resident", id)
+	}
+	res := e.reg.Snapshot(c)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	return res.Check
+}
+
+// advance moves the fake clock and the wheel to at.
+func advance(e *Engine, clock *fakeClock, at time.Time) {
+	clock.set(at)
+	e.Advance(at)
+}
+
+// Each transition happens within one tick of its due time and never before it.
+func TestDeadlinesNeverEarlyWithinOneTick(t *testing.T) {
+	t0 := time.Date(2026, 3, 29, 0, 59, 59, 123456789, time.UTC)
+	clock := &fakeClock{now: t0}
+	e := openTest(t, t.TempDir(), clock, time.Minute)
+	defer e.Close()
+
+	const timeout, grace = 5 * time.Second, 3 * time.Second
+	rec, created, err := e.CreateCheck(defaultProjectID, nil, func(c *store.Check) error {
+		c.Timeout, c.Grace = timeout, grace
+		return nil
+	})
+	if err != nil || !created {
+		t.Fatal(created, err)
+	}
+	if err := e.Ping(rec.ID, heartbeat.Event{Kind: heartbeat.Success}, store.Ping{ExitStatus: -1}); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		at   time.Time
+		want string
+	}{
+		{t0.Add(timeout - time.Nanosecond), "up"},
+		{t0.Add(timeout + testTick), "grace"},
+		{t0.Add(timeout + grace - time.Nanosecond), "grace"},
+		{t0.Add(timeout + grace + testTick), "down"},
+	}
+	for _, s := range steps {
+		advance(e, clock, s.at)
+		if got := status(t, e, rec.ID).Status; got != s.want {
+			t.Fatalf("at %v: status %s, want %s", s.at.Sub(t0), got, s.want)
+		}
+	}
+	flips, err := e.Flips(defaultProjectID, rec.ID, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := t0.Add(timeout + grace)
+	if len(flips) != 2 || flips[0].To != "down" || flips[0].Time.Before(due) || flips[0].Time.After(due.Add(testTick)) {
+		t.Fatalf("flips %+v: down must be in [%v, %v]", flips, due, due.Add(testTick))
+	}
+}
+
+// After a restart, a check whose deadline passed while the server was down goes
+// down at the first tick, and one not yet due stays up until its time.
+func TestRestartRearms(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	clock := &fakeClock{now: t0}
+	e := openTest(t, dir, clock, time.Minute)
+	mk := func(timeout time.Duration) uuid.UUID {
+		rec, _, err := e.CreateCheck(defaultProjectID, nil, func(c *store.Check) error {
+			c.Timeout, c.Grace = timeout, time.Second
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Ping(rec.ID, heartbeat.Event{Kind: heartbeat.Success}, store.Ping{ExitStatus: -1}); err != nil {
+			t.Fatal(err)
+		}
+		return rec.ID
+	}
+	short, long := mk(2*time.Second), mk(time.Hour)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	clock.set(t0.Add(10 * time.Second))
+	e = openTest(t, dir, clock, time.Minute)
+	defer e.Close()
+	if e.Checks() != 2 {
+		t.Fatalf("loaded %d checks", e.Checks())
+	}
+	if got := status(t, e, short).Status; got != "grace" && got != "up" {
+		t.Fatalf("before the first tick: %s", got)
+	}
+	advance(e, clock, t0.Add(10*time.Second+testTick))
+	// The overdue check passes through grace to down on successive firings.
+	advance(e, clock, t0.Add(10*time.Second+2*testTick))
+	if got := status(t, e, short).Status; got != "down" {
+		t.Fatalf("overdue check after restart: %s", got)
+	}
+	if got := status(t, e, long).Status; got != "up" {
+		t.Fatalf("check not yet due after restart: %s", got)
+	}
+}
+
+// An idle actor passivates and a later event spawns a fresh one with the same state.
+func TestPassivation(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	e := openTest(t, t.TempDir(), clock, 20*time.Millisecond)
+	defer e.Close()
+	rec, _, err := e.CreateCheck(defaultProjectID, nil, func(c *store.Check) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.reg.Resident() != 0 {
+		t.Fatalf("creating a check spawned an actor")
+	}
+	for i := 1; i <= 2; i++ {
+		if err := e.Ping(rec.ID, heartbeat.Event{Kind: heartbeat.Success}, store.Ping{ExitStatus: -1}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for e.reg.Resident() != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("actor did not passivate")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if e.reg.Spawns() != 2 {
+		t.Fatalf("spawns %d, want 2 (one per ping after passivation)", e.reg.Spawns())
+	}
+	if got := status(t, e, rec.ID); got.NPings != 2 || got.Status != "up" {
+		t.Fatalf("state across passivation: %+v", got)
+	}
+}

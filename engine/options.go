@@ -1,0 +1,104 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+)
+
+// Options configures a node. Every field has a documented default except DataDir.
+type Options struct {
+	// DataDir is where Pebble keeps everything; required (the CLI defaults it to ./data).
+	DataDir string
+	// Listen is the HTTP address; default 127.0.0.1:8000.
+	Listen string
+	// BaseURL prefixes the URLs the APIs hand out (ping_url, update_url); default
+	// "http://" + Listen.
+	BaseURL string
+	// MinPeriod is the shortest timeout and grace accepted; default 60s as
+	// Healthchecks.io, down to 1s for tests and demos. The longest is 365 days.
+	MinPeriod time.Duration
+	// APIKey and ReadOnlyKey are the default project's keys. When neither is given
+	// and no project exists, the first start makes the default project with random
+	// keys and reports them once (Engine.BootstrapKeys).
+	APIKey, ReadOnlyKey string
+	// AdminKey enables the admin API; empty disables it.
+	AdminKey string
+	// PingBodyLimit is the largest ping body accepted, in bytes; default 100 KB.
+	PingBodyLimit int
+	// PingLogLimit is how many pings are kept per check; default 100.
+	PingLogLimit int
+	// Tick is the wheel's resolution: deadlines fire at most one tick late; default 100ms.
+	Tick time.Duration
+	// ActorIdle is how long a check's actor lives without messages; default 30s.
+	ActorIdle time.Duration
+	// Now is the clock; default time.Now. With ManualClock the engine does not drive
+	// the wheel itself: the caller calls Advance (tests with a fake clock).
+	Now         func() time.Time
+	ManualClock bool
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+// MaxPeriod is the longest timeout or grace a check may have.
+const MaxPeriod = 365 * 24 * time.Hour
+
+// WithDefaults fills zero fields with their documented defaults.
+func (o Options) WithDefaults() Options {
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:8000"
+	}
+	if o.BaseURL == "" {
+		o.BaseURL = "http://" + o.Listen
+	}
+	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
+	if o.MinPeriod == 0 {
+		o.MinPeriod = time.Minute
+	}
+	if o.PingBodyLimit == 0 {
+		o.PingBodyLimit = 100_000
+	}
+	if o.PingLogLimit == 0 {
+		o.PingLogLimit = 100
+	}
+	if o.Tick == 0 {
+		o.Tick = 100 * time.Millisecond
+	}
+	if o.ActorIdle == 0 {
+		o.ActorIdle = 30 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Validate reports the first thing wrong with o.
+func (o Options) Validate() error {
+	switch {
+	case o.DataDir == "":
+		return errors.New("engine: DataDir is required")
+	case o.MinPeriod < time.Second || o.MinPeriod > MaxPeriod:
+		return fmt.Errorf("engine: min period %v is outside 1s..%v", o.MinPeriod, MaxPeriod)
+	case o.PingBodyLimit < 0:
+		return fmt.Errorf("engine: ping body limit %d is negative", o.PingBodyLimit)
+	case o.PingLogLimit < 1:
+		return fmt.Errorf("engine: ping log limit %d is below 1", o.PingLogLimit)
+	case o.Tick < time.Millisecond || o.Tick > time.Minute:
+		return fmt.Errorf("engine: tick %v is outside 1ms..1m", o.Tick)
+	case o.ActorIdle < 0:
+		return fmt.Errorf("engine: actor idle %v is negative", o.ActorIdle)
+	case o.ReadOnlyKey != "" && o.ReadOnlyKey == o.APIKey:
+		return errors.New("engine: the read-only key must differ from the API key")
+	}
+	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
+		return fmt.Errorf("engine: listen address %q: %w", o.Listen, err)
+	}
+	return nil
+}
