@@ -65,7 +65,9 @@ func (a *checkActor) Receive(ctx actor.Context) {
 	case *deleteMsg:
 		a.handled(m.c, func() { a.onDelete(m) })
 	case *snapshotMsg:
-		a.handled(m.c, func() { m.done <- Result{Check: m.c.rec} })
+		// Through the committer, so the answer comes after every earlier commit
+		// of this check is durable: a snapshot is also a barrier.
+		a.handled(m.c, func() { a.commit(a.reg.o.Store.NewBatch(), m.done) })
 	}
 }
 
@@ -130,15 +132,10 @@ func (a *checkActor) arm(at time.Time) {
 }
 
 // commit makes b durable without holding up the actor: the reply goes out from the
-// store's committer once the batch is synced, and batches complete in order.
+// store's committer once the batch is synced. Batches complete in order, so even an
+// empty one answers only after this check's earlier writes are durable.
 func (a *checkActor) commit(b *store.Batch, done chan Result) {
 	snap := a.c.rec
-	if b.Len() == 0 {
-		if done != nil {
-			done <- Result{Check: snap}
-		}
-		return
-	}
 	a.reg.pending.Add(1)
 	a.reg.o.Store.CommitAsync(b, func(err error) {
 		defer a.reg.pending.Add(-1)

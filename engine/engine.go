@@ -115,8 +115,8 @@ func (e *Engine) open() error {
 	return nil
 }
 
-// Checks is the number of checks loaded.
-func (e *Engine) Checks() int { return e.reg.Len() }
+// CheckCount is the number of checks.
+func (e *Engine) CheckCount() int { return e.reg.Len() }
 
 // Registry exposes the actor registry (for benchmarks and metrics).
 func (e *Engine) Registry() *actors.Registry { return e.reg }

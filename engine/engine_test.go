@@ -70,7 +70,7 @@ func TestDeadlinesNeverEarlyWithinOneTick(t *testing.T) {
 	defer e.Close()
 
 	const timeout, grace = 5 * time.Second, 3 * time.Second
-	rec, created, err := e.CreateCheck(defaultProjectID, nil, func(c *store.Check) error {
+	rec, created, err := e.CreateCheck(DefaultProjectID, nil, func(c *store.Check) error {
 		c.Timeout, c.Grace = timeout, grace
 		return nil
 	})
@@ -95,7 +95,7 @@ func TestDeadlinesNeverEarlyWithinOneTick(t *testing.T) {
 			t.Fatalf("at %v: status %s, want %s", s.at.Sub(t0), got, s.want)
 		}
 	}
-	flips, err := e.Flips(defaultProjectID, rec.ID, time.Time{}, time.Time{})
+	flips, err := e.Flips(DefaultProjectID, rec.ID, time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestRestartRearms(t *testing.T) {
 	clock := &fakeClock{now: t0}
 	e := openTest(t, dir, clock, time.Minute)
 	mk := func(timeout time.Duration) uuid.UUID {
-		rec, _, err := e.CreateCheck(defaultProjectID, nil, func(c *store.Check) error {
+		rec, _, err := e.CreateCheck(DefaultProjectID, nil, func(c *store.Check) error {
 			c.Timeout, c.Grace = timeout, time.Second
 			return nil
 		})
@@ -133,8 +133,8 @@ func TestRestartRearms(t *testing.T) {
 	clock.set(t0.Add(10 * time.Second))
 	e = openTest(t, dir, clock, time.Minute)
 	defer e.Close()
-	if e.Checks() != 2 {
-		t.Fatalf("loaded %d checks", e.Checks())
+	if e.CheckCount() != 2 {
+		t.Fatalf("loaded %d checks", e.CheckCount())
 	}
 	if got := status(t, e, short).Status; got != "grace" && got != "up" {
 		t.Fatalf("before the first tick: %s", got)
@@ -155,7 +155,7 @@ func TestPassivation(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	e := openTest(t, t.TempDir(), clock, 20*time.Millisecond)
 	defer e.Close()
-	rec, _, err := e.CreateCheck(defaultProjectID, nil, func(c *store.Check) error { return nil })
+	rec, _, err := e.CreateCheck(DefaultProjectID, nil, func(c *store.Check) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

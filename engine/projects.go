@@ -16,8 +16,9 @@ import (
 	"github.com/vigilo/vigilo/engine/store"
 )
 
-// defaultProjectID is fixed so the --api-key bootstrap finds its project again.
-var defaultProjectID = uuid.NewSHA1(uuid.NameSpaceURL, []byte("vigilo:default-project"))
+// DefaultProjectID is the default project's id; fixed, so the --api-key bootstrap
+// finds its project again on every start.
+var DefaultProjectID = uuid.NewSHA1(uuid.NameSpaceURL, []byte("vigilo:default-project"))
 
 // projectTable is the in-memory copy of every project and key hash, so
 // authentication reads no disk. The store is the truth; this mirrors each commit.
@@ -76,10 +77,10 @@ func (e *Engine) bootstrap(empty bool) error {
 		return nil
 	}
 	e.projects.mu.RLock()
-	p, exists := e.projects.byID[defaultProjectID]
+	p, exists := e.projects.byID[DefaultProjectID]
 	e.projects.mu.RUnlock()
 	if !exists {
-		p = store.Project{ID: defaultProjectID, Name: "default", Created: e.o.Now().UTC(), PingKey: newToken(16)}
+		p = store.Project{ID: DefaultProjectID, Name: "default", Created: e.o.Now().UTC(), PingKey: newToken(16)}
 	}
 	keys := admin.Keys{APIKey: e.o.APIKey, ReadOnlyKey: e.o.ReadOnlyKey}
 	made := false
@@ -94,7 +95,7 @@ func (e *Engine) bootstrap(empty bool) error {
 			*k.hash = sha256.Sum256([]byte(*k.plain))
 		}
 	}
-	if exists && p == e.mustProject(defaultProjectID) {
+	if exists && p == e.mustProject(DefaultProjectID) {
 		return nil
 	}
 	if err := e.saveProject(p, exists); err != nil {

@@ -49,7 +49,7 @@ func serve(args []string) error {
 		return err
 	}
 	o = o.WithDefaults()
-	o.Logger.Info("vigilo serving", "listen", o.Listen, "data", o.DataDir, "checks", e.Checks(), "load", e.LoadTime.Round(time.Millisecond))
+	o.Logger.Info("vigilo serving", "listen", o.Listen, "data", o.DataDir, "checks", e.CheckCount(), "load", e.LoadTime.Round(time.Millisecond))
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
