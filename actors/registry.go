@@ -85,7 +85,7 @@ type Registry struct {
 	// pending counts messages delivered but not yet handled, and commits not yet
 	// durable, so Drain knows when every actor is done.
 	pending atomic.Int64
-	replies  sync.Pool
+	replies sync.Pool
 }
 
 // New makes a Registry. It spawns nothing: actors start on their check's first event.
