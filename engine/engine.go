@@ -15,7 +15,9 @@ import (
 
 	"github.com/vigilo/vigilo/actors"
 	"github.com/vigilo/vigilo/api/admin"
+	"github.com/vigilo/vigilo/api/betteruptime"
 	"github.com/vigilo/vigilo/api/healthchecks"
+	"github.com/vigilo/vigilo/api/opsgenie"
 	"github.com/vigilo/vigilo/engine/store"
 	"github.com/vigilo/vigilo/ingest"
 	"github.com/vigilo/vigilo/wheel"
@@ -37,6 +39,9 @@ type Engine struct {
 	ingest *ingest.Handler
 	hc     *healthchecks.API
 	admin  *admin.API
+	// The Opsgenie and Better Uptime dialects (dialects.go).
+	opsgenie     *opsgenie.API
+	betteruptime *betteruptime.API
 
 	server  *fasthttp.Server
 	serving atomic.Bool
@@ -105,6 +110,9 @@ func (e *Engine) open() error {
 		BaseURL: e.o.BaseURL, MinPeriod: e.o.MinPeriod, MaxPeriod: MaxPeriod, Now: e.o.Now,
 	})
 	if err != nil {
+		return err
+	}
+	if err := e.openDialects(); err != nil {
 		return err
 	}
 	if e.o.AdminKey != "" {
@@ -192,6 +200,11 @@ func (e *Engine) route(ctx *fasthttp.RequestCtx) {
 	switch {
 	case hasPrefix(path, ingest.Prefix):
 		e.ingest.Serve(ctx)
+	// Before Healthchecks.io's "/api/v", which would take Better Uptime's paths too.
+	case hasPrefix(path, betteruptime.Prefix), hasPrefix(path, betteruptime.PingPrefix):
+		e.betteruptime.Serve(ctx)
+	case hasPrefix(path, opsgenie.Prefix):
+		e.opsgenie.Serve(ctx)
 	case hasPrefix(path, healthchecks.Prefix):
 		e.hc.Serve(ctx)
 	case hasPrefix(path, admin.Prefix) && e.admin != nil:

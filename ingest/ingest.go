@@ -187,18 +187,8 @@ func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
 		h.reply(ctx, fasthttp.StatusRequestEntityTooLarge, "request body too large")
 		return
 	}
-	p := store.Ping{
-		Scheme:     scheme(ctx),
-		RemoteAddr: remoteAddr(ctx),
-		Method:     string(ctx.Method()),
-		UA:         string(ctx.UserAgent()),
-		RID:        t.ev.RID,
-		ExitStatus: t.exit,
-		BodySize:   len(body),
-	}
-	if len(body) > 0 {
-		p.Body = append([]byte(nil), body...)
-	}
+	p := NewPing(ctx, t.exit)
+	p.RID = t.ev.RID
 	var err error
 	created := false
 	if t.slug == "" {
@@ -219,6 +209,26 @@ func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
 		// The ping was not made durable: say so, so the client retries.
 		h.reply(ctx, fasthttp.StatusServiceUnavailable, "ping not recorded, retry")
 	}
+}
+
+// NewPing is the log entry of the ping request ctx before the check's actor numbers
+// and stamps it: how it came (scheme, client address, method, user agent), its exit
+// status (-1 for none) and a copy of its body. The Better Uptime dialect's ping URL
+// builds its entries with it too, so a ping reads the same whichever URL it used.
+func NewPing(ctx *fasthttp.RequestCtx, exit int) store.Ping {
+	body := ctx.PostBody()
+	p := store.Ping{
+		Scheme:     scheme(ctx),
+		RemoteAddr: remoteAddr(ctx),
+		Method:     string(ctx.Method()),
+		UA:         string(ctx.UserAgent()),
+		ExitStatus: exit,
+		BodySize:   len(body),
+	}
+	if len(body) > 0 {
+		p.Body = append([]byte(nil), body...)
+	}
+	return p
 }
 
 func scheme(ctx *fasthttp.RequestCtx) string {

@@ -55,6 +55,10 @@ type Check struct {
 	Deadline time.Time `cbor:"25,keyasint,omitempty"`
 	// NPings is the number of pings ever received; the newest ping's N.
 	NPings uint64 `cbor:"26,keyasint,omitempty"`
+
+	// Dialect holds the Opsgenie and Better Uptime attributes (see dialects.go);
+	// nil for a check no such API has touched.
+	Dialect *DialectAttrs `cbor:"40,keyasint,omitempty"`
 }
 
 // Ping is one entry of a check's ping log.

@@ -1,0 +1,273 @@
+package bench
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vigilo/vigilo/engine"
+)
+
+// ReportVersion is the version of the JSON report's layout.
+const ReportVersion = 1
+
+// benchAPIKey is the default project's key in the seeded store.
+const benchAPIKey = "vigilo-bench-key-0123456789abcdef"
+
+// Report is the outcome of a run; its JSON form is what --json writes. Every figure
+// is in base units: seconds, bytes, per second.
+type Report struct {
+	Version int     `json:"version"`
+	Date    string  `json:"date"` // RFC 3339, UTC, when the run started
+	Machine Machine `json:"machine"`
+	Quick   bool    `json:"quick"`
+	// LoadAverage is the machine's 1-minute load average (/proc/loadavg) when the
+	// run started and when it ended: other work on the machine skews every figure.
+	LoadAverage struct {
+		Start float64 `json:"start"`
+		End   float64 `json:"end"`
+	} `json:"load_average_1m"`
+	Seed      SeedResult `json:"seed"`
+	Scenarios []Result   `json:"scenarios"`
+}
+
+// Machine describes where the figures were measured.
+type Machine struct {
+	CPUs        int    `json:"cpus"`
+	Go          string `json:"go"`
+	OS          string `json:"os"`
+	Arch        string `json:"arch"`
+	Model       string `json:"model"`        // "model name" of /proc/cpuinfo
+	MemoryBytes uint64 `json:"memory_bytes"` // MemTotal of /proc/meminfo
+}
+
+// SeedResult is the seeding that every scenario of the run shares.
+type SeedResult struct {
+	Checks        int     `json:"checks"`
+	PingsPerCheck int     `json:"pings_per_check"`
+	Seconds       float64 `json:"seconds"`
+}
+
+// Result is one scenario's figures (IngestResult, MemoryResult, RecoveryResult).
+type Result interface {
+	ScenarioName() string
+	// Errors is what the scenario saw go wrong; a run with any fails.
+	Errors() int64
+	rows() [][3]string // figure, value, target
+}
+
+type runner struct {
+	o      Options
+	seedID uint64
+	log    *slog.Logger
+}
+
+// Run seeds a temporary store under o.Dir, runs the selected scenarios against it
+// and removes it. It returns the report, and an error if a scenario failed or saw
+// errors (the report then holds what was measured).
+func Run(o Options) (*Report, error) {
+	o = o.WithDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	r := &runner{o: o, seedID: uint64(time.Now().UnixNano())}
+	r.log = slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rep := &Report{
+		Version: ReportVersion,
+		Date:    time.Now().UTC().Format(time.RFC3339),
+		Machine: machine(),
+		Quick:   o.Quick,
+	}
+	rep.LoadAverage.Start = loadAverage()
+	defer func() { rep.LoadAverage.End = loadAverage() }()
+	tmp, err := os.MkdirTemp(o.Dir, "vigilo-bench-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	dir := filepath.Join(tmp, "data")
+
+	r.progress("seeding %d checks (%d pings each) in %s", o.Checks, o.PingsPerCheck, dir)
+	t0 := time.Now()
+	if err := r.seed(dir); err != nil {
+		return nil, err
+	}
+	rep.Seed = SeedResult{Checks: o.Checks, PingsPerCheck: o.PingsPerCheck, Seconds: time.Since(t0).Seconds()}
+	r.progress("seeded in %.1fs", rep.Seed.Seconds)
+
+	// recovery and memory only read the store; ingest writes to it, so it runs last.
+	results := map[string]Result{}
+	var errs []string
+	for _, s := range []string{ScenarioRecovery, ScenarioMemory, ScenarioIngest} {
+		if !o.has(s) {
+			continue
+		}
+		r.progress("scenario %s: %d checks", s, o.Checks)
+		var res Result
+		switch s {
+		case ScenarioRecovery:
+			res, err = r.recovery(dir)
+		case ScenarioMemory:
+			res, err = r.memory(dir)
+		case ScenarioIngest:
+			res, err = r.ingest(dir)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", s, err))
+		}
+		if res != nil {
+			results[s] = res
+			if n := res.Errors(); n > 0 {
+				errs = append(errs, fmt.Sprintf("%s: %d errors", s, n))
+			}
+		}
+	}
+	for _, s := range AllScenarios {
+		if res, ok := results[s]; ok {
+			rep.Scenarios = append(rep.Scenarios, res)
+		}
+	}
+	if len(errs) > 0 {
+		return rep, fmt.Errorf("bench: %s", strings.Join(errs, "; "))
+	}
+	return rep, nil
+}
+
+func (r *runner) progress(format string, args ...any) {
+	fmt.Fprintf(r.o.Progress, "bench: "+format+"\n", args...)
+}
+
+// engineOptions are the options every engine of the run opens with; idle 0 is the
+// engine's default actor idle time.
+func (r *runner) engineOptions(dir string, idle time.Duration) engine.Options {
+	return engineOptions(dir, idle, r.log)
+}
+
+func engineOptions(dir string, idle time.Duration, log *slog.Logger) engine.Options {
+	return engine.Options{
+		DataDir:   dir,
+		Listen:    "127.0.0.1:0",
+		APIKey:    benchAPIKey,
+		ActorIdle: idle,
+		Logger:    log,
+	}
+}
+
+// childLogger is a child's engine logger: warnings and errors, on its stderr (which
+// is the parent's progress writer).
+func childLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+func machine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
+	m.Model = procField("/proc/cpuinfo", "model name")
+	if v := procField("/proc/meminfo", "MemTotal"); v != "" {
+		if kb, err := strconv.ParseUint(strings.TrimSuffix(v, " kB"), 10, 64); err == nil {
+			m.MemoryBytes = kb << 10
+		}
+	}
+	return m
+}
+
+// loadAverage is the 1-minute load average, or -1 when unknown.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// procField is the value of the first "name: value" line of a /proc file, or "".
+func procField(path, name string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == name {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// WriteJSON writes the report as indented JSON.
+func (rep *Report) WriteJSON(w io.Writer) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// WriteTable writes the report as a table: one line per figure, with the issue's
+// target beside the figures that have one.
+func (rep *Report) WriteTable(w io.Writer) error {
+	m := rep.Machine
+	fmt.Fprintf(w, "vigilo bench %s: %d CPUs (%s), %.1f GiB, %s %s/%s; load average %.2f → %.2f; %d checks seeded in %.1fs\n",
+		rep.Date, m.CPUs, m.Model, float64(m.MemoryBytes)/(1<<30), m.Go, m.OS, m.Arch,
+		rep.LoadAverage.Start, rep.LoadAverage.End, rep.Seed.Checks, rep.Seed.Seconds)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "scenario\tfigure\tvalue\ttarget")
+	for _, s := range rep.Scenarios {
+		for _, row := range s.rows() {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ScenarioName(), row[0], row[1], row[2])
+		}
+	}
+	return tw.Flush()
+}
+
+func fmtCount(v float64) string {
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func fmtSeconds(s float64) string {
+	switch {
+	case s == 0:
+		return "0"
+	case s < 1e-3:
+		return fmt.Sprintf("%.1f µs", s*1e6)
+	case s < 1:
+		return fmt.Sprintf("%.2f ms", s*1e3)
+	default:
+		return fmt.Sprintf("%.2f s", s)
+	}
+}
+
+func verdict(ok bool, target string) string {
+	if ok {
+		return target + " (met)"
+	}
+	return target + " (MISSED)"
+}

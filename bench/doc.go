@@ -1,0 +1,13 @@
+// Package bench is vigilo's whole-system benchmark harness: it seeds a store with N
+// checks, runs the real engine against it, and measures what an operator sizes a
+// node by — durable pings per second and their latency over real HTTP (beside a bare
+// fasthttp handler measured in the same run as the ceiling), resident bytes per idle
+// heartbeat, and the time a restart takes to serve again. It is driven by
+// `vigilo bench`; see docs/BENCHMARKS.md for the figures and how they were made.
+//
+// Each scenario runs on 127.0.0.1 only and is bounded in time. The load generator,
+// the memory measurement and the restart each run in a fresh child process (the same
+// binary re-executed, see MaybeChild), so a measurement never shares a heap or a
+// garbage collector with the code that drives it, and the load generator's CPU time
+// is known exactly from its own rusage.
+package bench

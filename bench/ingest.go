@@ -1,0 +1,241 @@
+package bench
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/vigilo/vigilo/engine"
+)
+
+// The issue's ingest targets, at 1M checks.
+const (
+	TargetPingsPerSecond = 50_000
+	TargetP99Seconds     = 0.020
+	TargetBaselineRatio  = 0.60
+)
+
+// IngestResult is the ingest scenario: durable pings through the real engine over
+// loopback HTTP, and the same load against a bare fasthttp handler (the ceiling of
+// this machine, generator and HTTP stack) measured in the same run.
+type IngestResult struct {
+	Name            string  `json:"name"`
+	Checks          int     `json:"checks"`
+	Conns           int     `json:"conns"`
+	WarmupSeconds   float64 `json:"warmup_seconds"`
+	DurationSeconds float64 `json:"duration_seconds"` // measured window, per server
+
+	// The engine: GET /ping/<uuid> answered 200, i.e. durable (fsynced).
+	Requests       int64   `json:"requests"`
+	PingsPerSecond float64 `json:"pings_per_second"`
+	Latency        Latency `json:"latency_seconds"`
+	// ErrorCount is transport errors and non-200 answers, warm-up included.
+	ErrorCount int64  `json:"errors"`
+	FirstError string `json:"first_error,omitempty"`
+
+	// The bare fasthttp handler ("OK", no work) under the same generator.
+	BaselinePingsPerSecond float64 `json:"baseline_pings_per_second"`
+	BaselineLatency        Latency `json:"baseline_latency_seconds"`
+	BaselineErrors         int64   `json:"baseline_errors"`
+	RatioToBaseline        float64 `json:"ratio_to_baseline"`
+
+	// CPU time over the engine's measured window, from rusage: the generator is a
+	// child process, the server is this process (engine and nothing else busy).
+	LoadgenCPUSeconds float64 `json:"loadgen_cpu_seconds"`
+	ServerCPUSeconds  float64 `json:"server_cpu_seconds"`
+	LoadgenCPUShare   float64 `json:"loadgen_cpu_share"` // loadgen / (loadgen + server)
+	// CPUUsedShare is (loadgen + server CPU) / (window × CPUs): well below 1 while
+	// the generator has connections waiting means the machine was busy with other
+	// work (or the engine was waiting on the disk).
+	CPUUsedShare float64 `json:"cpu_used_share"`
+	// The same for the baseline window.
+	BaselineLoadgenCPUSeconds float64 `json:"baseline_loadgen_cpu_seconds"`
+	BaselineServerCPUSeconds  float64 `json:"baseline_server_cpu_seconds"`
+	BaselineCPUUsedShare      float64 `json:"baseline_cpu_used_share"`
+
+	// Group commit and actors over the engine run (warm-up included).
+	Commits        uint64  `json:"commits"`
+	Syncs          uint64  `json:"syncs"`
+	CommitsPerSync float64 `json:"commits_per_sync"`
+	ActorSpawns    int64   `json:"actor_spawns"`
+	ResidentActors int     `json:"resident_actors"` // running actors at the end
+
+	full bool // sized as the issue's targets are (1M checks)
+}
+
+func (x *IngestResult) ScenarioName() string { return x.Name }
+func (x *IngestResult) Errors() int64        { return x.ErrorCount + x.BaselineErrors }
+
+func (x *IngestResult) rows() [][3]string {
+	t := func(ok bool, target string) string {
+		if !x.full {
+			return target + " (at 1M checks)"
+		}
+		return verdict(ok, target)
+	}
+	return [][3]string{
+		{"durable pings/s", fmtCount(x.PingsPerSecond), t(x.PingsPerSecond >= TargetPingsPerSecond, "≥ 50,000")},
+		{"baseline pings/s (bare fasthttp)", fmtCount(x.BaselinePingsPerSecond), ""},
+		{"ratio to baseline", fmt.Sprintf("%.1f%%", 100*x.RatioToBaseline), t(x.RatioToBaseline >= TargetBaselineRatio, "≥ 60%")},
+		{"latency p50", fmtSeconds(x.Latency.P50), ""},
+		{"latency p99", fmtSeconds(x.Latency.P99), t(x.Latency.P99 <= TargetP99Seconds, "≤ 20 ms")},
+		{"latency p99.9", fmtSeconds(x.Latency.P999), ""},
+		{"baseline latency p50 / p99", fmtSeconds(x.BaselineLatency.P50) + " / " + fmtSeconds(x.BaselineLatency.P99), ""},
+		{"errors (engine / baseline)", fmt.Sprintf("%d / %d", x.ErrorCount, x.BaselineErrors), "0"},
+		{"load generator CPU share", fmt.Sprintf("%.0f%% (%.1fs gen, %.1fs server)", 100*x.LoadgenCPUShare, x.LoadgenCPUSeconds, x.ServerCPUSeconds), ""},
+		{"CPU used of the machine (engine / baseline)", fmt.Sprintf("%.0f%% / %.0f%%", 100*x.CPUUsedShare, 100*x.BaselineCPUUsedShare), ""},
+		{"pings per WAL fsync", fmt.Sprintf("%.1f", x.CommitsPerSync), ""},
+		{"connections, window", fmt.Sprintf("%d, %s after %s warm-up", x.Conns, fmtSeconds(x.DurationSeconds), fmtSeconds(x.WarmupSeconds)), ""},
+	}
+}
+
+// load is one generator run against one server.
+type load struct {
+	res               loadgenResult
+	genCPU, serverCPU time.Duration
+	pingsPerSecond    float64
+	latency           Latency
+	cpuUsedShare      float64
+}
+
+func (r *runner) load(addr string) (load, error) {
+	job := loadgenJob{
+		Addr: addr, Checks: r.o.Checks, Seed: r.seedID, Conns: r.o.Conns,
+		Warmup: r.o.Warmup, Duration: r.o.Duration,
+	}
+	var l load
+	var cpu0, cpu1 time.Duration
+	_, err := r.runChildProcess(childJob{Role: roleLoadgen, Loadgen: &job}, &l.res, func(ev string) {
+		switch ev {
+		case "start":
+			cpu0 = selfCPU()
+		case "result":
+			cpu1 = selfCPU()
+		}
+	})
+	if err != nil {
+		return l, err
+	}
+	l.genCPU = time.Duration(l.res.CPUSeconds * 1e9)
+	l.serverCPU = cpu1 - cpu0
+	if l.res.WindowSeconds > 0 {
+		l.pingsPerSecond = float64(l.res.Requests) / l.res.WindowSeconds
+	}
+	l.latency = l.res.Hist.hist().latency()
+	if w := l.res.WindowSeconds; w > 0 {
+		l.cpuUsedShare = (l.genCPU + l.serverCPU).Seconds() / (w * float64(runtime.NumCPU()))
+	}
+	return l, nil
+}
+
+func (r *runner) ingest(dir string) (Result, error) {
+	x := &IngestResult{
+		Name: ScenarioIngest, Checks: r.o.Checks, Conns: r.o.Conns,
+		WarmupSeconds: r.o.Warmup.Seconds(), DurationSeconds: r.o.Duration.Seconds(),
+		full: r.o.Checks >= DefaultChecks,
+	}
+
+	// The ceiling: a bare fasthttp handler with the engine's server settings.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	bare := &fasthttp.Server{
+		Handler:               func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("OK") },
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		NoDefaultContentType:  true,
+		NoDefaultServerHeader: true,
+	}
+	go bare.Serve(ln) //nolint:errcheck // Shutdown ends it
+	r.progress("ingest: baseline (bare fasthttp) on %s: %d conns, %v warm-up + %v", ln.Addr(), r.o.Conns, r.o.Warmup, r.o.Duration)
+	base, err := r.load(ln.Addr().String())
+	_ = bare.Shutdown()
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	x.BaselinePingsPerSecond = base.pingsPerSecond
+	x.BaselineLatency = base.latency
+	x.BaselineErrors = base.res.Errors
+	x.BaselineLoadgenCPUSeconds = base.genCPU.Seconds()
+	x.BaselineServerCPUSeconds = base.serverCPU.Seconds()
+	x.BaselineCPUUsedShare = base.cpuUsedShare
+	r.progress("ingest: baseline %s/s, p99 %s, %d errors", fmtCount(base.pingsPerSecond), fmtSeconds(base.latency.P99), base.res.Errors)
+
+	// The engine.
+	r.progress("ingest: opening the engine with %d checks", r.o.Checks)
+	e, err := engine.Open(r.engineOptions(dir, 0))
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	if e.Registry().Len() != r.o.Checks {
+		return nil, fmt.Errorf("engine loaded %d checks, want %d", e.Registry().Len(), r.o.Checks)
+	}
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Serve(ln); err != nil {
+		return nil, err
+	}
+	stats0, spawns0 := e.Store().Stats(), e.Registry().Spawns()
+	var prof *os.File
+	if r.o.CPUProfile != "" {
+		if prof, err = os.Create(r.o.CPUProfile); err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(prof); err != nil {
+			prof.Close()
+			return nil, err
+		}
+	}
+	r.progress("ingest: engine on %s: %d conns, %v warm-up + %v", ln.Addr(), r.o.Conns, r.o.Warmup, r.o.Duration)
+	eng, err := r.load(ln.Addr().String())
+	if prof != nil {
+		pprof.StopCPUProfile()
+		if cerr := prof.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+		r.progress("ingest: CPU profile of the engine run written to %s", r.o.CPUProfile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	stats1 := e.Store().Stats()
+	x.Requests = eng.res.Requests
+	x.PingsPerSecond = eng.pingsPerSecond
+	x.Latency = eng.latency
+	x.ErrorCount = eng.res.Errors
+	x.FirstError = eng.res.FirstError
+	if x.FirstError == "" {
+		x.FirstError = base.res.FirstError
+	}
+	if x.BaselinePingsPerSecond > 0 {
+		x.RatioToBaseline = x.PingsPerSecond / x.BaselinePingsPerSecond
+	}
+	x.LoadgenCPUSeconds = eng.genCPU.Seconds()
+	x.ServerCPUSeconds = eng.serverCPU.Seconds()
+	x.CPUUsedShare = eng.cpuUsedShare
+	if tot := x.LoadgenCPUSeconds + x.ServerCPUSeconds; tot > 0 {
+		x.LoadgenCPUShare = x.LoadgenCPUSeconds / tot
+	}
+	x.Commits = stats1.Commits - stats0.Commits
+	x.Syncs = stats1.Syncs - stats0.Syncs
+	if x.Syncs > 0 {
+		x.CommitsPerSync = float64(x.Commits) / float64(x.Syncs)
+	}
+	x.ActorSpawns = e.Registry().Spawns() - spawns0
+	x.ResidentActors = e.Registry().Resident()
+	r.progress("ingest: engine %s/s, p99 %s, %d errors; closing", fmtCount(x.PingsPerSecond), fmtSeconds(x.Latency.P99), x.ErrorCount)
+	if err := e.Close(); err != nil {
+		return x, err
+	}
+	return x, nil
+}

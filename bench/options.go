@@ -1,0 +1,174 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+)
+
+// Scenario names, in the order a report lists them.
+const (
+	ScenarioIngest   = "ingest"
+	ScenarioMemory   = "memory"
+	ScenarioRecovery = "recovery"
+)
+
+// AllScenarios is every scenario, in report order.
+var AllScenarios = []string{ScenarioIngest, ScenarioMemory, ScenarioRecovery}
+
+// Full-size and quick (CI) defaults.
+const (
+	DefaultChecks        = 1_000_000
+	DefaultDuration      = 20 * time.Second
+	DefaultWarmup        = 2 * time.Second
+	DefaultConns         = 256
+	DefaultPingsPerCheck = 3
+	DefaultLiveActors    = 100_000
+
+	QuickChecks   = 10_000
+	QuickDuration = 2 * time.Second
+	QuickWarmup   = 500 * time.Millisecond
+)
+
+// Limits Validate enforces, so a run stays bounded.
+const (
+	MaxChecks   = 50_000_000
+	MaxDuration = 10 * time.Minute
+	MaxWarmup   = 2 * time.Minute
+	MaxConns    = 4096
+)
+
+// Options configures a run. The zero value of every field means its default; see
+// WithDefaults.
+type Options struct {
+	// Scenarios to run; default AllScenarios. They always run in the order
+	// recovery, memory, ingest (ingest last, because it writes to the store), and
+	// are reported in AllScenarios order.
+	Scenarios []string
+	// Checks is how many checks are seeded; default 1,000,000 (10,000 with Quick).
+	Checks int
+	// Quick makes every default small enough for CI: 10,000 checks, a 2 s
+	// measured window and a 0.5 s warm-up per server.
+	Quick bool
+	// Duration is the measured window of the ingest scenario, once for the engine
+	// and once for the bare baseline handler; default 20 s (2 s with Quick).
+	Duration time.Duration
+	// Warmup is load applied before each measured window and not counted (errors
+	// during it are); default 2 s (0.5 s with Quick). Negative means none.
+	Warmup time.Duration
+	// Conns is the number of load-generator connections, one goroutine each, every
+	// one sending GET /ping/<uuid> of a random seeded check in a closed loop;
+	// default 256.
+	Conns int
+	// PingsPerCheck is how many ping log entries each seeded check has on disk;
+	// default 3. Negative means none.
+	PingsPerCheck int
+	// LiveActors is how many checks the memory scenario then gives a running actor,
+	// to measure the cost of a live actor beside an idle check; default
+	// min(100,000, Checks). Negative skips that measurement.
+	LiveActors int
+	// Dir is where the run's temporary data directory is made (and removed at the
+	// end); default os.TempDir().
+	Dir string
+	// CPUProfile, if set, is where a CPU profile of the server process during the
+	// engine's ingest run (warm-up included) is written.
+	CPUProfile string
+	// Exec is the command that re-executes this binary as a child (MaybeChild must
+	// run first thing in it); default the running executable with the argument
+	// "bench", as `vigilo bench` needs.
+	Exec []string
+	// Progress receives progress lines; default os.Stderr.
+	Progress io.Writer
+}
+
+// WithDefaults returns o with every zero field set to its default.
+func (o Options) WithDefaults() Options {
+	if len(o.Scenarios) == 0 {
+		o.Scenarios = AllScenarios
+	}
+	if o.Checks == 0 {
+		o.Checks = DefaultChecks
+		if o.Quick {
+			o.Checks = QuickChecks
+		}
+	}
+	if o.Duration == 0 {
+		o.Duration = DefaultDuration
+		if o.Quick {
+			o.Duration = QuickDuration
+		}
+	}
+	switch {
+	case o.Warmup == 0 && o.Quick:
+		o.Warmup = QuickWarmup
+	case o.Warmup == 0:
+		o.Warmup = DefaultWarmup
+	case o.Warmup < 0:
+		o.Warmup = 0
+	}
+	if o.Conns == 0 {
+		o.Conns = DefaultConns
+	}
+	switch {
+	case o.PingsPerCheck == 0:
+		o.PingsPerCheck = DefaultPingsPerCheck
+	case o.PingsPerCheck < 0:
+		o.PingsPerCheck = 0
+	}
+	if o.LiveActors == 0 {
+		o.LiveActors = min(DefaultLiveActors, o.Checks)
+	}
+	if o.Dir == "" {
+		o.Dir = os.TempDir()
+	}
+	if len(o.Exec) == 0 {
+		if exe, err := os.Executable(); err == nil {
+			o.Exec = []string{exe, "bench"}
+		}
+	}
+	if o.Progress == nil {
+		o.Progress = os.Stderr
+	}
+	return o
+}
+
+// Validate reports the first thing wrong with o (call it after WithDefaults).
+func (o Options) Validate() error {
+	for i, s := range o.Scenarios {
+		if !slices.Contains(AllScenarios, s) {
+			return fmt.Errorf("bench: unknown scenario %q (%v)", s, AllScenarios)
+		}
+		if slices.Contains(o.Scenarios[:i], s) {
+			return fmt.Errorf("bench: scenario %q given twice", s)
+		}
+	}
+	switch {
+	case len(o.Scenarios) == 0:
+		return errors.New("bench: no scenario")
+	case o.Checks < 1 || o.Checks > MaxChecks:
+		return fmt.Errorf("bench: checks %d is outside 1..%d", o.Checks, MaxChecks)
+	case o.Duration < 100*time.Millisecond || o.Duration > MaxDuration:
+		return fmt.Errorf("bench: duration %v is outside 100ms..%v", o.Duration, MaxDuration)
+	case o.Warmup < 0 || o.Warmup > MaxWarmup:
+		return fmt.Errorf("bench: warm-up %v is outside 0..%v", o.Warmup, MaxWarmup)
+	case o.Conns < 1 || o.Conns > MaxConns:
+		return fmt.Errorf("bench: conns %d is outside 1..%d", o.Conns, MaxConns)
+	case o.PingsPerCheck > 100:
+		return fmt.Errorf("bench: pings per check %d is above 100 (the default ping log limit)", o.PingsPerCheck)
+	case o.LiveActors > o.Checks:
+		return fmt.Errorf("bench: live actors %d is above checks %d", o.LiveActors, o.Checks)
+	case len(o.Exec) == 0:
+		return errors.New("bench: no command to re-execute as a child (Exec)")
+	case o.Progress == nil:
+		return errors.New("bench: Progress is nil")
+	}
+	if fi, err := os.Stat(o.Dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("bench: dir %q is not a directory", o.Dir)
+	}
+	return nil
+}
+
+func (o Options) has(s string) bool { return slices.Contains(o.Scenarios, s) }

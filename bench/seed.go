@@ -1,0 +1,111 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigilo/vigilo/engine"
+	"github.com/vigilo/vigilo/engine/store"
+)
+
+// seedBatch is how many checks go into one store commit while seeding.
+const seedBatch = 5000
+
+// seed makes the default project (by opening the engine once with the bench's API
+// key) and writes o.Checks checks straight into the store in dir, each "up" with a
+// deadline armed 30 to 60 minutes ahead and o.PingsPerCheck ping log entries.
+func (r *runner) seed(dir string) error {
+	e, err := engine.Open(r.engineOptions(dir, 0))
+	if err != nil {
+		return fmt.Errorf("seed: make the default project: %w", err)
+	}
+	if err := e.Close(); err != nil {
+		return err
+	}
+	st, err := store.Open(store.Options{Dir: dir})
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	n := r.o.Checks
+	now := time.Now().UTC()
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, runtime.GOMAXPROCS(0))
+	stop := make(chan struct{})
+	go func() { // progress
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				r.progress("seeding: %d/%d checks", done.Load(), n)
+			}
+		}
+	}()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				lo := int(next.Add(seedBatch)) - seedBatch
+				if lo >= n {
+					return
+				}
+				hi := min(lo+seedBatch, n)
+				b := st.NewBatch()
+				for i := lo; i < hi; i++ {
+					c := seedCheck(r.seedID, i, now, r.o.PingsPerCheck)
+					b.PutCheck(nil, &c)
+					for k := 1; k <= r.o.PingsPerCheck; k++ {
+						p := store.Ping{
+							N: uint64(k), Kind: "success",
+							Time:   c.LastPing.Add(time.Duration(k-r.o.PingsPerCheck) * time.Minute),
+							Scheme: "http", RemoteAddr: "127.0.0.1", Method: "GET", UA: "vigilo-bench",
+							ExitStatus: -1,
+						}
+						b.AppendPing(c.ID, &p)
+					}
+				}
+				if err := st.Commit(b); err != nil {
+					errs <- err
+					return
+				}
+				done.Add(int64(hi - lo))
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	close(errs)
+	cerr := st.Close()
+	if err := <-errs; err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	return cerr
+}
+
+// seedCheck is the i-th seeded check: simple, one hour's timeout and grace, up,
+// last pinged between 0 and 30 minutes before now, so deadlines spread over half
+// an hour of the wheel instead of one slot.
+func seedCheck(seed uint64, i int, now time.Time, pings int) store.Check {
+	last := now.Add(-time.Duration(i%1800) * time.Second)
+	return store.Check{
+		ID:        checkID(seed, i),
+		ProjectID: engine.DefaultProjectID,
+		Kind:      "simple",
+		Timeout:   time.Hour,
+		Grace:     time.Hour,
+		TZ:        "UTC",
+		Schedule:  "* * * * *",
+		Status:    "up",
+		LastPing:  last,
+		NPings:    uint64(max(pings, 1)),
+		Deadline:  last.Add(time.Hour),
+		Created:   now.Add(-24 * time.Hour),
+	}
+}

@@ -1,0 +1,227 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/google/uuid"
+)
+
+// A Batch collects the writes of one logical change; Store.Commit or
+// Store.CommitAsync applies them atomically and durably.
+//
+// Batches are pooled: take one with NewBatch, fill it, and hand it to Commit
+// or CommitAsync, which take it back — after that call the caller must not
+// touch it again (not even once Commit has returned; take a new one with
+// NewBatch, which is cheap). A batch that is not committed goes back with
+// Discard. A Batch is not safe for concurrent use.
+//
+// The Put/Append/Add methods copy what they are given: the caller may reuse
+// its records as soon as they return.
+type Batch struct {
+	s   *Store
+	pb  *pebble.Batch
+	err error // first encoding error; Commit returns it
+
+	key  []byte
+	key2 []byte
+	val  bytes.Buffer
+	cw   checkWire
+	pw   pingWire
+	prw  projectWire
+	fw   flipWire
+
+	// Set by Commit/CommitAsync for the committer.
+	errc chan error
+	done func(error)
+}
+
+// NewBatch returns an empty batch from the store's pool.
+func (s *Store) NewBatch() *Batch {
+	if b, ok := s.batches.Get().(*Batch); ok {
+		return b
+	}
+	return &Batch{s: s, pb: s.db.NewBatch(), errc: make(chan error, 1)}
+}
+
+// Discard returns an uncommitted batch to the pool, dropping its writes.
+func (b *Batch) Discard() {
+	b.reset()
+	b.s.batches.Put(b)
+}
+
+func (b *Batch) reset() {
+	b.pb.Reset()
+	b.err = nil
+	b.done = nil
+	if b.val.Cap() > 64<<10 {
+		b.val = bytes.Buffer{} // do not pin a one-off huge body
+	}
+}
+
+// Len is the number of Pebble operations in the batch.
+func (b *Batch) Len() int { return int(b.pb.Count()) }
+
+func (b *Batch) fail(err error) {
+	if b.err == nil {
+		b.err = err
+	}
+}
+
+func (b *Batch) set(key, val []byte) {
+	if err := b.pb.Set(key, val, nil); err != nil {
+		b.fail(err)
+	}
+}
+
+func (b *Batch) del(key []byte) {
+	if err := b.pb.Delete(key, nil); err != nil {
+		b.fail(err)
+	}
+}
+
+func (b *Batch) delRange(lo, hi []byte) {
+	if err := b.pb.DeleteRange(lo, hi, nil); err != nil {
+		b.fail(err)
+	}
+}
+
+// delIDRange deletes every key under pfx id.
+func (b *Batch) delIDRange(pfx byte, id uuid.UUID) {
+	b.key = appendID(b.key[:0], pfx, id)
+	b.key2 = prefixEnd(b.key2[:0], b.key)
+	b.delRange(b.key, b.key2)
+}
+
+// PutProject writes p and (re)writes the key index entries for its two key
+// hashes and its ping key. A zero hash or empty ping key is not indexed.
+func (b *Batch) PutProject(p *Project) {
+	b.prw.from(p)
+	b.val.Reset()
+	if err := encMode.MarshalToBuffer(&b.prw, &b.val); err != nil {
+		b.fail(fmt.Errorf("encode project %s: %w", p.ID, err))
+		return
+	}
+	b.key = projectKey(b.key[:0], p.ID)
+	b.set(b.key, b.val.Bytes())
+
+	var v [17]byte
+	copy(v[:16], p.ID[:])
+	if p.APIKeyHash != ([32]byte{}) {
+		v[16] = byte(RoleReadWrite)
+		b.key = keyHashKey(b.key[:0], p.APIKeyHash)
+		b.set(b.key, v[:])
+	}
+	if p.ReadOnlyKeyHash != ([32]byte{}) {
+		v[16] = byte(RoleReadOnly)
+		b.key = keyHashKey(b.key[:0], p.ReadOnlyKeyHash)
+		b.set(b.key, v[:])
+	}
+	if p.PingKey != "" {
+		b.key = pingKeyKey(b.key[:0], p.PingKey)
+		b.set(b.key, v[:16])
+	}
+}
+
+// DeleteProjectKeys removes p's key index entries (its two key hashes and its
+// ping key); used on key rotation, before PutProject with the new ones.
+func (b *Batch) DeleteProjectKeys(p *Project) {
+	if p.APIKeyHash != ([32]byte{}) {
+		b.key = keyHashKey(b.key[:0], p.APIKeyHash)
+		b.del(b.key)
+	}
+	if p.ReadOnlyKeyHash != ([32]byte{}) {
+		b.key = keyHashKey(b.key[:0], p.ReadOnlyKeyHash)
+		b.del(b.key)
+	}
+	if p.PingKey != "" {
+		b.key = pingKeyKey(b.key[:0], p.PingKey)
+		b.del(b.key)
+	}
+}
+
+// PutCheck writes c and its index entries (its project's check list and, if
+// it has a slug, the slug index). old is the version c replaces, or nil for a
+// new check: when old's slug (or project) differs, its stale entries are
+// removed.
+func (b *Batch) PutCheck(old, c *Check) {
+	if err := encodeCheck(&b.val, &b.cw, c); err != nil {
+		b.fail(fmt.Errorf("encode check %s: %w", c.ID, err))
+		return
+	}
+	b.key = checkKey(b.key[:0], c.ID)
+	b.set(b.key, b.val.Bytes())
+	if old != nil {
+		if old.ProjectID != c.ProjectID {
+			b.key = projCheckKey(b.key[:0], old.ProjectID, old.ID)
+			b.del(b.key)
+		}
+		if old.Slug != "" && (old.Slug != c.Slug || old.ProjectID != c.ProjectID) {
+			b.key = slugKey(b.key[:0], old.ProjectID, old.Slug, old.ID)
+			b.del(b.key)
+		}
+	}
+	// The index entries are rewritten unconditionally: a blind set of an
+	// empty value is cheaper than reading whether it is already there, and it
+	// keeps PutCheck(nil, c) correct for a check that already exists.
+	b.key = projCheckKey(b.key[:0], c.ProjectID, c.ID)
+	b.set(b.key, nil)
+	if c.Slug != "" {
+		b.key = slugKey(b.key[:0], c.ProjectID, c.Slug, c.ID)
+		b.set(b.key, nil)
+	}
+	b.putDialectIndex(old, c)
+}
+
+// AppendPing writes log entry p.N of the check (and p.Body, if any, under its
+// own key), and deletes entry p.N-PingLogLimit and its body (retention).
+func (b *Batch) AppendPing(checkID uuid.UUID, p *Ping) {
+	b.pw.from(p)
+	b.val.Reset()
+	if err := encMode.MarshalToBuffer(&b.pw, &b.val); err != nil {
+		b.fail(fmt.Errorf("encode ping %s/%d: %w", checkID, p.N, err))
+		return
+	}
+	b.key = pingLogKey(b.key[:0], pfxPing, checkID, p.N)
+	b.set(b.key, b.val.Bytes())
+	if len(p.Body) > 0 {
+		b.key = pingLogKey(b.key[:0], pfxBody, checkID, p.N)
+		b.set(b.key, p.Body)
+	}
+	if limit := uint64(b.s.opts.PingLogLimit); p.N > limit {
+		b.key = pingLogKey(b.key[:0], pfxPing, checkID, p.N-limit)
+		b.del(b.key)
+		b.key = pingLogKey(b.key[:0], pfxBody, checkID, p.N-limit)
+		b.del(b.key)
+	}
+}
+
+// AddFlip records a status change of the check. Flips with equal times are
+// kept apart (and in order) by a sequence number in the key.
+func (b *Batch) AddFlip(checkID uuid.UUID, f Flip) {
+	b.fw.from(&f)
+	b.val.Reset()
+	if err := encMode.MarshalToBuffer(&b.fw, &b.val); err != nil {
+		b.fail(fmt.Errorf("encode flip %s: %w", checkID, err))
+		return
+	}
+	b.key = flipKey(b.key[:0], checkID, f.Time, b.s.flipSeq.Add(1))
+	b.set(b.key, b.val.Bytes())
+}
+
+// deleteCheck adds the deletion of check c and everything under it.
+func (b *Batch) deleteCheck(c *Check) {
+	b.key = checkKey(b.key[:0], c.ID)
+	b.del(b.key)
+	b.key = projCheckKey(b.key[:0], c.ProjectID, c.ID)
+	b.del(b.key)
+	if c.Slug != "" {
+		b.key = slugKey(b.key[:0], c.ProjectID, c.Slug, c.ID)
+		b.del(b.key)
+	}
+	b.deleteDialectIndex(c)
+	b.delIDRange(pfxPing, c.ID)
+	b.delIDRange(pfxBody, c.ID)
+	b.delIDRange(pfxFlip, c.ID)
+}

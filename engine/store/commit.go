@@ -1,0 +1,298 @@
+package store
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/google/uuid"
+)
+
+// committer is the group-commit loop (see doc.go): one goroutine takes every
+// batch queued since its last sync (at most MaxBatch), merges them into one
+// Pebble batch, applies it with pebble.Sync (one WAL write, one fsync) and
+// then completes them in submission order.
+type committer struct {
+	s       *Store
+	max     int
+	mu      sync.Mutex
+	cond    sync.Cond // signalled when the queue becomes non-empty or on stop
+	queue   []*Batch
+	closing bool
+	stopped chan struct{}
+
+	commits  atomic.Uint64
+	syncs    atomic.Uint64
+	ops      atomic.Uint64
+	maxGroup atomic.Uint64
+}
+
+func (c *committer) start(s *Store) {
+	c.s = s
+	c.max = s.opts.MaxBatch
+	c.cond.L = &c.mu
+	c.stopped = make(chan struct{})
+	go c.run()
+}
+
+// stop makes the committer finish what is queued and exit; later commits
+// fail with ErrClosed. Idempotent.
+func (c *committer) stop() {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	c.cond.Broadcast()
+	<-c.stopped
+}
+
+func (c *committer) enqueue(b *Batch) error {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.queue = append(c.queue, b)
+	wake := len(c.queue) == 1 // otherwise the committer is busy and will look again
+	c.mu.Unlock()
+	if wake {
+		c.cond.Signal()
+	}
+	return nil
+}
+
+// take waits for queued batches and returns up to MaxBatch of them, or nil
+// when closing and the queue is empty.
+func (c *committer) take(group []*Batch) []*Batch {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.queue) == 0 && !c.closing {
+		c.cond.Wait()
+	}
+	if len(c.queue) == 0 {
+		return nil
+	}
+	if len(c.queue) <= c.max {
+		group, c.queue = c.queue, group[:0]
+	} else {
+		group = append(group[:0], c.queue[:c.max]...)
+		n := copy(c.queue, c.queue[c.max:])
+		clear(c.queue[n:])
+		c.queue = c.queue[:n]
+	}
+	return group
+}
+
+func (c *committer) run() {
+	defer close(c.stopped)
+	var group []*Batch
+	merged := c.s.db.NewBatch()
+	for {
+		if group = c.take(group); len(group) == 0 {
+			return
+		}
+		c.commitGroup(group, merged)
+		clear(group)
+		// Completing the group made its committers runnable, queued on
+		// this P; let them run and queue their next batches before taking
+		// the next group. Not a delay: with nothing runnable this returns
+		// at once. Measured: ~28% fewer syncs per commit at 64 goroutines.
+		runtime.Gosched()
+	}
+}
+
+// pending returns the batch to apply for the group: the only non-empty one
+// as is, or several merged into merged (reset first). nil: nothing to write.
+// Batches whose encoding failed are left out; they fail alone.
+func pending(group []*Batch, merged *pebble.Batch) (*pebble.Batch, error) {
+	var one *pebble.Batch
+	n := 0
+	for _, b := range group {
+		if b.err == nil && !b.pb.Empty() {
+			one = b.pb
+			n++
+		}
+	}
+	if n <= 1 {
+		return one, nil
+	}
+	merged.Reset()
+	for _, b := range group {
+		if b.err == nil && !b.pb.Empty() {
+			if err := merged.Apply(b.pb, nil); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return merged, nil
+}
+
+func (c *committer) commitGroup(group []*Batch, merged *pebble.Batch) {
+	pb, err := pending(group, merged)
+	if pb != nil {
+		err = c.s.db.Apply(pb, pebble.Sync)
+		c.syncs.Add(1)
+	}
+	c.complete(group, err)
+}
+
+// complete counts and completes a group, in order.
+func (c *committer) complete(group []*Batch, err error) {
+	var ops uint64
+	for _, b := range group {
+		ops += uint64(b.pb.Count())
+	}
+	c.ops.Add(ops)
+	c.commits.Add(uint64(len(group)))
+	if g := uint64(len(group)); g > c.maxGroup.Load() {
+		c.maxGroup.Store(g)
+	}
+	for _, b := range group {
+		e := b.err
+		if e == nil {
+			e = err
+		}
+		if done := b.done; done != nil {
+			b.Discard()
+			done(e)
+		} else {
+			b.errc <- e
+		}
+	}
+}
+
+func (c *committer) stats() Stats {
+	c.mu.Lock()
+	q := len(c.queue)
+	c.mu.Unlock()
+	return Stats{
+		Commits:    c.commits.Load(),
+		Syncs:      c.syncs.Load(),
+		BatchedOps: c.ops.Load(),
+		MaxGroup:   c.maxGroup.Load(),
+		Queued:     uint64(q),
+	}
+}
+
+// Commit applies b atomically and returns once it is durable (its WAL record
+// fsynced). Concurrent Commits share WAL syncs (group commit). b goes back to
+// the pool: the caller must not use it after Commit.
+func (s *Store) Commit(b *Batch) error {
+	if err := s.submit(b, nil); err != nil {
+		return err
+	}
+	err := <-b.errc
+	b.Discard()
+	return err
+}
+
+// CommitAsync is Commit without the wait: it queues b and returns at once;
+// done (if not nil) is called once b is durable, or has failed. done runs on
+// the committer's goroutine, so it must be quick and must not block (in
+// particular it must not Commit); commits complete — and their done calls are
+// made — in the order CommitAsync and Commit were called. After Close, done
+// is called at once with ErrClosed on the caller's goroutine. The caller must
+// not use b after CommitAsync.
+func (s *Store) CommitAsync(b *Batch, done func(error)) {
+	if done == nil {
+		done = func(error) {}
+	}
+	if err := s.submit(b, done); err != nil {
+		done(err)
+	}
+}
+
+// submit queues b for the committer; on error b is back in the pool.
+func (s *Store) submit(b *Batch, done func(error)) error {
+	b.done = done
+	if !s.enter() {
+		b.Discard()
+		return ErrClosed
+	}
+	err := s.c.enqueue(b)
+	s.exit()
+	if err != nil {
+		b.Discard()
+	}
+	return err
+}
+
+// DeleteCheck removes check c, its index entries, its ping log (entries and
+// bodies) and its flips, atomically and durably. Deleting an absent check is
+// not an error. The caller must make sure nothing writes to the check
+// concurrently (its actor is stopped first).
+func (s *Store) DeleteCheck(c *Check) error {
+	if !s.enter() {
+		return ErrClosed
+	}
+	b := s.NewBatch()
+	b.deleteCheck(c)
+	// The index entries of the stored version, in case c is stale.
+	stored, err := s.getCheck(c.ID)
+	s.exit()
+	switch {
+	case err == nil:
+		if stored.ProjectID != c.ProjectID || stored.Slug != c.Slug {
+			b.deleteCheck(stored)
+		}
+	case err != ErrNotFound:
+		b.Discard()
+		return err
+	}
+	return s.Commit(b)
+}
+
+// DeleteProject removes the project, its key index entries, all its checks
+// and everything under them, atomically and durably. Deleting an absent
+// project is not an error. The caller must make sure nothing writes to the
+// project or its checks concurrently.
+func (s *Store) DeleteProject(id uuid.UUID) error {
+	if !s.enter() {
+		return ErrClosed
+	}
+	b := s.NewBatch()
+	err := s.deleteProject(b, id)
+	s.exit()
+	if err != nil {
+		b.Discard()
+		return err
+	}
+	return s.Commit(b)
+}
+
+func (s *Store) deleteProject(b *Batch, id uuid.UUID) error {
+	p, err := s.getProject(id)
+	switch {
+	case err == nil:
+		b.DeleteProjectKeys(p)
+	case err != ErrNotFound:
+		return err
+	}
+	b.key = projectKey(b.key[:0], id)
+	b.del(b.key)
+
+	lo, hi := idRange(pfxProjCheck, id)
+	it, err := s.iter(lo, hi)
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != projCheckKeyLn {
+			continue
+		}
+		cid := uuid.UUID(k[1+16:])
+		b.key = checkKey(b.key[:0], cid)
+		b.del(b.key)
+		b.delIDRange(pfxPing, cid)
+		b.delIDRange(pfxBody, cid)
+		b.delIDRange(pfxFlip, cid)
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	b.delIDRange(pfxProjCheck, id)
+	b.delIDRange(pfxSlug, id)
+	b.deleteProjectDialectIndex(id)
+	return nil
+}
