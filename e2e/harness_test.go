@@ -49,6 +49,7 @@ type server struct {
 	addr string
 	data string
 	args []string
+	env  []string // extra environment for the child
 	cmd  *exec.Cmd
 	out  *syncBuffer
 	done chan error
@@ -101,6 +102,7 @@ func (s *server) launch() {
 	s.t.Helper()
 	s.out = &syncBuffer{}
 	s.cmd = exec.Command(binary, s.args...)
+	s.cmd.Env = append(os.Environ(), s.env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
