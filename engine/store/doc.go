@@ -97,6 +97,6 @@
 // caller's goroutine. Check records are decoded by a hand-written fast path
 // (fastdecode.go: ~0.3 µs and one allocation per check, against ~1 µs and
 // eight through the library) that falls back to fxamacker/cbor for anything
-// it does not expect. 1M checks: ≈ 0.9 s on 2 idle cores (1.8 s with the
-// machine at load 8).
+// it does not expect. 1M checks (BenchmarkAllChecks, 2 shared cores):
+// ≈ 1.0–1.3 s, up to ≈ 1.8–2.9 s while neighbours load the machine.
 package store
