@@ -5,7 +5,7 @@ PKGS    := ./...
 # Flags for `make run`; override e.g. `make run RUN_FLAGS="--min-period 1s"`.
 RUN_FLAGS ?=
 
-.PHONY: build run test test-unit test-e2e bench lint clean
+.PHONY: build run test test-unit test-e2e bench lint clean tools
 
 build:
 	$(GO) build -o $(BIN) ./cmd/vigilo
@@ -14,11 +14,18 @@ run: build
 	./$(BIN) serve --data ./data $(RUN_FLAGS)
 
 # Unit and package tests, then the end-to-end tests that start bin/vigilo.
-test: lint build
+test: tools lint build
 	$(GO) test -count=1 -timeout 12m $(PKGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -timeout 60m ./wheel/ ./engine/store/ ./actors/... ./ingest/
+
+# promtool (Debian's prometheus package) checks the /metrics exposition in e2e.
+tools:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "installing promtool (Debian package prometheus)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y prometheus; }
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -115,9 +115,15 @@ func (a *checkActor) step(b *store.Batch, ev heartbeat.Event, now time.Time, pin
 		ping.Time = now
 		ping.Duration = eff.Duration
 		b.AppendPing(c.rec.ID, ping)
+		if m := a.reg.o.Metrics; m != nil {
+			m.ping(eff.PingKind)
+		}
 	}
 	if eff.Flip != nil {
 		b.AddFlip(c.rec.ID, store.Flip{Time: eff.Flip.At, From: eff.Flip.From.String(), To: eff.Flip.To.String()})
+		if m := a.reg.o.Metrics; m != nil {
+			m.flip(eff.Flip.To.String())
+		}
 	}
 	a.arm(eff.Arm)
 	return eff
@@ -137,8 +143,15 @@ func (a *checkActor) arm(at time.Time) {
 func (a *checkActor) commit(b *store.Batch, done chan Result) {
 	snap := a.c.rec
 	a.reg.pending.Add(1)
+	var start time.Time
+	if a.reg.o.Metrics != nil {
+		start = time.Now()
+	}
 	a.reg.o.Store.CommitAsync(b, func(err error) {
 		defer a.reg.pending.Add(-1)
+		if m := a.reg.o.Metrics; m != nil {
+			m.commit.Observe(time.Since(start).Seconds())
+		}
 		if err != nil {
 			err = fmt.Errorf("commit check %s: %w", snap.ID, err)
 			if done == nil {
@@ -159,7 +172,11 @@ func (a *checkActor) onPing(m *pingMsg) {
 
 func (a *checkActor) onTimer(m *timerMsg) {
 	b := a.reg.o.Store.NewBatch()
-	a.step(b, heartbeat.Event{Kind: heartbeat.Timer}, a.reg.o.Now(), nil)
+	now := a.reg.o.Now()
+	if mt := a.reg.o.Metrics; mt != nil {
+		mt.lateness.Observe(max(now.Sub(m.due), 0).Seconds())
+	}
+	a.step(b, heartbeat.Event{Kind: heartbeat.Timer}, now, nil)
 	a.commit(b, nil)
 }
 

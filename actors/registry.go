@@ -36,6 +36,8 @@ type Options struct {
 	// Logger receives errors that have no caller to return to (a failed commit of
 	// a deadline transition); default slog.Default().
 	Logger *slog.Logger
+	// Metrics, if not nil, receives the registry's Prometheus metrics (NewMetrics).
+	Metrics *Metrics
 }
 
 // WithDefaults fills the zero fields of o with their documented defaults.
@@ -100,6 +102,9 @@ func New(o Options) (*Registry, error) {
 	}
 	r.props = actor.PropsFromProducer(func() actor.Actor { return &checkActor{reg: r} })
 	r.replies.New = func() any { return make(chan Result, 1) }
+	if o.Metrics != nil {
+		o.Metrics.reg.Store(r)
+	}
 	return r, nil
 }
 

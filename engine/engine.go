@@ -44,6 +44,7 @@ type Engine struct {
 	betteruptime *betteruptime.API
 
 	server  *fasthttp.Server
+	metrics *engineMetrics // metrics.go
 	serving atomic.Bool
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -87,9 +88,12 @@ func (e *Engine) open() error {
 	e.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return e.o.Logger.With("lib", "protoactor")
 	}))
+	if err := e.openMetrics(); err != nil {
+		return err
+	}
 	e.reg, err = actors.New(actors.Options{
 		Store: e.store, Wheel: e.wheel, System: e.system,
-		Now: e.o.Now, IdleTimeout: e.o.ActorIdle, Logger: e.o.Logger,
+		Now: e.o.Now, IdleTimeout: e.o.ActorIdle, Logger: e.o.Logger, Metrics: e.metrics.actors,
 	})
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
@@ -102,7 +106,7 @@ func (e *Engine) open() error {
 		return fmt.Errorf("engine: load checks: %w", err)
 	}
 	e.LoadTime = time.Since(start)
-	e.ingest, err = ingest.New(e, ingest.Options{BodyLimit: e.o.PingBodyLimit})
+	e.ingest, err = ingest.New(e, ingest.Options{BodyLimit: e.o.PingBodyLimit, Metrics: e.metrics.pings})
 	if err != nil {
 		return err
 	}
@@ -174,6 +178,10 @@ func (e *Engine) Serve(ln net.Listener) error {
 		NoDefaultServerHeader: true,
 		Logger:                fasthttpLogger{e.o.Logger},
 	}
+	if err := e.serveMetrics(); err != nil {
+		ln.Close()
+		return err
+	}
 	if !e.o.ManualClock {
 		e.wg.Add(1)
 		go e.drive()
@@ -201,14 +209,20 @@ func (e *Engine) route(ctx *fasthttp.RequestCtx) {
 	case hasPrefix(path, ingest.Prefix):
 		e.ingest.Serve(ctx)
 	// Before Healthchecks.io's "/api/v", which would take Better Uptime's paths too.
-	case hasPrefix(path, betteruptime.Prefix), hasPrefix(path, betteruptime.PingPrefix):
+	case hasPrefix(path, betteruptime.PingPrefix):
+		e.timePing(ctx, ingest.DialectBetterUptime, e.betteruptime.Serve)
+	case hasPrefix(path, betteruptime.Prefix):
 		e.betteruptime.Serve(ctx)
+	case hasPrefix(path, opsgenie.Prefix) && isOpsgeniePing(path):
+		e.timePing(ctx, ingest.DialectOpsgenie, e.opsgenie.Serve)
 	case hasPrefix(path, opsgenie.Prefix):
 		e.opsgenie.Serve(ctx)
 	case hasPrefix(path, healthchecks.Prefix):
 		e.hc.Serve(ctx)
 	case hasPrefix(path, admin.Prefix) && e.admin != nil:
 		e.admin.Serve(ctx)
+	case string(path) == MetricsPath && e.o.MetricsListen == "":
+		e.metrics.handler(ctx)
 	case string(path) == "/healthz":
 		if e.serving.Load() && !e.closed.Load() {
 			ctx.SetBodyString("ok")
@@ -233,6 +247,11 @@ func (e *Engine) Close() error {
 	if e.server != nil {
 		if err := e.server.Shutdown(); err != nil {
 			e.o.Logger.Warn("http shutdown", "err", err)
+		}
+	}
+	if e.metrics.server != nil {
+		if err := e.metrics.server.Shutdown(); err != nil {
+			e.o.Logger.Warn("metrics http shutdown", "err", err)
 		}
 	}
 	close(e.stop)

@@ -7,6 +7,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options configures a node. Every field has a documented default except DataDir.
@@ -41,6 +43,13 @@ type Options struct {
 	ManualClock bool
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// Registry receives the engine's Prometheus metrics; nil makes a new one
+	// (never the global registry). One engine per registry: a second engine's
+	// families would collide. See Engine.MetricsRegistry.
+	Registry *prometheus.Registry
+	// MetricsListen is a separate address serving only /metrics; empty serves
+	// /metrics on Listen.
+	MetricsListen string
 }
 
 // MaxPeriod is the longest timeout or grace a check may have.
@@ -99,6 +108,9 @@ func (o Options) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
 		return fmt.Errorf("engine: listen address %q: %w", o.Listen, err)
+	}
+	if _, _, err := net.SplitHostPort(o.MetricsListen); o.MetricsListen != "" && err != nil {
+		return fmt.Errorf("engine: metrics listen address %q: %w", o.MetricsListen, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
@@ -32,6 +33,8 @@ type Options struct {
 	// BodyLimit is the largest ping body accepted, in bytes; a larger one is refused
 	// with 413 and nothing is recorded. Default 100 KB, as Healthchecks.io.
 	BodyLimit int
+	// Metrics, if not nil, counts and times every ping request (NewMetrics).
+	Metrics *Metrics
 }
 
 // WithDefaults fills zero fields with their defaults.
@@ -165,6 +168,10 @@ func (h *Handler) reply(ctx *fasthttp.RequestCtx, status int, body string) {
 
 // Serve handles one ping request.
 func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
+	if h.o.Metrics != nil {
+		start := time.Now()
+		defer func() { h.o.Metrics.Observe(DialectHealthchecks, ctx.Response.StatusCode(), time.Since(start)) }()
+	}
 	t, msg := parsePath(string(ctx.Path()))
 	switch msg {
 	case "":

@@ -26,6 +26,7 @@ func serve(args []string) error {
 	fs.IntVar(&o.PingLogLimit, "ping-log-limit", 100, "pings kept per check")
 	fs.DurationVar(&o.Tick, "tick", 100*time.Millisecond, "timing wheel resolution")
 	fs.DurationVar(&o.ActorIdle, "actor-idle", 30*time.Second, "idle time after which a check's actor passivates")
+	fs.StringVar(&o.MetricsListen, "metrics-listen", "", "separate address serving only /metrics (default: /metrics on --listen)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err

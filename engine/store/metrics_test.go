@@ -1,0 +1,44 @@
+package store
+
+import (
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestMetricsCollector(t *testing.T) {
+	s := openT(t, Options{})
+	reg := prometheus.NewRegistry()
+	if err := RegisterMetrics(reg, s); err != nil {
+		t.Fatal(err)
+	}
+	c := testCheck(uuid.New(), 1)
+	commitT(t, s, func(b *Batch) { b.PutCheck(nil, c) })
+	n, err := testutil.GatherAndCount(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 18 {
+		t.Errorf("%d series, want 18", n)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		m := mf.GetMetric()[0]
+		got[mf.GetName()] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	}
+	for _, name := range []string{"vigilo_store_commits_total", "vigilo_store_syncs_total",
+		"vigilo_store_batched_ops_total", "vigilo_pebble_wal_written_bytes_total", "vigilo_pebble_memtable_bytes"} {
+		if got[name] < 1 {
+			t.Errorf("%s = %v, want ≥ 1", name, got[name])
+		}
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %+v", err, problems)
+	}
+}
