@@ -53,6 +53,10 @@ type IngestResult struct {
 	// the generator has connections waiting means the machine was busy with other
 	// work (or the engine was waiting on the disk).
 	CPUUsedShare float64 `json:"cpu_used_share"`
+	// ServerCPUPerPing is the server's CPU seconds per counted request: the cost
+	// to cut, and less sensitive to other work on the machine than a rate.
+	ServerCPUPerPing         float64 `json:"server_cpu_seconds_per_ping"`
+	BaselineServerCPUPerPing float64 `json:"baseline_server_cpu_seconds_per_ping"`
 	// The same for the baseline window.
 	BaselineLoadgenCPUSeconds float64 `json:"baseline_loadgen_cpu_seconds"`
 	BaselineServerCPUSeconds  float64 `json:"baseline_server_cpu_seconds"`
@@ -88,6 +92,7 @@ func (x *IngestResult) rows() [][3]string {
 		{"baseline latency p50 / p99", fmtSeconds(x.BaselineLatency.P50) + " / " + fmtSeconds(x.BaselineLatency.P99), ""},
 		{"errors (engine / baseline)", fmt.Sprintf("%d / %d", x.ErrorCount, x.BaselineErrors), "0"},
 		{"load generator CPU share", fmt.Sprintf("%.0f%% (%.1fs gen, %.1fs server)", 100*x.LoadgenCPUShare, x.LoadgenCPUSeconds, x.ServerCPUSeconds), ""},
+		{"server CPU per ping (engine / baseline)", fmtSeconds(x.ServerCPUPerPing) + " / " + fmtSeconds(x.BaselineServerCPUPerPing), ""},
 		{"CPU used of the machine (engine / baseline)", fmt.Sprintf("%.0f%% / %.0f%%", 100*x.CPUUsedShare, 100*x.BaselineCPUUsedShare), ""},
 		{"pings per WAL fsync", fmt.Sprintf("%.1f", x.CommitsPerSync), ""},
 		{"connections, window", fmt.Sprintf("%d, %s after %s warm-up", x.Conns, fmtSeconds(x.DurationSeconds), fmtSeconds(x.WarmupSeconds)), ""},
@@ -166,6 +171,9 @@ func (r *runner) ingest(dir string) (Result, error) {
 	x.BaselineLoadgenCPUSeconds = base.genCPU.Seconds()
 	x.BaselineServerCPUSeconds = base.serverCPU.Seconds()
 	x.BaselineCPUUsedShare = base.cpuUsedShare
+	if base.res.Requests > 0 {
+		x.BaselineServerCPUPerPing = base.serverCPU.Seconds() / float64(base.res.Requests)
+	}
 	r.progress("ingest: baseline %s/s, p99 %s, %d errors", fmtCount(base.pingsPerSecond), fmtSeconds(base.latency.P99), base.res.Errors)
 
 	// The engine.
@@ -223,6 +231,9 @@ func (r *runner) ingest(dir string) (Result, error) {
 	x.LoadgenCPUSeconds = eng.genCPU.Seconds()
 	x.ServerCPUSeconds = eng.serverCPU.Seconds()
 	x.CPUUsedShare = eng.cpuUsedShare
+	if x.Requests > 0 {
+		x.ServerCPUPerPing = x.ServerCPUSeconds / float64(x.Requests)
+	}
 	if tot := x.LoadgenCPUSeconds + x.ServerCPUSeconds; tot > 0 {
 		x.LoadgenCPUShare = x.LoadgenCPUSeconds / tot
 	}

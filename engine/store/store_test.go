@@ -961,3 +961,36 @@ func TestNoLeakedGoroutines(t *testing.T) {
 		t.Fatalf("%d goroutines before, %d after:\n%s", before, after, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// A state-only update (old == c) writes the record alone: the indexes written when
+// the check was made stay, and a ping costs one memtable insert for its check.
+func TestPutCheckStateOnly(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := &Check{ID: uuid.New(), ProjectID: uuid.New(), Name: "n", Slug: "sl", Kind: "simple", Status: "new"}
+	b := s.NewBatch()
+	b.PutCheck(nil, c)
+	if err := s.Commit(b); err != nil {
+		t.Fatal(err)
+	}
+	c.Status, c.NPings = "up", 1
+	b = s.NewBatch()
+	b.PutCheck(c, c)
+	if b.Len() != 1 {
+		t.Fatalf("state-only PutCheck wrote %d keys, want 1", b.Len())
+	}
+	if err := s.Commit(b); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetCheck(c.ID)
+	if err != nil || got.Status != "up" {
+		t.Fatalf("after state update: %+v %v", got, err)
+	}
+	ids, err := s.ChecksBySlug(c.ProjectID, "sl")
+	if err != nil || len(ids) != 1 || ids[0] != c.ID {
+		t.Fatalf("slug index after state update: %v %v", ids, err)
+	}
+}
