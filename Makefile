@@ -5,7 +5,7 @@ PKGS    := ./...
 # Flags for `make run`; override e.g. `make run RUN_FLAGS="--min-period 1s"`.
 RUN_FLAGS ?=
 
-.PHONY: build run test test-unit test-e2e bench lint clean tools
+.PHONY: build run test bench lint clean tools
 
 build:
 	$(GO) build -o $(BIN) ./cmd/vigilo
@@ -18,7 +18,7 @@ test: tools lint build
 	$(GO) test -count=1 -timeout 12m $(PKGS)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -timeout 60m ./wheel/ ./engine/store/ ./actors/... ./ingest/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -timeout 60m ./wheel/ ./engine/store/ ./actors/... ./ingest/ ./bench/
 
 # promtool (Debian's prometheus package) checks the /metrics exposition in e2e.
 tools:
