@@ -26,12 +26,12 @@ var (
 // openDialects makes the Opsgenie and Better Uptime APIs; open calls it.
 func (e *Engine) openDialects() error {
 	var err error
-	e.opsgenie, err = opsgenie.New(e, opsgenie.Options{MinPeriod: e.o.MinPeriod, MaxPeriod: MaxPeriod, Now: e.o.Now})
+	e.opsgenie, err = opsgenie.New(e, opsgenie.Options{Periods: e.periods(), Now: e.o.Now})
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
 	e.betteruptime, err = betteruptime.New(e, betteruptime.Options{
-		BaseURL: e.o.BaseURL, MinPeriod: e.o.MinPeriod, MaxPeriod: MaxPeriod,
+		BaseURL: e.o.BaseURL, Periods: e.periods(),
 		BodyLimit: e.o.PingBodyLimit, Now: e.o.Now,
 	})
 	if err != nil {

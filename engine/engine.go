@@ -111,7 +111,7 @@ func (e *Engine) open() error {
 		return err
 	}
 	e.hc, err = healthchecks.New(e, healthchecks.Options{
-		BaseURL: e.o.BaseURL, MinPeriod: e.o.MinPeriod, MaxPeriod: MaxPeriod, Now: e.o.Now,
+		BaseURL: e.o.BaseURL, Periods: e.periods(), Now: e.o.Now,
 	})
 	if err != nil {
 		return err

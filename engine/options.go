@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"github.com/vigilo/vigilo/api/wire"
 	"log/slog"
 	"net"
 	"strings"
@@ -54,6 +55,11 @@ type Options struct {
 
 // MaxPeriod is the longest timeout or grace a check may have.
 const MaxPeriod = 365 * 24 * time.Hour
+
+// periods is the one period rule every dialect applies: --min-period to MaxPeriod.
+func (e *Engine) periods() wire.Periods {
+	return wire.Periods{MinPeriod: e.o.MinPeriod, MaxPeriod: MaxPeriod}
+}
 
 // WithDefaults fills zero fields with their documented defaults.
 func (o Options) WithDefaults() Options {

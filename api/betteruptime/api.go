@@ -34,8 +34,8 @@ type Options struct {
 	// BaseURL prefixes the heartbeats' url attribute and the pagination links;
 	// required.
 	BaseURL string
-	// MinPeriod and MaxPeriod bound period and grace; defaults 60s and 365 days.
-	MinPeriod, MaxPeriod time.Duration
+	// Periods bounds period and grace (defaults 60s and 365 days).
+	wire.Periods
 	// BodyLimit is the largest ping body accepted, in bytes, as for /ping/;
 	// default 100 KB.
 	BodyLimit int
@@ -46,12 +46,7 @@ type Options struct {
 // WithDefaults fills zero fields with their documented defaults.
 func (o Options) WithDefaults() Options {
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
-	if o.MinPeriod == 0 {
-		o.MinPeriod = time.Minute
-	}
-	if o.MaxPeriod == 0 {
-		o.MaxPeriod = 365 * 24 * time.Hour
-	}
+	o.Periods = o.Periods.WithDefaults()
 	if o.BodyLimit == 0 {
 		o.BodyLimit = 100_000
 	}
@@ -63,13 +58,12 @@ func (o Options) WithDefaults() Options {
 
 // Validate reports the first thing wrong with o.
 func (o Options) Validate() error {
+	if err := o.Periods.Validate(); err != nil {
+		return fmt.Errorf("betteruptime: %w", err)
+	}
 	switch {
 	case o.BaseURL == "":
 		return errors.New("betteruptime: BaseURL is required")
-	case o.MinPeriod < time.Second:
-		return fmt.Errorf("betteruptime: MinPeriod %v is below 1s", o.MinPeriod)
-	case o.MaxPeriod < o.MinPeriod:
-		return fmt.Errorf("betteruptime: MaxPeriod %v is below MinPeriod %v", o.MaxPeriod, o.MinPeriod)
 	case o.BodyLimit < 0:
 		return fmt.Errorf("betteruptime: BodyLimit %d is negative", o.BodyLimit)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 
+	"github.com/vigilo/vigilo/api/wire"
 	"github.com/vigilo/vigilo/engine/store"
 )
 
@@ -22,9 +23,8 @@ type Options struct {
 	BaseURL string
 	// PingURL prefixes ping_url; default BaseURL + "/ping/".
 	PingURL string
-	// MinPeriod is the shortest timeout and grace accepted; default 60s as
-	// Healthchecks.io. MaxPeriod is the longest; default 365 days.
-	MinPeriod, MaxPeriod time.Duration
+	// Periods bounds timeout and grace (defaults 60s as Healthchecks.io, 365 days).
+	wire.Periods
 	// Now is the clock for status display and flips' "seconds"; default time.Now.
 	Now func() time.Time
 }
@@ -35,12 +35,7 @@ func (o Options) WithDefaults() Options {
 	if o.PingURL == "" {
 		o.PingURL = o.BaseURL + "/ping/"
 	}
-	if o.MinPeriod == 0 {
-		o.MinPeriod = time.Minute
-	}
-	if o.MaxPeriod == 0 {
-		o.MaxPeriod = 365 * 24 * time.Hour
-	}
+	o.Periods = o.Periods.WithDefaults()
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -49,13 +44,11 @@ func (o Options) WithDefaults() Options {
 
 // Validate reports the first thing wrong with o.
 func (o Options) Validate() error {
-	switch {
-	case o.BaseURL == "":
+	if o.BaseURL == "" {
 		return errors.New("healthchecks: BaseURL is required")
-	case o.MinPeriod < time.Second:
-		return fmt.Errorf("healthchecks: MinPeriod %v is below 1s", o.MinPeriod)
-	case o.MaxPeriod < o.MinPeriod:
-		return fmt.Errorf("healthchecks: MaxPeriod %v is below MinPeriod %v", o.MaxPeriod, o.MinPeriod)
+	}
+	if err := o.Periods.Validate(); err != nil {
+		return fmt.Errorf("healthchecks: %w", err)
 	}
 	return nil
 }

@@ -19,21 +19,16 @@ import (
 
 // Options configures the API.
 type Options struct {
-	// MinPeriod and MaxPeriod bound a heartbeat's interval (interval × unit), on
-	// top of Opsgenie's own minimum of one unit; defaults 60s and 365 days.
-	MinPeriod, MaxPeriod time.Duration
+	// Periods bounds a heartbeat's interval (interval × unit), on top of
+	// Opsgenie's own minimum of one unit (defaults 60s and 365 days).
+	wire.Periods
 	// Now stamps changes; default time.Now.
 	Now func() time.Time
 }
 
 // WithDefaults fills zero fields with their documented defaults.
 func (o Options) WithDefaults() Options {
-	if o.MinPeriod == 0 {
-		o.MinPeriod = time.Minute
-	}
-	if o.MaxPeriod == 0 {
-		o.MaxPeriod = 365 * 24 * time.Hour
-	}
+	o.Periods = o.Periods.WithDefaults()
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -42,11 +37,8 @@ func (o Options) WithDefaults() Options {
 
 // Validate reports the first thing wrong with o.
 func (o Options) Validate() error {
-	switch {
-	case o.MinPeriod < time.Second:
-		return fmt.Errorf("opsgenie: MinPeriod %v is below 1s", o.MinPeriod)
-	case o.MaxPeriod < o.MinPeriod:
-		return fmt.Errorf("opsgenie: MaxPeriod %v is below MinPeriod %v", o.MaxPeriod, o.MinPeriod)
+	if err := o.Periods.Validate(); err != nil {
+		return fmt.Errorf("opsgenie: %w", err)
 	}
 	return nil
 }

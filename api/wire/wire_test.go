@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
@@ -179,5 +180,17 @@ func TestFromBackend(t *testing.T) {
 	}
 	if f := FromBackend(errors.New("disk full")); f.Kind != Unavailable || f.Status() != 503 {
 		t.Fatalf("other errors: %+v", f)
+	}
+}
+
+func TestPeriods(t *testing.T) {
+	p := Periods{}.WithDefaults()
+	if p.MinPeriod != time.Minute || p.MaxPeriod != 365*24*time.Hour || p.Validate() != nil {
+		t.Fatalf("defaults %+v: %v", p, p.Validate())
+	}
+	for _, bad := range []Periods{{MinPeriod: time.Millisecond, MaxPeriod: time.Hour}, {MinPeriod: time.Hour, MaxPeriod: time.Minute}} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v validated", bad)
+		}
 	}
 }
