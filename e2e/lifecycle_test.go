@@ -17,10 +17,12 @@ func TestLifecycleSimple(t *testing.T) {
 	if c.Status != "new" || c.Timeout != 2 || c.Grace != 1 || c.NextPing != nil {
 		t.Fatalf("created check: %+v", c)
 	}
+	// Taken before the ping, so it is no later than the ping's own time: "not before
+	// pinged + 2s" is then a sound never-early check however slow the answer is.
+	pinged := time.Now()
 	if code, body := s.ping("/ping/" + c.UUID); code != 200 || body != "OK" {
 		t.Fatalf("ping: %d %q", code, body)
 	}
-	pinged := time.Now()
 	up := s.waitStatus(c.UUID, "up", 5*time.Second)
 	if up.NPings != 1 || up.LastPing == nil || up.NextPing == nil {
 		t.Fatalf("after ping: %+v", up)
