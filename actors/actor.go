@@ -176,7 +176,11 @@ func (a *checkActor) onTimer(m *timerMsg) {
 	if mt := a.reg.o.Metrics; mt != nil {
 		mt.lateness.Observe(max(now.Sub(m.due), 0).Seconds())
 	}
+	from, deadline := a.c.rec.Status, a.c.rec.Deadline
 	a.step(b, heartbeat.Event{Kind: heartbeat.Timer}, now, nil)
+	if fn := a.reg.o.OnTransition; fn != nil && a.c.rec.Status != from {
+		fn(a.c.rec.ID, from, a.c.rec.Status, deadline, now)
+	}
 	a.commit(b, nil)
 }
 

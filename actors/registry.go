@@ -38,6 +38,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics, if not nil, receives the registry's Prometheus metrics (NewMetrics).
 	Metrics *Metrics
+	// OnTransition, if not nil, is called by a check's actor after a deadline (a
+	// Timer event) changed the check's status: from and to are the statuses,
+	// deadline the deadline that was due and at the clock reading the transition
+	// was stamped with. It runs on the actor's goroutine, for every check, so it
+	// must be fast and safe for concurrent use. For benchmarks (`vigilo bench
+	// --scenario deadlines`); nil by default.
+	OnTransition func(id uuid.UUID, from, to string, deadline, at time.Time)
 }
 
 // WithDefaults fills the zero fields of o with their documented defaults.

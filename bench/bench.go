@@ -57,10 +57,12 @@ type SeedResult struct {
 	Seconds       float64 `json:"seconds"`
 }
 
-// Result is one scenario's figures (IngestResult, MemoryResult, RecoveryResult).
+// Result is one scenario's figures (IngestResult, DeadlinesResult, MemoryResult,
+// RecoveryResult).
 type Result interface {
 	ScenarioName() string
-	// Errors is what the scenario saw go wrong; a run with any fails.
+	// Errors is what the scenario saw go wrong (for deadlines: missed and false
+	// transitions); a run with any fails.
 	Errors() int64
 	rows() [][3]string // figure, value, target
 }
@@ -69,6 +71,10 @@ type runner struct {
 	o      Options
 	seedID uint64
 	log    *slog.Logger
+	// controlDue, if not 0, puts the deadlines scenario's control checks' next
+	// deadline (up → grace) at T0 + controlDue instead of an hour after: a test
+	// that every one of them counts as a false transition.
+	controlDue time.Duration
 }
 
 // Run seeds a temporary store under o.Dir, runs the selected scenarios against it
@@ -96,18 +102,22 @@ func Run(o Options) (*Report, error) {
 	defer os.RemoveAll(tmp)
 	dir := filepath.Join(tmp, "data")
 
-	r.progress("seeding %d checks (%d pings each) in %s", o.Checks, o.PingsPerCheck, dir)
-	t0 := time.Now()
-	if err := r.seed(dir); err != nil {
-		return nil, err
+	// The shared store serves recovery, memory and ingest; deadlines seeds its own.
+	if o.has(ScenarioRecovery) || o.has(ScenarioMemory) || o.has(ScenarioIngest) {
+		r.progress("seeding %d checks (%d pings each) in %s", o.Checks, o.PingsPerCheck, dir)
+		t0 := time.Now()
+		if err := r.seed(dir); err != nil {
+			return nil, err
+		}
+		rep.Seed = SeedResult{Checks: o.Checks, PingsPerCheck: o.PingsPerCheck, Seconds: time.Since(t0).Seconds()}
+		r.progress("seeded in %.1fs", rep.Seed.Seconds)
 	}
-	rep.Seed = SeedResult{Checks: o.Checks, PingsPerCheck: o.PingsPerCheck, Seconds: time.Since(t0).Seconds()}
-	r.progress("seeded in %.1fs", rep.Seed.Seconds)
 
-	// recovery and memory only read the store; ingest writes to it, so it runs last.
+	// recovery and memory only read the store; ingest writes to it, so it runs
+	// after them; deadlines has a store of its own.
 	results := map[string]Result{}
 	var errs []string
-	for _, s := range []string{ScenarioRecovery, ScenarioMemory, ScenarioIngest} {
+	for _, s := range []string{ScenarioRecovery, ScenarioMemory, ScenarioIngest, ScenarioDeadlines} {
 		if !o.has(s) {
 			continue
 		}
@@ -120,13 +130,17 @@ func Run(o Options) (*Report, error) {
 			res, err = r.memory(dir)
 		case ScenarioIngest:
 			res, err = r.ingest(dir)
+		case ScenarioDeadlines:
+			res, err = r.deadlines(tmp)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", s, err))
 		}
 		if res != nil {
 			results[s] = res
-			if n := res.Errors(); n > 0 {
+			if d, ok := res.(*DeadlinesResult); ok && d.Errors() > 0 {
+				errs = append(errs, fmt.Sprintf("%s: %d missed, %d false transitions", s, d.Missed, d.FalseTransitions))
+			} else if n := res.Errors(); n > 0 {
 				errs = append(errs, fmt.Sprintf("%s: %d errors", s, n))
 			}
 		}
@@ -227,9 +241,13 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 // target beside the figures that have one.
 func (rep *Report) WriteTable(w io.Writer) error {
 	m := rep.Machine
-	fmt.Fprintf(w, "vigilo bench %s: %d CPUs (%s), %.1f GiB, %s %s/%s; load average %.2f → %.2f; %d checks seeded in %.1fs\n",
+	seeded := "no shared store seeded"
+	if rep.Seed.Checks > 0 {
+		seeded = fmt.Sprintf("%d checks seeded in %.1fs", rep.Seed.Checks, rep.Seed.Seconds)
+	}
+	fmt.Fprintf(w, "vigilo bench %s: %d CPUs (%s), %.1f GiB, %s %s/%s; load average %.2f → %.2f; %s\n",
 		rep.Date, m.CPUs, m.Model, float64(m.MemoryBytes)/(1<<30), m.Go, m.OS, m.Arch,
-		rep.LoadAverage.Start, rep.LoadAverage.End, rep.Seed.Checks, rep.Seed.Seconds)
+		rep.LoadAverage.Start, rep.LoadAverage.End, seeded)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\tfigure\tvalue\ttarget")
 	for _, s := range rep.Scenarios {

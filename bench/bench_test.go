@@ -47,8 +47,8 @@ func TestQuickRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, progress.String())
 	}
-	if len(rep.Scenarios) != 3 {
-		t.Fatalf("%d scenarios, want 3", len(rep.Scenarios))
+	if len(rep.Scenarios) != 4 {
+		t.Fatalf("%d scenarios, want 4", len(rep.Scenarios))
 	}
 	in := rep.Scenarios[0].(*IngestResult)
 	if in.PingsPerSecond <= 0 || in.BaselinePingsPerSecond <= 0 || in.Requests <= 0 {
@@ -63,14 +63,24 @@ func TestQuickRun(t *testing.T) {
 	if in.LoadgenCPUShare <= 0 || in.LoadgenCPUShare >= 1 || in.Syncs == 0 || in.ActorSpawns == 0 {
 		t.Errorf("ingest: cpu share %v, syncs %d, spawns %d", in.LoadgenCPUShare, in.Syncs, in.ActorSpawns)
 	}
-	mem := rep.Scenarios[1].(*MemoryResult)
+	dl := rep.Scenarios[1].(*DeadlinesResult)
+	if dl.Missed != 0 || dl.FalseTransitions != 0 {
+		t.Errorf("deadlines: %d missed, %d false transitions", dl.Missed, dl.FalseTransitions)
+	}
+	if b, s, c := deadlinesGroups(o.Checks); dl.Burst != b || dl.Spread != s || dl.Control != c || b+s+c != o.Checks || c == 0 {
+		t.Errorf("deadlines groups %d/%d/%d", dl.Burst, dl.Spread, dl.Control)
+	}
+	if l := dl.Lateness; l.P50 < 0 || l.P50 > l.P99 || l.P99 > l.Max || dl.Transitions != int64(dl.Burst+dl.Spread) || dl.TickSeconds <= 0 {
+		t.Errorf("deadlines: lateness %+v, %d transitions, tick %v", l, dl.Transitions, dl.TickSeconds)
+	}
+	mem := rep.Scenarios[2].(*MemoryResult)
 	if mem.BytesPerCheck <= 0 || mem.HeapBytesPerCheck <= 0 || mem.ResidentActors != 0 {
 		t.Errorf("memory: %+v", mem)
 	}
 	if mem.LiveActors != o.Checks || mem.HeapBytesPerLiveActor <= 0 {
 		t.Errorf("memory: %d live actors, %v heap bytes each", mem.LiveActors, mem.HeapBytesPerLiveActor)
 	}
-	rec := rep.Scenarios[2].(*RecoveryResult)
+	rec := rep.Scenarios[3].(*RecoveryResult)
 	if rec.Seconds <= 0 || rec.OpenSeconds > rec.Seconds || rec.Loaded != o.Checks || rec.DiskBytes <= 0 {
 		t.Errorf("recovery: %+v", rec)
 	}
@@ -96,9 +106,10 @@ func TestQuickRun(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"ingest":   {"name", "checks", "pings_per_second", "baseline_pings_per_second", "latency_seconds", "errors"},
-		"memory":   {"name", "checks", "bytes_per_check"},
-		"recovery": {"name", "checks", "seconds"},
+		"ingest":    {"name", "checks", "pings_per_second", "baseline_pings_per_second", "latency_seconds", "errors"},
+		"deadlines": {"name", "checks", "lateness_seconds", "missed", "false_transitions"},
+		"memory":    {"name", "checks", "bytes_per_check"},
+		"recovery":  {"name", "checks", "seconds"},
 	}
 	for _, s := range doc.Scenarios {
 		name, _ := s["name"].(string)
@@ -108,6 +119,17 @@ func TestQuickRun(t *testing.T) {
 			}
 		}
 		delete(want, name)
+		if name == "deadlines" {
+			lat, _ := s["lateness_seconds"].(map[string]any)
+			for _, k := range []string{"p50", "p99", "max"} {
+				if v, ok := lat[k].(float64); !ok || v < 0 {
+					t.Errorf("deadlines lateness_seconds.%s = %v", k, lat[k])
+				}
+			}
+			if s["missed"] != 0.0 || s["false_transitions"] != 0.0 {
+				t.Errorf("deadlines missed %v, false %v", s["missed"], s["false_transitions"])
+			}
+		}
 		if name == "ingest" {
 			lat, _ := s["latency_seconds"].(map[string]any)
 			for _, k := range []string{"p50", "p99", "p999"} {
@@ -123,6 +145,23 @@ func TestQuickRun(t *testing.T) {
 	var table bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "durable pings/s") {
 		t.Errorf("table (%v):\n%s", err, table.String())
+	}
+}
+
+// A control check that changes status is counted as a false transition: here every
+// control check's next deadline is brought into the window.
+func TestDeadlinesCountsFalseTransitions(t *testing.T) {
+	o := testOptions(t).WithDefaults()
+	o.Checks, o.Window = 1000, 500*time.Millisecond
+	r := &runner{o: o, seedID: 3, controlDue: 200 * time.Millisecond}
+	r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	res, err := r.deadlines(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := res.(*DeadlinesResult)
+	if x.Control != 100 || x.FalseTransitions != int64(x.Control) || x.Missed != 0 || x.Errors() != int64(x.Control) {
+		t.Fatalf("control %d: %d false, %d missed", x.Control, x.FalseTransitions, x.Missed)
 	}
 }
 
@@ -152,17 +191,18 @@ func TestOptions(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if o.Checks != QuickChecks || o.Duration != QuickDuration || o.LiveActors != QuickChecks || len(o.Scenarios) != 3 {
+	if o.Checks != QuickChecks || o.Duration != QuickDuration || o.LiveActors != QuickChecks || o.Window != QuickWindow || len(o.Scenarios) != 4 {
 		t.Fatalf("quick defaults: %+v", o)
 	}
 	full := Options{Exec: []string{"x"}}.WithDefaults()
-	if full.Checks != DefaultChecks || full.Duration != DefaultDuration || full.LiveActors != DefaultLiveActors || full.Conns != DefaultConns {
+	if full.Checks != DefaultChecks || full.Duration != DefaultDuration || full.LiveActors != DefaultLiveActors || full.Conns != DefaultConns || full.Window != DefaultWindow {
 		t.Fatalf("defaults: %+v", full)
 	}
 	for _, bad := range []Options{
 		{Scenarios: []string{"nope"}},
 		{Scenarios: []string{"ingest", "ingest"}},
 		{Duration: time.Hour},
+		{Window: time.Millisecond},
 		{Conns: -1},
 		{Checks: -5},
 		{LiveActors: 20_000, Checks: 10_000},

@@ -2,7 +2,8 @@
 // checks, runs the real engine against it, and measures what an operator sizes a
 // node by — durable pings per second and their latency over real HTTP (beside a bare
 // fasthttp handler measured in the same run as the ceiling), resident bytes per idle
-// heartbeat, and the time a restart takes to serve again. It is driven by
+// heartbeat, the time a restart takes to serve again, and how late, missed or false
+// the down transitions are when many deadlines fall due at once (deadlines.go). It is driven by
 // `vigilo bench`; see docs/BENCHMARKS.md for the figures and how they were made.
 //
 // Each scenario runs on 127.0.0.1 only and is bounded in time. The load generator,

@@ -11,13 +11,14 @@ import (
 
 // Scenario names, in the order a report lists them.
 const (
-	ScenarioIngest   = "ingest"
-	ScenarioMemory   = "memory"
-	ScenarioRecovery = "recovery"
+	ScenarioIngest    = "ingest"
+	ScenarioDeadlines = "deadlines"
+	ScenarioMemory    = "memory"
+	ScenarioRecovery  = "recovery"
 )
 
 // AllScenarios is every scenario, in report order.
-var AllScenarios = []string{ScenarioIngest, ScenarioMemory, ScenarioRecovery}
+var AllScenarios = []string{ScenarioIngest, ScenarioDeadlines, ScenarioMemory, ScenarioRecovery}
 
 // Full-size and quick (CI) defaults.
 const (
@@ -27,10 +28,12 @@ const (
 	DefaultConns         = 256
 	DefaultPingsPerCheck = 3
 	DefaultLiveActors    = 100_000
+	DefaultWindow        = 10 * time.Second
 
 	QuickChecks   = 10_000
 	QuickDuration = 2 * time.Second
 	QuickWarmup   = 500 * time.Millisecond
+	QuickWindow   = 3 * time.Second
 )
 
 // Limits Validate enforces, so a run stays bounded.
@@ -39,14 +42,16 @@ const (
 	MaxDuration = 10 * time.Minute
 	MaxWarmup   = 2 * time.Minute
 	MaxConns    = 4096
+	MaxWindow   = 10 * time.Minute
 )
 
 // Options configures a run. The zero value of every field means its default; see
 // WithDefaults.
 type Options struct {
 	// Scenarios to run; default AllScenarios. They always run in the order
-	// recovery, memory, ingest (ingest last, because it writes to the store), and
-	// are reported in AllScenarios order.
+	// recovery, memory, ingest (ingest after those, because it writes to the
+	// store), deadlines (on a store of its own), and are reported in AllScenarios
+	// order.
 	Scenarios []string
 	// Checks is how many checks are seeded; default 1,000,000 (10,000 with Quick).
 	Checks int
@@ -70,11 +75,15 @@ type Options struct {
 	// to measure the cost of a live actor beside an idle check; default
 	// min(100,000, Checks). Negative skips that measurement.
 	LiveActors int
+	// Window is how long the deadlines scenario spreads its spread group's
+	// deadlines over, after the burst; default 10 s (3 s with Quick).
+	Window time.Duration
 	// Dir is where the run's temporary data directory is made (and removed at the
 	// end); default os.TempDir().
 	Dir string
 	// CPUProfile, if set, is where a CPU profile of the server process during the
-	// engine's ingest run (warm-up included) is written.
+	// engine's ingest run (warm-up included) is written; when ingest is not run,
+	// of the deadlines scenario's engine from serving to closed.
 	CPUProfile string
 	// Exec is the command that re-executes this binary as a child (MaybeChild must
 	// run first thing in it); default the running executable with the argument
@@ -108,6 +117,12 @@ func (o Options) WithDefaults() Options {
 		o.Warmup = DefaultWarmup
 	case o.Warmup < 0:
 		o.Warmup = 0
+	}
+	if o.Window == 0 {
+		o.Window = DefaultWindow
+		if o.Quick {
+			o.Window = QuickWindow
+		}
 	}
 	if o.Conns == 0 {
 		o.Conns = DefaultConns
@@ -154,6 +169,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("bench: duration %v is outside 100ms..%v", o.Duration, MaxDuration)
 	case o.Warmup < 0 || o.Warmup > MaxWarmup:
 		return fmt.Errorf("bench: warm-up %v is outside 0..%v", o.Warmup, MaxWarmup)
+	case o.Window < 100*time.Millisecond || o.Window > MaxWindow:
+		return fmt.Errorf("bench: window %v is outside 100ms..%v", o.Window, MaxWindow)
 	case o.Conns < 1 || o.Conns > MaxConns:
 		return fmt.Errorf("bench: conns %d is outside 1..%d", o.Conns, MaxConns)
 	case o.PingsPerCheck > 100:

@@ -18,6 +18,15 @@ const seedBatch = 5000
 // key) and writes o.Checks checks straight into the store in dir, each "up" with a
 // deadline armed 30 to 60 minutes ahead and o.PingsPerCheck ping log entries.
 func (r *runner) seed(dir string) error {
+	now := time.Now().UTC()
+	return r.seedWith(dir, r.o.Checks, r.o.PingsPerCheck, func(i int) store.Check {
+		return seedCheck(r.seedID, i, now, r.o.PingsPerCheck)
+	})
+}
+
+// seedWith makes the default project in dir and writes n checks, mk(0) to mk(n-1),
+// each with pings ping log entries, in parallel batches.
+func (r *runner) seedWith(dir string, n, pings int, mk func(i int) store.Check) error {
 	e, err := engine.Open(r.engineOptions(dir, 0))
 	if err != nil {
 		return fmt.Errorf("seed: make the default project: %w", err)
@@ -29,8 +38,6 @@ func (r *runner) seed(dir string) error {
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-	n := r.o.Checks
-	now := time.Now().UTC()
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, runtime.GOMAXPROCS(0))
@@ -59,12 +66,12 @@ func (r *runner) seed(dir string) error {
 				hi := min(lo+seedBatch, n)
 				b := st.NewBatch()
 				for i := lo; i < hi; i++ {
-					c := seedCheck(r.seedID, i, now, r.o.PingsPerCheck)
+					c := mk(i)
 					b.PutCheck(nil, &c)
-					for k := 1; k <= r.o.PingsPerCheck; k++ {
+					for k := 1; k <= pings; k++ {
 						p := store.Ping{
 							N: uint64(k), Kind: "success",
-							Time:   c.LastPing.Add(time.Duration(k-r.o.PingsPerCheck) * time.Minute),
+							Time:   c.LastPing.Add(time.Duration(k-pings) * time.Minute),
 							Scheme: "http", RemoteAddr: "127.0.0.1", Method: "GET", UA: "vigilo-bench",
 							ExitStatus: -1,
 						}

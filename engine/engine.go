@@ -94,6 +94,7 @@ func (e *Engine) open() error {
 	e.reg, err = actors.New(actors.Options{
 		Store: e.store, Wheel: e.wheel, System: e.system,
 		Now: e.o.Now, IdleTimeout: e.o.ActorIdle, Logger: e.o.Logger, Metrics: e.metrics.actors,
+		OnTransition: e.o.OnTransition,
 	})
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)

@@ -181,3 +181,59 @@ func TestPassivation(t *testing.T) {
 		t.Fatalf("state across passivation: %+v", got)
 	}
 }
+
+// Options.OnTransition is told of each status change a deadline caused, with the
+// deadline and the clock reading, and of nothing else.
+func TestOnTransition(t *testing.T) {
+	t0 := time.Date(2026, 3, 29, 12, 0, 0, 0, time.UTC)
+	clock := &fakeClock{now: t0}
+	type call struct {
+		id           uuid.UUID
+		from, to     string
+		deadline, at time.Time
+	}
+	var mu sync.Mutex
+	var calls []call
+	e, err := Open(Options{
+		DataDir: t.TempDir(), MinPeriod: time.Second, APIKey: "k", ReadOnlyKey: "r",
+		Now: clock.Now, ManualClock: true, Tick: testTick,
+		OnTransition: func(id uuid.UUID, from, to string, deadline, at time.Time) {
+			mu.Lock()
+			calls = append(calls, call{id, from, to, deadline, at})
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	rec, _, err := e.CreateCheck(DefaultProjectID, nil, func(c *store.Check) error {
+		c.Timeout, c.Grace = 5*time.Second, 3*time.Second
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Ping(rec.ID, heartbeat.Event{Kind: heartbeat.Success}, store.Ping{ExitStatus: -1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Time{t0.Add(5050 * time.Millisecond), t0.Add(8050 * time.Millisecond), t0.Add(20 * time.Second)} {
+		advance(e, clock, at)
+		status(t, e, rec.ID)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []call{
+		{rec.ID, "up", "grace", t0.Add(5 * time.Second), t0.Add(5050 * time.Millisecond)},
+		{rec.ID, "grace", "down", t0.Add(8 * time.Second), t0.Add(8050 * time.Millisecond)},
+	}
+	if len(calls) != len(want) {
+		t.Fatalf("calls %+v, want %+v", calls, want)
+	}
+	for i, c := range calls {
+		w := want[i]
+		if c.id != w.id || c.from != w.from || c.to != w.to || !c.deadline.Equal(w.deadline) || !c.at.Equal(w.at) {
+			t.Errorf("call %d: %+v, want %+v", i, c, w)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -51,6 +52,9 @@ type Options struct {
 	// MetricsListen is a separate address serving only /metrics; empty serves
 	// /metrics on Listen.
 	MetricsListen string
+	// OnTransition, if not nil, is told of every status change a deadline caused
+	// (actors.Options.OnTransition); for benchmarks.
+	OnTransition func(id uuid.UUID, from, to string, deadline, at time.Time)
 }
 
 // MaxPeriod is the longest timeout or grace a check may have.
