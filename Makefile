@@ -13,9 +13,11 @@ build:
 run: build
 	./$(BIN) serve --data ./data $(RUN_FLAGS)
 
-# Unit and package tests, then the end-to-end tests that start bin/vigilo.
+# Unit and package tests, the end-to-end tests that start bin/vigilo, then the
+# whole-system bench at CI size: it exits non-zero on errors, missed or false transitions.
 test: tools lint build
 	$(GO) test -count=1 -timeout 12m $(PKGS)
+	./$(BIN) bench --quick
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -timeout 60m ./wheel/ ./engine/store/ ./actors/... ./ingest/ ./bench/
