@@ -165,6 +165,13 @@ var client = &http.Client{Timeout: 30 * time.Second}
 // call sends a request and returns the status and body.
 func call(t *testing.T, method, url string, headers map[string]string, body string) (int, []byte) {
 	t.Helper()
+	code, _, b := request(t, method, url, headers, body)
+	return code, b
+}
+
+// request sends a request and returns the status, headers and body.
+func request(t *testing.T, method, url string, headers map[string]string, body string) (int, http.Header, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -185,7 +192,7 @@ func call(t *testing.T, method, url string, headers map[string]string, body stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, b
+	return resp.StatusCode, resp.Header, b
 }
 
 // api calls the Healthchecks API with key and decodes a JSON answer into out (if
