@@ -198,24 +198,22 @@ func (e *Engine) Flips(project, id uuid.UUID, from, to time.Time) ([]store.Flip,
 	return e.store.Flips(id, from, to)
 }
 
-// NextPing implements healthchecks.Backend.
-func (e *Engine) NextPing(c *store.Check) time.Time {
+// Timing implements healthchecks.Backend: Healthchecks.io's get_status, evaluated at
+// read time (so exact to the instant even while a due deadline is still on its way
+// to the actor; v1 shows a run in progress as "started"), and its next_ping.
+func (e *Engine) Timing(c *store.Check, withStarted bool) (string, time.Time) {
 	spec, err := heartbeat.Compile(actors.ConfigOf(c))
 	if err != nil {
-		return time.Time{}
+		return c.Status, time.Time{}
 	}
-	return heartbeat.NextPing(spec, actors.StateOf(c))
+	st := actors.StateOf(c)
+	return heartbeat.DisplayStatus(spec, st, e.o.Now(), withStarted).String(), heartbeat.NextPing(spec, st)
 }
 
-// Status implements healthchecks.Backend: Healthchecks.io's get_status, evaluated at
-// read time (so exact to the instant even while a due deadline is still on its way
-// to the actor); v1 shows a run in progress as "started".
+// Status implements the Opsgenie and Better Uptime backends: Timing's status.
 func (e *Engine) Status(c *store.Check, withStarted bool) string {
-	spec, err := heartbeat.Compile(actors.ConfigOf(c))
-	if err != nil {
-		return c.Status
-	}
-	return heartbeat.DisplayStatus(spec, actors.StateOf(c), e.o.Now(), withStarted).String()
+	status, _ := e.Timing(c, withStarted)
+	return status
 }
 
 // ValidateSchedule implements healthchecks.Backend.

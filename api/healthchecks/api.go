@@ -263,15 +263,16 @@ func isoSecond(t time.Time) any {
 }
 
 func (a *API) checkJSON(r *request, c *store.Check) map[string]any {
+	status, next := a.b.Timing(c, r.v == 1)
 	m := map[string]any{
 		"name":          c.Name,
 		"tags":          c.Tags,
 		"desc":          c.Desc,
 		"grace":         int64(c.Grace / time.Second),
 		"n_pings":       c.NPings,
-		"status":        a.b.Status(c, r.v == 1),
+		"status":        status,
 		"last_ping":     isoSecond(c.LastPing),
-		"next_ping":     isoSecond(a.b.NextPing(c)),
+		"next_ping":     isoSecond(next),
 		"manual_resume": c.ManualResume,
 		"methods":       "",
 	}

@@ -28,11 +28,10 @@ type Backend interface {
 	Pings(project, id uuid.UUID) ([]store.Ping, error)
 	PingBody(project, id uuid.UUID, n uint64) ([]byte, error)
 	Flips(project, id uuid.UUID, from, to time.Time) ([]store.Flip, error)
-	// NextPing is Healthchecks' next_ping: when the grace period starts; zero if never.
-	NextPing(c *store.Check) time.Time
-	// Status is the check's status for display; withStarted is API v1's view, where
-	// a run in progress shows as "started".
-	Status(c *store.Check, withStarted bool) string
+	// Timing is the check's status for display (withStarted is API v1's view, where
+	// a run in progress shows as "started") and Healthchecks' next_ping, when the
+	// grace period starts (zero if never): one answer, so the schedule is compiled once.
+	Timing(c *store.Check, withStarted bool) (status string, nextPing time.Time)
 	// ValidateSchedule checks a cron expression and time zone.
 	ValidateSchedule(schedule, tz string) error
 }
