@@ -46,6 +46,9 @@ type (
 type checkActor struct {
 	reg *Registry
 	c   *Check
+	// committed is what the batch being built must run once durable (the
+	// notifications of a flip); commit takes it.
+	committed func()
 }
 
 func (a *checkActor) Receive(ctx actor.Context) {
@@ -107,7 +110,9 @@ func (a *checkActor) step(b *store.Batch, ev heartbeat.Event, now time.Time, pin
 		a.arm(eff.Arm)
 		return eff
 	}
+	from := c.rec.Status
 	setState(&c.rec, st)
+	a.reg.recount(c.rec.Kind, from, c.rec.Kind, c.rec.Status)
 	b.PutCheck(&c.rec, &c.rec)
 	if eff.LogPing && ping != nil {
 		ping.N = eff.N
@@ -123,6 +128,9 @@ func (a *checkActor) step(b *store.Batch, ev heartbeat.Event, now time.Time, pin
 		b.AddFlip(c.rec.ID, store.Flip{Time: eff.Flip.At, From: eff.Flip.From.String(), To: eff.Flip.To.String()})
 		if m := a.reg.o.Metrics; m != nil {
 			m.flip(eff.Flip.To.String())
+		}
+		if al := a.reg.o.Alerter; al != nil {
+			a.committed = al.Flipped(b, &c.rec, eff.Flip.From.String(), eff.Flip.To.String(), eff.Flip.At)
 		}
 	}
 	a.arm(eff.Arm)
@@ -142,6 +150,8 @@ func (a *checkActor) arm(at time.Time) {
 // empty one answers only after this check's earlier writes are durable.
 func (a *checkActor) commit(b *store.Batch, done chan Result) {
 	snap := a.c.rec
+	committed := a.committed
+	a.committed = nil
 	a.reg.pending.Add(1)
 	var start time.Time
 	if a.reg.o.Metrics != nil {
@@ -157,6 +167,8 @@ func (a *checkActor) commit(b *store.Batch, done chan Result) {
 			if done == nil {
 				a.reg.o.Logger.Error("deadline transition not persisted", "check", snap.ID, "err", err)
 			}
+		} else if committed != nil {
+			committed()
 		}
 		if done != nil {
 			done <- Result{Check: snap, Err: err}
@@ -209,6 +221,7 @@ func (a *checkActor) onUpdate(m *updateMsg) {
 		return
 	}
 	c.rec, c.spec = next, spec
+	a.reg.recount(old.Kind, old.Status, next.Kind, next.Status)
 	b := a.reg.o.Store.NewBatch()
 	b.PutCheck(&old, &c.rec)
 	// Reconfigure re-derives the deadline from the new period; its own PutCheck

@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigilo/vigilo/actors/heartbeat"
 )
 
 // Metrics are the actors' Prometheus metrics. Make one with NewMetrics and pass it
@@ -22,6 +24,7 @@ type Metrics struct {
 	reg atomic.Pointer[Registry]
 
 	checks, resident, spawns, pending *prometheus.Desc
+	byStatus                          *prometheus.Desc
 	flips, pingsVec                   *prometheus.CounterVec
 }
 
@@ -51,8 +54,11 @@ func NewMetrics(r prometheus.Registerer) (*Metrics, error) {
 			Name: "vigilo_pings_total",
 			Help: "Pings logged by check actors, by kind (success, start, fail, log, ign).",
 		}, []string{"kind"}),
-		pings:    make(map[string]prometheus.Counter, len(pingKinds)),
-		checks:   prometheus.NewDesc("vigilo_checks", "Checks resident in the registry (all of them).", nil, nil),
+		pings:  make(map[string]prometheus.Counter, len(pingKinds)),
+		checks: prometheus.NewDesc("vigilo_checks", "Checks resident in the registry (all of them).", nil, nil),
+		byStatus: prometheus.NewDesc("vigilo_checks_by_status",
+			"Checks by kind (simple, cron) and stored status (new, up, grace, down, paused, started), as last written by each check's actor.",
+			[]string{"kind", "status"}, nil),
 		resident: prometheus.NewDesc("vigilo_actors", "Running (not passivated) check actors.", nil, nil),
 		spawns:   prometheus.NewDesc("vigilo_actor_spawns_total", "Check actors spawned since start.", nil, nil),
 		pending: prometheus.NewDesc("vigilo_actor_messages_pending",
@@ -79,6 +85,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.resident
 	ch <- m.spawns
 	ch <- m.pending
+	ch <- m.byStatus
 }
 
 // Collect implements prometheus.Collector.
@@ -98,6 +105,15 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.resident, prometheus.GaugeValue, resident)
 	ch <- prometheus.MustNewConstMetric(m.spawns, prometheus.CounterValue, spawns)
 	ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, pending)
+	for _, kind := range []string{"simple", "cron"} {
+		for st := range heartbeat.NumStatuses {
+			var n float64
+			if r := m.reg.Load(); r != nil {
+				n = float64(r.CountByStatus(kind, heartbeat.Status(st)))
+			}
+			ch <- prometheus.MustNewConstMetric(m.byStatus, prometheus.GaugeValue, n, kind, heartbeat.Status(st).String())
+		}
+	}
 }
 
 func (m *Metrics) ping(kind string) {

@@ -100,7 +100,47 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got[name], want)
 		}
 	}
+	// By status: the check is down now; a second (cron, paused) one, then deleting
+	// the first, move the counts.
+	byStatus := func(kind, status string) float64 {
+		return testutil.ToFloat64(prometheus.CollectorFunc(func(ch chan<- prometheus.Metric) {
+			ch <- prometheus.MustNewConstMetric(m.byStatus, prometheus.GaugeValue,
+				float64(r.CountByStatus(kind, mustStatus(t, status))), kind, status)
+		}))
+	}
+	cron, err := r.Create(&store.Check{ID: uuid.New(), ProjectID: uuid.New(), Kind: "cron", Schedule: "* * * * *",
+		TZ: "UTC", Grace: time.Minute, Created: t0, Status: "paused"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		kind, status string
+		want         float64
+	}{{"simple", "down", 1}, {"simple", "up", 0}, {"simple", "new", 0}, {"cron", "paused", 1}, {"cron", "down", 0}} {
+		if got := byStatus(tc.kind, tc.status); got != tc.want {
+			t.Errorf("checks %s %s = %v, want %v", tc.kind, tc.status, got, tc.want)
+		}
+	}
+	if res := r.Delete(c); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if res := r.Resume(r.Get(cron.ID)); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if byStatus("simple", "down") != 0 || byStatus("cron", "paused") != 0 || byStatus("cron", "new") != 1 {
+		t.Errorf("after delete and resume: simple down %v, cron paused %v, cron new %v",
+			byStatus("simple", "down"), byStatus("cron", "paused"), byStatus("cron", "new"))
+	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %+v", err, problems)
 	}
+}
+
+func mustStatus(t *testing.T, s string) heartbeat.Status {
+	t.Helper()
+	st, err := heartbeat.ParseStatus(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

@@ -45,6 +45,17 @@ type Options struct {
 	// must be fast and safe for concurrent use. For benchmarks (`vigilo bench
 	// --scenario deadlines`); nil by default.
 	OnTransition func(id uuid.UUID, from, to string, deadline, at time.Time)
+	// Alerter, if not nil, turns flips into notifications written in the flip's
+	// own batch (package notify).
+	Alerter Alerter
+}
+
+// Alerter is what a check's actor needs of alerting. Flipped adds the
+// notifications for c's flip from → to at at to b, and returns what to run once
+// b is durable (nil for nothing); it runs on the actor's goroutine, so it must
+// only read memory.
+type Alerter interface {
+	Flipped(b *store.Batch, c *store.Check, from, to string, at time.Time) (committed func())
 }
 
 // WithDefaults fills the zero fields of o with their documented defaults.
@@ -95,6 +106,41 @@ type Registry struct {
 	// durable, so Drain knows when every actor is done.
 	pending atomic.Int64
 	replies sync.Pool
+	// byStatus counts checks by kind (simple, cron) and stored status, kept by
+	// whoever changes a record: Load, Create, an actor's step and update, delete.
+	byStatus [2][heartbeat.NumStatuses]atomic.Int64
+}
+
+func kindIndex(kind string) int {
+	if kind == "cron" {
+		return 1
+	}
+	return 0
+}
+
+// recount moves one check from (kind, status) to (kind2, status2); an empty
+// kind is no check (before Create, after Delete).
+func (r *Registry) recount(kind, status, kind2, status2 string) {
+	if kind == kind2 && status == status2 {
+		return
+	}
+	if kind != "" {
+		st, _ := heartbeat.ParseStatus(status)
+		r.byStatus[kindIndex(kind)][st].Add(-1)
+	}
+	if kind2 != "" {
+		st, _ := heartbeat.ParseStatus(status2)
+		r.byStatus[kindIndex(kind2)][st].Add(1)
+	}
+}
+
+// CountByStatus is the number of checks of kind ("simple" or "cron") whose
+// stored status is st.
+func (r *Registry) CountByStatus(kind string, st heartbeat.Status) int64 {
+	if int(st) >= heartbeat.NumStatuses {
+		return 0
+	}
+	return r.byStatus[kindIndex(kind)][st].Load()
 }
 
 // New makes a Registry. It spawns nothing: actors start on their check's first event.
@@ -172,6 +218,7 @@ func (r *Registry) remove(c *Check) {
 	if s.checks[c.rec.ID] == c {
 		delete(s.checks, c.rec.ID)
 		r.count.Add(-1)
+		r.recount(c.rec.Kind, c.rec.Status, "", "")
 	}
 	s.mu.Unlock()
 }
@@ -189,6 +236,7 @@ func (r *Registry) Load(rec *store.Check) error {
 	if !r.add(c) {
 		return fmt.Errorf("load check %s: duplicate id", rec.ID)
 	}
+	r.recount("", "", rec.Kind, rec.Status)
 	if !rec.Deadline.IsZero() {
 		r.o.Wheel.Schedule(&c.timer, rec.Deadline)
 	}
@@ -212,6 +260,7 @@ func (r *Registry) Create(rec *store.Check) (store.Check, error) {
 	if !r.add(c) {
 		return store.Check{}, fmt.Errorf("create check %s: duplicate id", rec.ID)
 	}
+	r.recount("", "", c.rec.Kind, c.rec.Status)
 	if !c.rec.Deadline.IsZero() {
 		r.o.Wheel.Schedule(&c.timer, c.rec.Deadline)
 	}

@@ -38,6 +38,17 @@ type Report struct {
 	} `json:"load_average_1m"`
 	Seed      SeedResult `json:"seed"`
 	Scenarios []Result   `json:"scenarios"`
+	// Skipped is the selected scenarios that did not run, and why.
+	Skipped []Skip `json:"skipped,omitempty"`
+	// Capacity is Options.Plan sized against this run's figures; absent without
+	// a plan.
+	Capacity *Capacity `json:"capacity,omitempty"`
+}
+
+// Skip is a scenario that was selected but not run.
+type Skip struct {
+	Scenario string `json:"scenario"`
+	Reason   string `json:"reason"`
 }
 
 // Machine describes where the figures were measured.
@@ -102,8 +113,24 @@ func Run(o Options) (*Report, error) {
 	defer os.RemoveAll(tmp)
 	dir := filepath.Join(tmp, "data")
 
-	// The shared store serves recovery, memory and ingest; deadlines seeds its own.
-	if o.has(ScenarioRecovery) || o.has(ScenarioMemory) || o.has(ScenarioIngest) {
+	run := func(s string) bool { return o.has(s) && (o.Target == "" || !inProcess(s)) }
+	for _, s := range AllScenarios {
+		if o.has(s) && !run(s) {
+			reason := fmt.Sprintf("needs the engine in this process; --target %s is measured by ingest only", o.Target)
+			rep.Skipped = append(rep.Skipped, Skip{Scenario: s, Reason: reason})
+			r.progress("scenario %s skipped: %s", s, reason)
+		}
+	}
+	if o.Plan != nil {
+		defer func() {
+			c := planCapacity(*o.Plan, rep.capacityInputs())
+			rep.Capacity = &c
+		}()
+	}
+
+	// The shared store serves recovery, memory and ingest (but not ingest against
+	// a target); deadlines seeds its own.
+	if run(ScenarioRecovery) || run(ScenarioMemory) || (run(ScenarioIngest) && o.Target == "") {
 		r.progress("seeding %d checks (%d pings each) in %s", o.Checks, o.PingsPerCheck, dir)
 		t0 := time.Now()
 		if err := r.seed(dir); err != nil {
@@ -117,8 +144,8 @@ func Run(o Options) (*Report, error) {
 	// after them; deadlines has a store of its own.
 	results := map[string]Result{}
 	var errs []string
-	for _, s := range []string{ScenarioRecovery, ScenarioMemory, ScenarioIngest, ScenarioDeadlines} {
-		if !o.has(s) {
+	for _, s := range []string{ScenarioRecovery, ScenarioMemory, ScenarioIngest, ScenarioDeadlines, ScenarioAlerts} {
+		if !run(s) {
 			continue
 		}
 		r.progress("scenario %s: %d checks", s, o.Checks)
@@ -132,6 +159,8 @@ func Run(o Options) (*Report, error) {
 			res, err = r.ingest(dir)
 		case ScenarioDeadlines:
 			res, err = r.deadlines(tmp)
+		case ScenarioAlerts:
+			res, err = r.alerts(tmp)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", s, err))
@@ -255,7 +284,17 @@ func (rep *Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ScenarioName(), row[0], row[1], row[2])
 		}
 	}
-	return tw.Flush()
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(tw, "%s\tskipped\t%s\t\n", s.Scenario, s.Reason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if rep.Capacity != nil {
+		_, err := fmt.Fprintln(w, rep.Capacity.Line)
+		return err
+	}
+	return nil
 }
 
 func fmtCount(v float64) string {

@@ -47,8 +47,13 @@ func TestQuickRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, progress.String())
 	}
-	if len(rep.Scenarios) != 4 {
-		t.Fatalf("%d scenarios, want 4", len(rep.Scenarios))
+	if len(rep.Scenarios) != 5 {
+		t.Fatalf("%d scenarios, want 5", len(rep.Scenarios))
+	}
+	al := rep.Scenarios[4].(*AlertsResult)
+	if al.Checks != QuickAlertChecks || al.Delivered != int64(al.Checks) || al.Duplicates != 0 || al.Missed != 0 ||
+		al.DeliveredSeconds <= 0 || al.Lateness.P99 <= 0 || al.BaselineLateness.P99 <= 0 {
+		t.Errorf("alerts: %+v", al)
 	}
 	in := rep.Scenarios[0].(*IngestResult)
 	if in.PingsPerSecond <= 0 || in.BaselinePingsPerSecond <= 0 || in.Requests <= 0 {
@@ -106,7 +111,7 @@ func TestQuickRun(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"ingest":    {"name", "checks", "pings_per_second", "baseline_pings_per_second", "latency_seconds", "errors"},
+		"ingest":    {"name", "checks", "pings_per_second", "baseline_pings_per_second", "latency_seconds", "errors", "generator_cpu_share", "series"},
 		"deadlines": {"name", "checks", "lateness_seconds", "missed", "false_transitions"},
 		"memory":    {"name", "checks", "bytes_per_check"},
 		"recovery":  {"name", "checks", "seconds"},
@@ -146,6 +151,18 @@ func TestQuickRun(t *testing.T) {
 	if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "durable pings/s") {
 		t.Errorf("table (%v):\n%s", err, table.String())
 	}
+	if in.GeneratorCPUShare <= 0 || in.GeneratorCPUShare >= 1 || in.ServerCPUShare <= 0 || len(in.Series) == 0 || len(dl.Series) == 0 {
+		t.Errorf("generator share %v, server share %v, series %d / %d", in.GeneratorCPUShare, in.ServerCPUShare, len(in.Series), len(dl.Series))
+	}
+	dir := filepath.Join(o.Dir, "report")
+	if err := rep.WriteReport(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"index.html", "ingest-latency.png", "ingest-percentiles.png", "deadlines-lateness.png", "deadlines-percentiles.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
 }
 
 // A control check that changes status is counted as a false transition: here every
@@ -177,7 +194,7 @@ func TestErrorsAreCounted(t *testing.T) {
 	o := testOptions(t).WithDefaults()
 	o.Duration, o.Warmup, o.Conns = 200*time.Millisecond, 0, 4
 	r := &runner{o: o, seedID: 1}
-	l, err := r.load(ln.Addr().String())
+	l, err := r.load(ln.Addr().String(), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +208,7 @@ func TestOptions(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if o.Checks != QuickChecks || o.Duration != QuickDuration || o.LiveActors != QuickChecks || o.Window != QuickWindow || len(o.Scenarios) != 4 {
+	if o.Checks != QuickChecks || o.Duration != QuickDuration || o.LiveActors != QuickChecks || o.Window != QuickWindow || len(o.Scenarios) != 5 || o.AlertChecks != QuickAlertChecks {
 		t.Fatalf("quick defaults: %+v", o)
 	}
 	full := Options{Exec: []string{"x"}}.WithDefaults()
@@ -295,4 +312,108 @@ func BenchmarkPingHTTP(b *testing.B) {
 			}
 		}
 	})
+}
+
+// The ingest scenario against --target: an engine started here on loopback, its
+// checks created through the Management API, pinged, and deleted; the scenarios
+// that need an in-process engine are skipped with a reason.
+func TestIngestTarget(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e, err := engine.Open(engineOptions(filepath.Join(dir, "target"), 0, log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Serve(ln); err != nil {
+		t.Fatal(err)
+	}
+	o := testOptions(t)
+	o.Checks, o.Duration, o.Warmup, o.Conns = 500, time.Second, 200*time.Millisecond, 16
+	o.Target, o.APIKey = "http://"+ln.Addr().String()+"/", benchAPIKey
+	o.Plan = &Plan{Checks: 100_000, Period: time.Minute, Headroom: 0.5}
+	var progress bytes.Buffer
+	o.Progress = &progress
+	rep, err := Run(o)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, progress.String())
+	}
+	if len(rep.Scenarios) != 1 || len(rep.Skipped) != 4 {
+		t.Fatalf("%d scenarios, %d skipped: %+v", len(rep.Scenarios), len(rep.Skipped), rep.Skipped)
+	}
+	x := rep.Scenarios[0].(*IngestResult)
+	if x.Target != "http://"+ln.Addr().String() || x.Checks != 500 || x.Requests <= 0 || x.ErrorCount != 0 || x.BaselinePingsPerSecond <= 0 {
+		t.Errorf("target ingest: %+v", x)
+	}
+	if x.ServerCPUFrom == "" || x.ServerCPUShare <= 0 || x.GeneratorCPUShare <= 0 || len(x.Series) == 0 {
+		t.Errorf("cpu from %q, shares %v / %v, %d series points", x.ServerCPUFrom, x.ServerCPUShare, x.GeneratorCPUShare, len(x.Series))
+	}
+	if n := e.Registry().Len(); n != 0 {
+		t.Errorf("%d checks left on the target", n)
+	}
+	if c := rep.Capacity; c == nil || c.Binding != ResourcePings || c.Nodes < 1 {
+		t.Errorf("capacity %+v", rep.Capacity)
+	}
+	if !strings.Contains(progress.String(), "skipped") {
+		t.Errorf("no skip reason printed:\n%s", progress.String())
+	}
+}
+
+// A bad target or key is refused before anything runs.
+func TestTargetOptions(t *testing.T) {
+	for _, bad := range []Options{
+		{Target: "localhost:8000", APIKey: "k"},
+		{Target: "ftp://host/", APIKey: "k"},
+		{Target: "http://127.0.0.1:1/"},
+		{Target: "http://127.0.0.1:1/", APIKey: "k", Scenarios: []string{ScenarioMemory}},
+		{Plan: &Plan{Checks: 10, Period: 0}},
+		{Plan: &Plan{Checks: 10, Period: time.Minute, Headroom: 1}},
+	} {
+		bad.Exec = []string{"x"}
+		if err := bad.WithDefaults().Validate(); err == nil {
+			t.Errorf("%+v: valid", bad)
+		}
+	}
+}
+
+func TestReportFiles(t *testing.T) {
+	in := &IngestResult{Name: ScenarioIngest, hist: newHist(), baselineHist: newHist(), SeriesStepSeconds: 0.1}
+	dl := &DeadlinesResult{Name: ScenarioDeadlines, hist: newHist(), TickSeconds: 0.1}
+	for i := range 1000 {
+		d := time.Duration(i+1) * time.Microsecond
+		in.hist.record(d)
+		in.baselineHist.record(d / 2)
+		dl.hist.record(d * 50)
+	}
+	for i := range 10 {
+		in.Series = append(in.Series, SeriesPoint{T: float64(i)/10 - 0.2, Count: 100, P50: 1e-3, P99: 3e-3})
+		dl.Series = append(dl.Series, SeriesPoint{T: float64(i) / 10, Count: 10, P50: 0.05, P99: 0.1})
+	}
+	rep := &Report{Version: ReportVersion, Date: "2026-01-01T00:00:00Z", Scenarios: []Result{in, dl}}
+	rep.Machine.MemoryBytes = 8 << 30
+	c := planCapacity(Plan{Checks: 1_000_000, Period: time.Minute, Headroom: 0.5}, capacityInputs{machineMemory: 8 << 30, pingsPerSecond: 10_000})
+	rep.Capacity = &c
+	dir := filepath.Join(t.TempDir(), "rep")
+	if err := rep.WriteReport(dir); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"ingest-latency.png", "ingest-rate.png", "ingest-percentiles.png", "deadlines-lateness.png", "deadlines-percentiles.png", "report.json"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+		if !strings.Contains(string(page), f) {
+			t.Errorf("index.html does not link %s", f)
+		}
+	}
+	if !strings.Contains(string(page), "capacity: 1,000,000 checks") {
+		t.Errorf("index.html has no capacity line")
+	}
 }

@@ -66,6 +66,23 @@ type DeadlinesResult struct {
 	// LastTransitionSeconds is the last transition of any check − T0.
 	LastTransitionSeconds float64 `json:"last_transition_seconds"`
 	ActorSpawns           int64   `json:"actor_spawns"`
+
+	// Series is lateness by transition time: T is seconds after T0, Count the due
+	// checks taken down in the step.
+	Series            []SeriesPoint `json:"series,omitempty"`
+	SeriesStepSeconds float64       `json:"series_step_seconds,omitempty"`
+
+	hist *hist // lateness of every due check, for the report's percentile curve
+}
+
+// burstRate is the burst's down transitions per second: how fast the engine takes
+// down checks whose deadlines fall due at once (a lower bound: the drain time
+// includes the wait for the wheel's first tick after T0).
+func (x *DeadlinesResult) burstRate() float64 {
+	if x.Burst == 0 || x.BurstDrainSeconds <= 0 {
+		return 0
+	}
+	return float64(x.Burst) / x.BurstDrainSeconds
 }
 
 func (x *DeadlinesResult) ScenarioName() string { return x.Name }
@@ -87,7 +104,7 @@ func (x *DeadlinesResult) rows() [][3]string {
 		{"missed", strconv.FormatInt(x.Missed, 10), verdict(x.Missed == 0, "0")},
 		{"false transitions", strconv.FormatInt(x.FalseTransitions, 10), verdict(x.FalseTransitions == 0, "0")},
 		{"burst / spread / control checks", fmt.Sprintf("%s / %s over %s / %s", fmtCount(float64(x.Burst)), fmtCount(float64(x.Spread)), fmtSeconds(x.WindowSeconds), fmtCount(float64(x.Control))), ""},
-		{"burst drained (last burst transition − T0)", fmtSeconds(x.BurstDrainSeconds), ""},
+		{"burst drained (last burst transition − T0)", fmt.Sprintf("%s (%s transitions/s)", fmtSeconds(x.BurstDrainSeconds), fmtCount(x.burstRate())), ""},
 		{"wheel tick", fmtSeconds(x.TickSeconds), ""},
 	}
 }
@@ -229,6 +246,7 @@ func (r *runner) deadlines(tmp string) (Result, error) {
 	}
 
 	all, bh := newHist(), newHist()
+	steps := &stepHists{step: seriesStep(window)}
 	var last, lastBurst int64
 	for i := range n {
 		c := count[i].Load()
@@ -248,6 +266,7 @@ func (r *runner) deadlines(tmp string) (Result, error) {
 			continue
 		}
 		all.record(late)
+		steps.record(time.Duration(at[i].Load()-t0.UnixNano()), late)
 		last = max(last, at[i].Load())
 		if i < burst {
 			bh.record(late)
@@ -257,6 +276,7 @@ func (r *runner) deadlines(tmp string) (Result, error) {
 	x.FalseTransitions += wrong.Load()
 	x.Transitions = transitions.Load()
 	x.Lateness, x.BurstLateness = all.latency(), bh.latency()
+	x.hist, x.Series, x.SeriesStepSeconds = all, steps.series(), steps.step.Seconds()
 	if lastBurst > 0 {
 		x.BurstDrainSeconds = seconds(lastBurst - t0.UnixNano())
 	}

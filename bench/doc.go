@@ -10,5 +10,13 @@
 // the memory measurement and the restart each run in a fresh child process (the same
 // binary re-executed, see MaybeChild), so a measurement never shares a heap or a
 // garbage collector with the code that drives it, and the load generator's CPU time
-// is known exactly from its own rusage.
+// is known exactly from its own rusage: the report gives the share of the machine
+// the generator took beside the server's.
+//
+// From the figures it also answers the operator's next questions: an HTML report
+// with charts of latency and lateness over time and their percentile curves
+// (report.go, series.go, drawn with gonum.org/v1/plot); how many such machines a
+// planned workload needs and which resource binds (capacity.go); and the same
+// ingest figures for an already running vigilo, whose checks it creates, pings and
+// deletes through the Management API (target.go).
 package bench

@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"time"
@@ -62,7 +65,27 @@ type IngestResult struct {
 	BaselineServerCPUSeconds  float64 `json:"baseline_server_cpu_seconds"`
 	BaselineCPUUsedShare      float64 `json:"baseline_cpu_used_share"`
 
-	// Group commit and actors over the engine run (warm-up included).
+	// GeneratorCPUShare and ServerCPUShare are each one's CPU time over the
+	// engine's window / (window × CPUs): the share of the whole machine the load
+	// generator took from the server it measures. ServerCPUFrom says how the
+	// server's was read ("" when it could not be: a target on another machine).
+	GeneratorCPUShare float64 `json:"generator_cpu_share"`
+	ServerCPUShare    float64 `json:"server_cpu_share"`
+	ServerCPUFrom     string  `json:"server_cpu_from"`
+
+	// Target is the --target URL the pings went to instead of an in-process
+	// engine (the baseline is then still the bare handler on this machine), and
+	// TargetCreateSeconds how long creating the checks there took.
+	Target              string  `json:"target,omitempty"`
+	TargetCreateSeconds float64 `json:"target_create_seconds,omitempty"`
+
+	// Series is the engine run's latency and answers per step, warm-up included
+	// (negative T); SeriesStepSeconds its step.
+	Series            []SeriesPoint `json:"series,omitempty"`
+	SeriesStepSeconds float64       `json:"series_step_seconds,omitempty"`
+
+	// Group commit and actors over the engine run (warm-up included); 0 with a
+	// target, whose store this process cannot see.
 	Commits        uint64  `json:"commits"`
 	Syncs          uint64  `json:"syncs"`
 	CommitsPerSync float64 `json:"commits_per_sync"`
@@ -70,6 +93,8 @@ type IngestResult struct {
 	ResidentActors int     `json:"resident_actors"` // running actors at the end
 
 	full bool // sized as the issue's targets are (1M checks)
+	// The whole latency distributions, for the report's percentile curves.
+	hist, baselineHist *hist
 }
 
 func (x *IngestResult) ScenarioName() string { return x.Name }
@@ -82,9 +107,21 @@ func (x *IngestResult) rows() [][3]string {
 		}
 		return verdict(ok, target)
 	}
-	return [][3]string{
+	baseline := "baseline pings/s (bare fasthttp)"
+	if x.Target != "" {
+		baseline = "baseline pings/s (bare fasthttp on this machine, not the target's)"
+	}
+	serverCPU := fmt.Sprintf("%.0f%% / %.0f%% of %d CPUs", 100*x.GeneratorCPUShare, 100*x.ServerCPUShare, runtime.NumCPU())
+	if x.ServerCPUFrom == "" {
+		serverCPU = fmt.Sprintf("%.0f%% / not measured (remote) of %d CPUs", 100*x.GeneratorCPUShare, runtime.NumCPU())
+	}
+	rows := [][3]string{}
+	if x.Target != "" {
+		rows = append(rows, [3]string{"target", fmt.Sprintf("%s (%s checks created in %s)", x.Target, fmtCount(float64(x.Checks)), fmtSeconds(x.TargetCreateSeconds)), ""})
+	}
+	rows = append(rows, [][3]string{
 		{"durable pings/s", fmtCount(x.PingsPerSecond), t(x.PingsPerSecond >= TargetPingsPerSecond, "≥ 50,000")},
-		{"baseline pings/s (bare fasthttp)", fmtCount(x.BaselinePingsPerSecond), ""},
+		{baseline, fmtCount(x.BaselinePingsPerSecond), ""},
 		{"ratio to baseline", fmt.Sprintf("%.1f%%", 100*x.RatioToBaseline), t(x.RatioToBaseline >= TargetBaselineRatio, "≥ 60%")},
 		{"latency p50", fmtSeconds(x.Latency.P50), ""},
 		{"latency p99", fmtSeconds(x.Latency.P99), t(x.Latency.P99 <= TargetP99Seconds, "≤ 20 ms")},
@@ -92,48 +129,78 @@ func (x *IngestResult) rows() [][3]string {
 		{"baseline latency p50 / p99", fmtSeconds(x.BaselineLatency.P50) + " / " + fmtSeconds(x.BaselineLatency.P99), ""},
 		{"errors (engine / baseline)", fmt.Sprintf("%d / %d", x.ErrorCount, x.BaselineErrors), "0"},
 		{"load generator CPU share", fmt.Sprintf("%.0f%% (%.1fs gen, %.1fs server)", 100*x.LoadgenCPUShare, x.LoadgenCPUSeconds, x.ServerCPUSeconds), ""},
+		{"machine CPU used: generator / server", serverCPU, ""},
 		{"server CPU per ping (engine / baseline)", fmtSeconds(x.ServerCPUPerPing) + " / " + fmtSeconds(x.BaselineServerCPUPerPing), ""},
 		{"CPU used of the machine (engine / baseline)", fmt.Sprintf("%.0f%% / %.0f%%", 100*x.CPUUsedShare, 100*x.BaselineCPUUsedShare), ""},
-		{"pings per WAL fsync", fmt.Sprintf("%.1f", x.CommitsPerSync), ""},
-		{"connections, window", fmt.Sprintf("%d, %s after %s warm-up", x.Conns, fmtSeconds(x.DurationSeconds), fmtSeconds(x.WarmupSeconds)), ""},
+	}...)
+	if x.Target == "" {
+		rows = append(rows, [3]string{"pings per WAL fsync", fmt.Sprintf("%.1f", x.CommitsPerSync), ""})
 	}
+	return append(rows, [3]string{"connections, window", fmt.Sprintf("%d, %s after %s warm-up", x.Conns, fmtSeconds(x.DurationSeconds), fmtSeconds(x.WarmupSeconds)), ""})
 }
 
 // load is one generator run against one server.
 type load struct {
 	res               loadgenResult
 	genCPU, serverCPU time.Duration
+	serverCPUKnown    bool
 	pingsPerSecond    float64
+	hist              *hist
 	latency           Latency
 	cpuUsedShare      float64
+	// genShare and serverShare are each one's CPU over window × CPUs.
+	genShare, serverShare float64
 }
 
-func (r *runner) load(addr string) (load, error) {
-	job := loadgenJob{
+// load runs the generator against a server in this process, at addr.
+func (r *runner) load(addr, label string) (load, error) {
+	return r.loadJob(r.loadgenJob(addr, label), selfCPUMeter)
+}
+
+func (r *runner) loadgenJob(addr, label string) loadgenJob {
+	return loadgenJob{
 		Addr: addr, Checks: r.o.Checks, Seed: r.seedID, Conns: r.o.Conns,
-		Warmup: r.o.Warmup, Duration: r.o.Duration,
+		Warmup: r.o.Warmup, Duration: r.o.Duration, Label: label,
 	}
+}
+
+// loadJob runs the generator job; serverCPU reads the server's CPU time at the
+// window's start and end (nil: it cannot be read).
+func (r *runner) loadJob(job loadgenJob, serverCPU cpuMeter) (load, error) {
 	var l load
 	var cpu0, cpu1 time.Duration
+	var err0, err1 error
+	if serverCPU == nil {
+		err0 = errors.New("no meter")
+	}
 	_, err := r.runChildProcess(childJob{Role: roleLoadgen, Loadgen: &job}, &l.res, func(ev string) {
+		if serverCPU == nil {
+			return
+		}
 		switch ev {
 		case "start":
-			cpu0 = selfCPU()
+			cpu0, err0 = serverCPU()
 		case "result":
-			cpu1 = selfCPU()
+			cpu1, err1 = serverCPU()
 		}
 	})
 	if err != nil {
 		return l, err
 	}
 	l.genCPU = time.Duration(l.res.CPUSeconds * 1e9)
-	l.serverCPU = cpu1 - cpu0
+	if err0 == nil && err1 == nil {
+		l.serverCPU, l.serverCPUKnown = cpu1-cpu0, true
+	}
 	if l.res.WindowSeconds > 0 {
 		l.pingsPerSecond = float64(l.res.Requests) / l.res.WindowSeconds
 	}
-	l.latency = l.res.Hist.hist().latency()
+	l.hist = l.res.Hist.hist()
+	l.latency = l.hist.latency()
 	if w := l.res.WindowSeconds; w > 0 {
-		l.cpuUsedShare = (l.genCPU + l.serverCPU).Seconds() / (w * float64(runtime.NumCPU()))
+		machine := w * float64(runtime.NumCPU())
+		l.cpuUsedShare = (l.genCPU + l.serverCPU).Seconds() / machine
+		l.genShare = l.genCPU.Seconds() / machine
+		l.serverShare = l.serverCPU.Seconds() / machine
 	}
 	return l, nil
 }
@@ -160,7 +227,7 @@ func (r *runner) ingest(dir string) (Result, error) {
 	}
 	go bare.Serve(ln) //nolint:errcheck // Shutdown ends it
 	r.progress("ingest: baseline (bare fasthttp) on %s: %d conns, %v warm-up + %v", ln.Addr(), r.o.Conns, r.o.Warmup, r.o.Duration)
-	base, err := r.load(ln.Addr().String())
+	base, err := r.load(ln.Addr().String(), "ingest: baseline")
 	_ = bare.Shutdown()
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
@@ -171,10 +238,15 @@ func (r *runner) ingest(dir string) (Result, error) {
 	x.BaselineLoadgenCPUSeconds = base.genCPU.Seconds()
 	x.BaselineServerCPUSeconds = base.serverCPU.Seconds()
 	x.BaselineCPUUsedShare = base.cpuUsedShare
+	x.baselineHist = base.hist
 	if base.res.Requests > 0 {
 		x.BaselineServerCPUPerPing = base.serverCPU.Seconds() / float64(base.res.Requests)
 	}
 	r.progress("ingest: baseline %s/s, p99 %s, %d errors", fmtCount(base.pingsPerSecond), fmtSeconds(base.latency.P99), base.res.Errors)
+
+	if r.o.Target != "" {
+		return r.ingestTarget(x, base, filepath.Dir(dir))
+	}
 
 	// The engine.
 	r.progress("ingest: opening the engine with %d checks", r.o.Checks)
@@ -205,7 +277,7 @@ func (r *runner) ingest(dir string) (Result, error) {
 		}
 	}
 	r.progress("ingest: engine on %s: %d conns, %v warm-up + %v", ln.Addr(), r.o.Conns, r.o.Warmup, r.o.Duration)
-	eng, err := r.load(ln.Addr().String())
+	eng, err := r.load(ln.Addr().String(), "ingest: engine")
 	if prof != nil {
 		pprof.StopCPUProfile()
 		if cerr := prof.Close(); err == nil && cerr != nil {
@@ -217,26 +289,7 @@ func (r *runner) ingest(dir string) (Result, error) {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	stats1 := e.Store().Stats()
-	x.Requests = eng.res.Requests
-	x.PingsPerSecond = eng.pingsPerSecond
-	x.Latency = eng.latency
-	x.ErrorCount = eng.res.Errors
-	x.FirstError = eng.res.FirstError
-	if x.FirstError == "" {
-		x.FirstError = base.res.FirstError
-	}
-	if x.BaselinePingsPerSecond > 0 {
-		x.RatioToBaseline = x.PingsPerSecond / x.BaselinePingsPerSecond
-	}
-	x.LoadgenCPUSeconds = eng.genCPU.Seconds()
-	x.ServerCPUSeconds = eng.serverCPU.Seconds()
-	x.CPUUsedShare = eng.cpuUsedShare
-	if x.Requests > 0 {
-		x.ServerCPUPerPing = x.ServerCPUSeconds / float64(x.Requests)
-	}
-	if tot := x.LoadgenCPUSeconds + x.ServerCPUSeconds; tot > 0 {
-		x.LoadgenCPUShare = x.LoadgenCPUSeconds / tot
-	}
+	x.setServer(eng, base, "this process (rusage)")
 	x.Commits = stats1.Commits - stats0.Commits
 	x.Syncs = stats1.Syncs - stats0.Syncs
 	if x.Syncs > 0 {
@@ -248,5 +301,93 @@ func (r *runner) ingest(dir string) (Result, error) {
 	if err := e.Close(); err != nil {
 		return x, err
 	}
+	return x, nil
+}
+
+// setServer fills in the figures of the measured server's run.
+func (x *IngestResult) setServer(eng, base load, cpuFrom string) {
+	x.Requests = eng.res.Requests
+	x.PingsPerSecond = eng.pingsPerSecond
+	x.Latency = eng.latency
+	x.hist = eng.hist
+	x.Series, x.SeriesStepSeconds = eng.res.Series, eng.res.SeriesStepSeconds
+	x.ErrorCount = eng.res.Errors
+	x.FirstError = eng.res.FirstError
+	if x.FirstError == "" {
+		x.FirstError = base.res.FirstError
+	}
+	if x.BaselinePingsPerSecond > 0 {
+		x.RatioToBaseline = x.PingsPerSecond / x.BaselinePingsPerSecond
+	}
+	x.LoadgenCPUSeconds = eng.genCPU.Seconds()
+	x.GeneratorCPUShare = eng.genShare
+	if eng.serverCPUKnown {
+		x.ServerCPUFrom = cpuFrom
+		x.ServerCPUSeconds = eng.serverCPU.Seconds()
+		x.ServerCPUShare = eng.serverShare
+		x.CPUUsedShare = eng.cpuUsedShare
+		if x.Requests > 0 {
+			x.ServerCPUPerPing = x.ServerCPUSeconds / float64(x.Requests)
+		}
+		if tot := x.LoadgenCPUSeconds + x.ServerCPUSeconds; tot > 0 {
+			x.LoadgenCPUShare = x.LoadgenCPUSeconds / tot
+		}
+	}
+}
+
+// ingestTarget is the ingest scenario against --target: the checks are created
+// through the target's Management API, pinged by the same generator, and deleted.
+func (r *runner) ingestTarget(x *IngestResult, base load, tmp string) (Result, error) {
+	rem, err := newRemote(r.o.Target, r.o.APIKey)
+	if err != nil {
+		return nil, err
+	}
+	x.Target = rem.base.String()
+	tag := fmt.Sprintf("vigilo-bench-%x", r.seedID)
+	r.progress("ingest: target %s: creating %d checks (tag %s) through the Management API", x.Target, r.o.Checks, tag)
+	t0 := time.Now()
+	ids, err := rem.createChecks(context.Background(), r.o.Checks, tag, r.progress)
+	x.TargetCreateSeconds = time.Since(t0).Seconds()
+	defer func() {
+		if len(ids) == 0 {
+			return
+		}
+		// The checks are the bench's, not the operator's: they go once measured.
+		t := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		if bad, derr := rem.deleteChecks(ctx, ids); derr != nil {
+			r.progress("ingest: target: %d of %d checks not deleted (tag %s): %v", bad, len(ids), tag, derr)
+		} else {
+			r.progress("ingest: target: %d checks deleted in %s", len(ids), fmtSeconds(time.Since(t).Seconds()))
+		}
+	}()
+	if err != nil {
+		return nil, fmt.Errorf("target: %w", err)
+	}
+	r.progress("ingest: target: %d checks created in %s", len(ids), fmtSeconds(x.TargetCreateSeconds))
+	idsFile, err := writeIDs(tmp, ids)
+	if err != nil {
+		return nil, err
+	}
+	job := r.loadgenJob(rem.hostPort(), "ingest: target")
+	job.Prefix, job.TLS, job.IDsFile = rem.pingPrefix(), rem.base.Scheme == "https", idsFile
+	// The target's CPU is read when it runs on this machine (this very process in
+	// a test); a remote one's cannot be.
+	var meter cpuMeter
+	cpuFrom := ""
+	switch pid := listenerPID(rem.hostPort()); {
+	case pid == os.Getpid():
+		meter, cpuFrom = selfCPUMeter, "this process (rusage)"
+	case pid > 0:
+		meter, cpuFrom = procCPUMeter(pid), fmt.Sprintf("/proc/%d/stat", pid)
+	}
+	r.progress("ingest: target %s: %d conns, %v warm-up + %v", x.Target, r.o.Conns, r.o.Warmup, r.o.Duration)
+	eng, err := r.loadJob(job, meter)
+	if err != nil {
+		return nil, fmt.Errorf("target: %w", err)
+	}
+	x.setServer(eng, base, cpuFrom)
+	r.progress("ingest: target %s/s, p99 %s, %d errors", fmtCount(x.PingsPerSecond), fmtSeconds(x.Latency.P99), x.ErrorCount)
 	return x, nil
 }

@@ -1,10 +1,16 @@
 package bench
 
 import (
+	"bufio"
+	"fmt"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 )
 
@@ -18,6 +24,17 @@ type loadgenJob struct {
 	Conns    int           `json:"conns"`
 	Warmup   time.Duration `json:"warmup"`
 	Duration time.Duration `json:"duration"`
+
+	// Label names the server in the progress lines the generator prints.
+	Label string `json:"label,omitempty"`
+	// Prefix is the ping URL up to the uuid when it is not http://Addr/ping/ (a
+	// --target with a path or https); TLS says the connection is TLS.
+	Prefix string `json:"prefix,omitempty"`
+	TLS    bool   `json:"tls,omitempty"`
+	// IDsFile, if set, names a file of check uuids, one a line, to ping instead of
+	// the Checks seeded ones: the checks a --target run created through the API. A
+	// file, because a million ids do not fit in an environment variable.
+	IDsFile string `json:"ids_file,omitempty"`
 }
 
 // loadgenResult counts the requests that left within the measured window; errors
@@ -29,6 +46,10 @@ type loadgenResult struct {
 	WindowSeconds float64    `json:"window_seconds"` // window start to the last counted answer
 	CPUSeconds    float64    `json:"cpu_seconds"`    // the generator's own CPU time over the window
 	Hist          sparseHist `json:"hist"`           // latency of the counted requests, ns
+	// Series is latency and answers per step over the whole run, warm-up
+	// included (negative T), as the --report charts draw them.
+	Series            []SeriesPoint `json:"series,omitempty"`
+	SeriesStepSeconds float64       `json:"series_step_seconds,omitempty"`
 }
 
 type worker struct {
@@ -38,10 +59,70 @@ type worker struct {
 	last     time.Time
 }
 
+// target is where a generator sends its pings.
+type target struct {
+	addr, prefix string
+	tls          bool
+	ids          []uuid.UUID // nil: the seeded checkID(seed, i), i < checks
+	checks       int
+}
+
+func (job loadgenJob) target() (target, error) {
+	t := target{addr: job.Addr, prefix: job.Prefix, tls: job.TLS, checks: job.Checks}
+	if t.prefix == "" {
+		t.prefix = "http://" + job.Addr + "/ping/"
+	}
+	if job.IDsFile != "" {
+		ids, err := readIDs(job.IDsFile)
+		if err != nil {
+			return t, err
+		}
+		if len(ids) == 0 {
+			return t, fmt.Errorf("%s: no check ids", job.IDsFile)
+		}
+		t.ids, t.checks = ids, len(ids)
+	}
+	if t.checks < 1 {
+		return t, fmt.Errorf("no checks to ping")
+	}
+	return t, nil
+}
+
+func readIDs(path string) ([]uuid.UUID, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("check ids: %w", err)
+	}
+	defer f.Close()
+	var ids []uuid.UUID
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		id, err := uuid.Parse(line)
+		if err != nil {
+			return nil, fmt.Errorf("check ids: %s line %d: %w", path, len(ids)+1, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("check ids: %s: %w", path, err)
+	}
+	return ids, nil
+}
+
 func runLoadgen(job loadgenJob, w *lineWriter) (loadgenResult, error) {
+	tgt, err := job.target()
+	if err != nil {
+		return loadgenResult{}, err
+	}
 	start := time.Now()
 	warmEnd := start.Add(job.Warmup)
 	end := warmEnd.Add(job.Duration)
+	th := newTimeHist(start, job.Warmup+job.Duration)
+	var answered, failed atomic.Int64
 	workers := make([]worker, job.Conns)
 	var wg sync.WaitGroup
 	for k := range workers {
@@ -49,16 +130,19 @@ func runLoadgen(job loadgenJob, w *lineWriter) (loadgenResult, error) {
 		go func(wk *worker, k int) {
 			defer wg.Done()
 			wk.h = newHist()
-			drive(job, wk, k, warmEnd, end)
+			drive(job, tgt, wk, k, warmEnd, end, th, &answered, &failed)
 		}(&workers[k], k)
 	}
+	stopProgress := loadgenProgress(job.Label, &answered, &failed)
 	time.Sleep(time.Until(warmEnd))
 	cpu0 := selfCPU()
 	if err := w.event("start"); err != nil {
+		stopProgress()
 		return loadgenResult{}, err
 	}
 	wg.Wait()
 	cpu1 := selfCPU()
+	stopProgress()
 
 	var res loadgenResult
 	h := newHist()
@@ -81,12 +165,30 @@ func runLoadgen(job loadgenJob, w *lineWriter) (loadgenResult, error) {
 	}
 	res.CPUSeconds = (cpu1 - cpu0).Seconds()
 	res.Hist = h.sparse()
+	res.Series = th.series(warmEnd)
+	res.SeriesStepSeconds = th.step.Seconds()
 	return res, nil
 }
 
-func drive(job loadgenJob, wk *worker, k int, warmEnd, end time.Time) {
+// loadgenProgress prints, once a second on stderr (the parent's progress writer),
+// how many pings have been answered so far: a long run is otherwise silent.
+func loadgenProgress(label string, answered, failed *atomic.Int64) (stop func()) {
+	if label == "" {
+		label = "load"
+	}
+	var last int64
+	return everySecond(func(elapsed time.Duration) {
+		n := answered.Load()
+		fmt.Fprintf(os.Stderr, "bench: %s: %.0fs, %d pings answered (%d/s), %d errors\n",
+			label, elapsed.Seconds(), n, n-last, failed.Load())
+		last = n
+	})
+}
+
+func drive(job loadgenJob, tgt target, wk *worker, k int, warmEnd, end time.Time, th *timeHist, answered, failed *atomic.Int64) {
 	c := &fasthttp.HostClient{
-		Addr:                job.Addr,
+		Addr:                tgt.addr,
+		IsTLS:               tgt.tls,
 		Name:                "vigilo-bench",
 		MaxConns:            1,
 		ReadTimeout:         30 * time.Second,
@@ -99,16 +201,22 @@ func drive(job loadgenJob, wk *worker, k int, warmEnd, end time.Time) {
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	prefix := "http://" + job.Addr + "/ping/"
-	uri := make([]byte, 0, len(prefix)+36)
+	uri := make([]byte, 0, len(tgt.prefix)+36)
 	for {
-		uri = appendUUID(append(uri[:0], prefix...), checkID(job.Seed, rng.IntN(job.Checks)))
+		var id uuid.UUID
+		if tgt.ids != nil {
+			id = tgt.ids[rng.IntN(len(tgt.ids))]
+		} else {
+			id = checkID(job.Seed, rng.IntN(tgt.checks))
+		}
+		uri = appendUUID(append(uri[:0], tgt.prefix...), id)
 		req.SetRequestURIBytes(uri)
 		t0 := time.Now()
 		err := c.Do(req, resp)
 		t1 := time.Now()
 		switch {
 		case err != nil || resp.StatusCode() != fasthttp.StatusOK:
+			failed.Add(1)
 			wk.errs++
 			if wk.firstErr == "" {
 				if err != nil {
@@ -120,10 +228,14 @@ func drive(job loadgenJob, wk *worker, k int, warmEnd, end time.Time) {
 			if err != nil {
 				time.Sleep(time.Millisecond) // no hot loop against a dead server
 			}
-		case !t0.Before(warmEnd):
-			wk.h.record(t1.Sub(t0))
-			wk.n++
-			wk.last = t1
+		default:
+			answered.Add(1)
+			th.record(t1, t1.Sub(t0))
+			if !t0.Before(warmEnd) {
+				wk.h.record(t1.Sub(t0))
+				wk.n++
+				wk.last = t1
+			}
 		}
 		if !t1.Before(end) {
 			return

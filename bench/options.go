@@ -15,10 +15,11 @@ const (
 	ScenarioDeadlines = "deadlines"
 	ScenarioMemory    = "memory"
 	ScenarioRecovery  = "recovery"
+	ScenarioAlerts    = "alerts"
 )
 
 // AllScenarios is every scenario, in report order.
-var AllScenarios = []string{ScenarioIngest, ScenarioDeadlines, ScenarioMemory, ScenarioRecovery}
+var AllScenarios = []string{ScenarioIngest, ScenarioDeadlines, ScenarioMemory, ScenarioRecovery, ScenarioAlerts}
 
 // Full-size and quick (CI) defaults.
 const (
@@ -53,7 +54,8 @@ type Options struct {
 	// store), deadlines (on a store of its own), and are reported in AllScenarios
 	// order.
 	Scenarios []string
-	// Checks is how many checks are seeded; default 1,000,000 (10,000 with Quick).
+	// Checks is how many checks are seeded; default 1,000,000 (10,000 with Quick,
+	// and with a Target, where each is created through its API).
 	Checks int
 	// Quick makes every default small enough for CI: 10,000 checks, a 2 s
 	// measured window and a 0.5 s warm-up per server.
@@ -78,6 +80,9 @@ type Options struct {
 	// Window is how long the deadlines scenario spreads its spread group's
 	// deadlines over, after the burst; default 10 s (3 s with Quick).
 	Window time.Duration
+	// AlertChecks is how many checks the alerts scenario takes down at once, each
+	// notifying a webhook; default 100,000 (2,000 with Quick).
+	AlertChecks int
 	// Dir is where the run's temporary data directory is made (and removed at the
 	// end); default os.TempDir().
 	Dir string
@@ -91,6 +96,16 @@ type Options struct {
 	Exec []string
 	// Progress receives progress lines; default os.Stderr.
 	Progress io.Writer
+
+	// Target, if set, is the base URL of a running vigilo (http(s)://host[:port]
+	// [/path]) that the ingest scenario pings instead of an in-process engine: it
+	// creates Checks checks there through the Management API with APIKey (a
+	// read-write key of the project they go in), pings them and deletes them. The
+	// scenarios that need the engine in this process are skipped.
+	Target string
+	APIKey string
+	// Plan, if set, is a workload the report sizes a deployment for (Capacity).
+	Plan *Plan
 }
 
 // WithDefaults returns o with every zero field set to its default.
@@ -100,7 +115,7 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.Checks == 0 {
 		o.Checks = DefaultChecks
-		if o.Quick {
+		if o.Quick || o.Target != "" {
 			o.Checks = QuickChecks
 		}
 	}
@@ -117,6 +132,12 @@ func (o Options) WithDefaults() Options {
 		o.Warmup = DefaultWarmup
 	case o.Warmup < 0:
 		o.Warmup = 0
+	}
+	if o.AlertChecks == 0 {
+		o.AlertChecks = DefaultAlertChecks
+		if o.Quick {
+			o.AlertChecks = QuickAlertChecks
+		}
 	}
 	if o.Window == 0 {
 		o.Window = DefaultWindow
@@ -182,6 +203,22 @@ func (o Options) Validate() error {
 	case o.Progress == nil:
 		return errors.New("bench: Progress is nil")
 	}
+	if o.Target != "" {
+		if _, err := parseTarget(o.Target); err != nil {
+			return err
+		}
+		if o.APIKey == "" {
+			return errors.New("bench: a target needs the API key of its project (--api-key)")
+		}
+		if !o.has(ScenarioIngest) {
+			return errors.New("bench: a target is measured by the ingest scenario only, and it is not selected")
+		}
+	}
+	if o.Plan != nil {
+		if err := o.Plan.Validate(); err != nil {
+			return err
+		}
+	}
 	if fi, err := os.Stat(o.Dir); err != nil || !fi.IsDir() {
 		return fmt.Errorf("bench: dir %q is not a directory", o.Dir)
 	}
@@ -189,3 +226,7 @@ func (o Options) Validate() error {
 }
 
 func (o Options) has(s string) bool { return slices.Contains(o.Scenarios, s) }
+
+// inProcess is whether scenario s needs the engine in this process (or a child
+// of it), and so cannot run against a Target.
+func inProcess(s string) bool { return s != ScenarioIngest }

@@ -167,7 +167,11 @@ func (e *Engine) ResumeCheck(project, id uuid.UUID) (store.Check, bool, error) {
 
 // DeleteCheck implements healthchecks.Backend.
 func (e *Engine) DeleteCheck(project, id uuid.UUID) (store.Check, error) {
-	return e.withCheck(project, id, e.reg.Delete)
+	c, err := e.withCheck(project, id, e.reg.Delete)
+	if err == nil {
+		e.outbox.Forget(id)
+	}
+	return c, err
 }
 
 // Pings implements healthchecks.Backend.

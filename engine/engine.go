@@ -20,6 +20,8 @@ import (
 	"github.com/vigilo/vigilo/api/opsgenie"
 	"github.com/vigilo/vigilo/engine/store"
 	"github.com/vigilo/vigilo/ingest"
+	"github.com/vigilo/vigilo/netguard"
+	"github.com/vigilo/vigilo/notify"
 	"github.com/vigilo/vigilo/wheel"
 )
 
@@ -30,6 +32,8 @@ type Engine struct {
 	wheel  *wheel.Wheel
 	system *actor.ActorSystem
 	reg    *actors.Registry
+	outbox *notify.Outbox // alerts.go
+	guard  *netguard.Guard
 
 	projects projectTable
 	// createLocks serialise check creation per project (striped), so unique
@@ -91,10 +95,13 @@ func (e *Engine) open() error {
 	if err := e.openMetrics(); err != nil {
 		return err
 	}
+	if err := e.openAlerts(); err != nil {
+		return err
+	}
 	e.reg, err = actors.New(actors.Options{
 		Store: e.store, Wheel: e.wheel, System: e.system,
 		Now: e.o.Now, IdleTimeout: e.o.ActorIdle, Logger: e.o.Logger, Metrics: e.metrics.actors,
-		OnTransition: e.o.OnTransition,
+		OnTransition: e.o.OnTransition, Alerter: e.outbox,
 	})
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
@@ -107,6 +114,9 @@ func (e *Engine) open() error {
 		return fmt.Errorf("engine: load checks: %w", err)
 	}
 	e.LoadTime = time.Since(start)
+	if err := e.outbox.Start(); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
 	e.ingest, err = ingest.New(e, ingest.Options{BodyLimit: e.o.PingBodyLimit, Metrics: e.metrics.pings})
 	if err != nil {
 		return err
@@ -261,6 +271,7 @@ func (e *Engine) Close() error {
 		e.o.Logger.Warn("actors still busy at shutdown")
 	}
 	e.system.Shutdown()
+	e.outbox.Close()
 	if err := e.store.Close(); err != nil {
 		return fmt.Errorf("close store %s: %w", e.o.DataDir, err)
 	}

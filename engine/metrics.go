@@ -15,6 +15,7 @@ import (
 	"github.com/vigilo/vigilo/actors"
 	"github.com/vigilo/vigilo/engine/store"
 	"github.com/vigilo/vigilo/ingest"
+	"github.com/vigilo/vigilo/notify"
 	"github.com/vigilo/vigilo/wheel"
 )
 
@@ -26,6 +27,7 @@ type engineMetrics struct {
 	reg     *prometheus.Registry
 	actors  *actors.Metrics
 	pings   *ingest.Metrics
+	notify  *notify.Metrics
 	handler fasthttp.RequestHandler
 	server  *fasthttp.Server // on Options.MetricsListen, if set
 }
@@ -45,6 +47,9 @@ func (e *Engine) openMetrics() error {
 		return fmt.Errorf("engine: metrics: %w", err)
 	}
 	if m.pings, err = ingest.NewMetrics(reg); err != nil {
+		return fmt.Errorf("engine: metrics: %w", err)
+	}
+	if m.notify, err = notify.NewMetrics(reg); err != nil {
 		return fmt.Errorf("engine: metrics: %w", err)
 	}
 	if err := store.RegisterMetrics(reg, e.store); err != nil {

@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"github.com/vigilo/vigilo/api/wire"
 	"log/slog"
 	"net"
 	"strings"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigilo/vigilo/api/wire"
 )
 
 // Options configures a node. Every field has a documented default except DataDir.
@@ -55,6 +56,17 @@ type Options struct {
 	// OnTransition, if not nil, is told of every status change a deadline caused
 	// (actors.Options.OnTransition); for benchmarks.
 	OnTransition func(id uuid.UUID, from, to string, deadline, at time.Time)
+
+	// DenyPrivateTargets refuses alert deliveries (and probes) to loopback,
+	// private and link-local addresses, checked at connect time; off by default,
+	// on for SaaS deployments where customers name the targets.
+	DenyPrivateTargets bool
+	// NotifyMaxBackoff caps the wait between delivery attempts; default 60s.
+	NotifyMaxBackoff time.Duration
+	// NotifyMaxAge is how long a notification is retried; default 24h.
+	NotifyMaxAge time.Duration
+	// NotifyTimeout bounds one delivery attempt; default 10s.
+	NotifyTimeout time.Duration
 }
 
 // MaxPeriod is the longest timeout or grace a check may have.
@@ -95,6 +107,15 @@ func (o Options) WithDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.NotifyMaxBackoff == 0 {
+		o.NotifyMaxBackoff = time.Minute
+	}
+	if o.NotifyMaxAge == 0 {
+		o.NotifyMaxAge = 24 * time.Hour
+	}
+	if o.NotifyTimeout == 0 {
+		o.NotifyTimeout = 10 * time.Second
+	}
 	return o
 }
 
@@ -113,6 +134,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("engine: tick %v is outside 1ms..1m", o.Tick)
 	case o.ActorIdle < 0:
 		return fmt.Errorf("engine: actor idle %v is negative", o.ActorIdle)
+	case o.NotifyMaxBackoff < time.Second:
+		return fmt.Errorf("engine: notify max backoff %v is below 1s (the first retry comes within a second)", o.NotifyMaxBackoff)
+	case o.NotifyMaxAge < 0 || o.NotifyTimeout < 0:
+		return errors.New("engine: notify max age and timeout must not be negative")
 	case o.ReadOnlyKey != "" && o.ReadOnlyKey == o.APIKey:
 		return errors.New("engine: the read-only key must differ from the API key")
 	}

@@ -235,10 +235,12 @@ func (e *Engine) DeleteProject(id uuid.UUID) error {
 			if res := e.reg.Delete(c); res.Err != nil && !errors.Is(res.Err, store.ErrNotFound) {
 				errs = append(errs, res.Err)
 			}
+			e.outbox.Forget(c.ID())
 		}
 	})
 	if err := e.store.DeleteProject(id); err != nil {
 		errs = append(errs, err)
 	}
+	e.outbox.ForgetProject(id)
 	return errors.Join(errs...)
 }

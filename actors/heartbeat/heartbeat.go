@@ -22,6 +22,9 @@ const (
 
 var statusNames = [...]string{"new", "up", "grace", "down", "paused", "started"}
 
+// NumStatuses is the number of statuses: Status values are 0..NumStatuses-1.
+const NumStatuses = len(statusNames)
+
 func (s Status) String() string {
 	if int(s) < len(statusNames) {
 		return statusNames[s]

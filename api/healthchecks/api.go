@@ -154,10 +154,15 @@ func (a *API) route(rest, method string) (route, bool) {
 		}
 		return route{}, true
 	case rest == "channels/":
-		if get {
+		switch {
+		case get:
 			return route{a.channels, false}, true
+		case post:
+			return route{a.createChannel, false}, true
 		}
 		return route{}, true
+	case parts[0] == "channels":
+		return a.channelRoute(parts, get, post, del)
 	case len(parts) < 2 || parts[0] != "checks":
 		return route{}, false
 	}
@@ -199,6 +204,11 @@ func (a *API) route(rest, method string) (route, bool) {
 		}
 		if get {
 			return route{func(r *request) { a.pingBody(r, id, n) }, false}, true
+		}
+		return route{}, true
+	case len(parts) == 4 && parts[2] == "notifications" && parts[3] == "" && !byKey:
+		if get {
+			return route{with(a.notifications), false}, true
 		}
 		return route{}, true
 	case len(parts) == 4 && parts[2] == "flips" && parts[3] == "":
@@ -391,16 +401,7 @@ func (a *API) parse(r *request) (spec, bool) {
 		}
 	}
 	if err == nil && sp.Channels != nil {
-		// No channel exists until alerting is built, so "" and "*" both mean none
-		// and any identifier is unknown, as Healthchecks.io answers for a bad one.
-		if ch := *sp.Channels; ch != "" && ch != "*" {
-			id, _, _ := strings.Cut(ch, ",")
-			if id == "" {
-				err = errors.New("empty channel identifier")
-			} else {
-				err = fmt.Errorf("invalid channel identifier: %s", id)
-			}
-		}
+		sp.channelIDs, err = a.resolveChannels(r.project, *sp.Channels)
 	}
 	if err != nil {
 		writeError(r.ctx, fasthttp.StatusBadRequest, err.Error())
@@ -441,7 +442,7 @@ func (sp *spec) apply(c *store.Check, v int) {
 		c.Grace = *sp.Grace
 	}
 	if sp.Channels != nil {
-		c.Channels = ""
+		c.Channels = sp.channelIDs
 	}
 }
 
@@ -647,8 +648,4 @@ func (a *API) flips(r *request, id string) {
 		out = append(out, map[string]any{"timestamp": isoSecond(f.Time), "up": up})
 	}
 	writeJSON(r.ctx, fasthttp.StatusOK, out)
-}
-
-func (a *API) channels(r *request) {
-	writeJSON(r.ctx, fasthttp.StatusOK, map[string]any{"channels": []any{}})
 }

@@ -34,4 +34,22 @@ type Backend interface {
 	Timing(c *store.Check, withStarted bool) (status string, nextPing time.Time)
 	// ValidateSchedule checks a cron expression and time zone.
 	ValidateSchedule(schedule, tz string) error
+
+	// Channels are the project's notification channels, oldest first.
+	Channels(project uuid.UUID) []store.Channel
+	Channel(project, id uuid.UUID) (store.Channel, error)
+	// SaveChannel creates or replaces a channel after validating its kind and
+	// config; a refused config is a *ChannelError.
+	SaveChannel(ch store.Channel) (store.Channel, error)
+	DeleteChannel(project, id uuid.UUID) error
+	// TestChannel sends a test notification through the channel now.
+	TestChannel(project, id uuid.UUID) (store.Attempt, error)
+	// Notifications is the check's notification log, newest first.
+	Notifications(project, check uuid.UUID) ([]store.Notification, error)
 }
+
+// ChannelError is a channel kind or configuration the backend refuses: the
+// caller's mistake, answered with 400 and this message.
+type ChannelError struct{ Msg string }
+
+func (e *ChannelError) Error() string { return e.Msg }

@@ -22,8 +22,11 @@ type spec struct {
 	TZ           *string
 	ManualResume *bool
 	Channels     *string
-	Methods      *string
-	Unique       []string
+	// channelIDs is Channels resolved against the project's channels by parse:
+	// "*" is every channel it has now, as Healthchecks.io assigns them.
+	channelIDs string
+	Methods    *string
+	Unique     []string
 }
 
 // limits of the fields, as Healthchecks.io's schema.

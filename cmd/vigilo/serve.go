@@ -27,6 +27,10 @@ func serve(args []string) error {
 	fs.DurationVar(&o.Tick, "tick", 100*time.Millisecond, "timing wheel resolution")
 	fs.DurationVar(&o.ActorIdle, "actor-idle", 30*time.Second, "idle time after which a check's actor passivates")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", "", "separate address serving only /metrics (default: /metrics on --listen)")
+	fs.BoolVar(&o.DenyPrivateTargets, "deny-private-targets", false, "refuse alert deliveries to loopback, private and link-local addresses (checked at connect time)")
+	fs.DurationVar(&o.NotifyMaxBackoff, "notify-max-backoff", time.Minute, "longest wait between delivery attempts of a notification")
+	fs.DurationVar(&o.NotifyMaxAge, "notify-max-age", 24*time.Hour, "how long a notification is retried before it is given up")
+	fs.DurationVar(&o.NotifyTimeout, "notify-timeout", 10*time.Second, "time limit of one delivery attempt")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err

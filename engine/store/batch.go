@@ -229,4 +229,5 @@ func (b *Batch) deleteCheck(c *Check) {
 	b.delIDRange(pfxPing, c.ID)
 	b.delIDRange(pfxBody, c.ID)
 	b.delIDRange(pfxFlip, c.ID)
+	b.deleteCheckNotifications(c.ID)
 }

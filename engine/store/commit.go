@@ -287,12 +287,14 @@ func (s *Store) deleteProject(b *Batch, id uuid.UUID) error {
 		b.delIDRange(pfxPing, cid)
 		b.delIDRange(pfxBody, cid)
 		b.delIDRange(pfxFlip, cid)
+		b.deleteCheckNotifications(cid)
 	}
 	if err := it.Close(); err != nil {
 		return err
 	}
 	b.delIDRange(pfxProjCheck, id)
 	b.delIDRange(pfxSlug, id)
+	b.delIDRange(pfxChannel, id)
 	b.deleteProjectDialectIndex(id)
 	return nil
 }

@@ -36,15 +36,18 @@
 //	'l'     check id (16) n (8)                Ping without body (CBOR): the ping log
 //	'b'     check id (16) n (8)                ping body, raw bytes (only if non-empty)
 //	'f'     check id (16) time (8) seq (4)     Flip (CBOR)
+//	'h'     project id (16) channel id (16)    Channel (CBOR; notify.go)
+//	'o'     check id (16) notification id (16) Notification with its attempts (CBOR)
+//	'q'     notification id (16)               check id (16): the outbox (pending only)
 //
 // Flip time is Unix nanoseconds with the sign bit flipped (so it sorts as a
 // signed number); seq is a per-process counter that keeps flips with equal
 // times apart and in insertion order. Retention writes point deletes of entry
 // N-PingLogLimit (and its body) with each ping N. Deleting a check is point
-// deletes of its 'c', 'P', 's', 'N' and 'n' keys plus three range deletions
-// ('l', 'b', 'f' under its id); deleting a project is, for each of its checks,
-// the 'c' delete and the three range deletions, then its 'p' and 'k'/'K'
-// entries and range deletions of its 'P', 's', 'N' and 'n' keys — one
+// deletes of its 'c', 'P', 's', 'N' and 'n' keys plus four range deletions
+// ('l', 'b', 'f', 'o' under its id; its 'q' entries are dropped by the
+// outbox); deleting a project is, for each of its checks, the 'c' delete and the four range deletions, then its 'p' and 'k'/'K'
+// entries and range deletions of its 'P', 's', 'h', 'N' and 'n' keys — one
 // batch, one sync.
 //
 // Records are CBOR maps keyed by the integers of the cbor tags in records.go;
