@@ -534,3 +534,64 @@ func TestAlertsAPIErrorsAndDenyPrivate(t *testing.T) {
 	s.api("DELETE", "/api/v3/channels/"+ch, apiKey, "", 200, nil)
 	s.api("GET", "/api/v3/channels/"+ch, apiKey, "", 404, nil)
 }
+
+// An Opsgenie heartbeat alerts the project's opsgenie channels with its own alert
+// message, tags and priority; a Better Uptime heartbeat with email on (the
+// default) mails the project's email channels, and one with email off does not.
+func TestAlertsDialectRouting(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t)
+	mb := newMailbox(t)
+	s := start(t, "", "--notify-max-backoff", "1s")
+	host, port, _ := net.SplitHostPort(mb.addr)
+	og := s.addChannel("og", "opsgenie", fmt.Sprintf(`{"url": %q, "api_key": "k"}`, rc.srv.URL+"/og"))
+	s.addChannel("mail", "email", fmt.Sprintf(
+		`{"host": %q, "port": %s, "tls": "none", "from": "v@example.com", "to": ["oncall@example.com"]}`, host, port))
+
+	s.og("POST", "/v2/heartbeats", apiKey, `{"name": "db-backup", "interval": 1, "intervalUnit": "minutes",
+		"enabled": true, "alertMessage": "DB backup missed", "alertTags": ["db", "nightly"], "alertPriority": "P1"}`, 201)
+	var list struct {
+		Checks []check `json:"checks"`
+	}
+	s.api("GET", "/api/v3/checks/", apiKey, "", 200, &list)
+	if len(list.Checks) != 1 {
+		t.Fatalf("checks: %+v", list.Checks)
+	}
+	ogCheck := list.Checks[0].UUID
+	// Shortened through Healthchecks.io's API: the same check, so seconds not hours.
+	s.api("POST", "/api/v3/checks/"+ogCheck, apiKey, `{"timeout": 1, "grace": 1}`, 200, nil)
+
+	var on, off struct{ Data buResource }
+	s.bu("POST", "/api/v2/heartbeats", apiKey, `{"name": "reports", "period": 1, "grace": 1}`, 201, &on)
+	s.bu("POST", "/api/v2/heartbeats", apiKey, `{"name": "quiet", "period": 1, "grace": 1, "email": false}`, 201, &off)
+	for _, u := range []string{on.Data.Attributes.URL, off.Data.Attributes.URL} {
+		if code, body := s.buPing("GET", u, ""); code != 200 {
+			t.Fatalf("ping %s: %d %s", u, code, body)
+		}
+	}
+	s.ping("/ping/" + ogCheck)
+
+	alert := rc.wait("/og", 1, 15*time.Second)[0]
+	if alert.Body["message"] != "DB backup missed" || alert.Body["priority"] != "P1" ||
+		fmt.Sprint(alert.Body["tags"]) != "[db nightly]" || alert.Body["alias"] != ogCheck {
+		t.Errorf("opsgenie alert for an Opsgenie heartbeat: %v", alert.Body)
+	}
+	m := mb.wait(t, 1, 15*time.Second)[0]
+	if !strings.Contains(m.Data, "reports") || m.To[0] != "oncall@example.com" {
+		t.Errorf("email for a Better Uptime heartbeat: %+v", m)
+	}
+	// Every check is down; the quiet one and the Opsgenie one sent no mail, and the
+	// Better Uptime ones did not go to Opsgenie.
+	s.waitNotified(hcUUID(t, on.Data.Attributes.URL), "delivered", 1, 10*time.Second)
+	if n := s.notifications(hcUUID(t, off.Data.Attributes.URL)); len(n) != 0 {
+		t.Errorf("email off, yet notified: %+v", n)
+	}
+	for _, n := range s.waitNotified(ogCheck, "delivered", 1, 10*time.Second) {
+		if n.Channel != og {
+			t.Errorf("Opsgenie heartbeat notified channel %s", n.Channel)
+		}
+	}
+	if got := mb.wait(t, 1, time.Second); len(got) != 1 {
+		t.Errorf("%d mails, want 1", len(got))
+	}
+}

@@ -331,9 +331,9 @@ func (x *Outbox) Flipped(b *store.Batch, c *store.Check, from, to string, at tim
 
 // recipientsLocked is the ids of the channels c notifies: those assigned to it
 // (Healthchecks' channels field), every opsgenie channel of the project for a
-// heartbeat made through the Opsgenie API (Opsgenie opens an alert when a
-// heartbeat expires), and every email channel for a Better Uptime heartbeat
-// whose email flag is on (on by default, as there).
+// heartbeat created through the Opsgenie API (Opsgenie opens an alert when a
+// heartbeat expires), and every email channel for one created through Better
+// Uptime's whose email flag is on (on by default, as there).
 func (x *Outbox) recipientsLocked(c *store.Check) []uuid.UUID {
 	var out []uuid.UUID
 	seen := func(id uuid.UUID) bool {
@@ -354,13 +354,15 @@ func (x *Outbox) recipientsLocked(c *store.Check) []uuid.UUID {
 		}
 	}
 	d := c.Dialect
-	if d == nil {
+	var kind string
+	switch {
+	case d == nil:
 		return out
-	}
-	kind := "email"
-	if d.IntervalUnit != "" {
+	case d.Origin == "opsgenie":
 		kind = "opsgenie"
-	} else if d.Email != nil && !*d.Email {
+	case d.Origin == "betteruptime" && (d.Email == nil || *d.Email):
+		kind = "email"
+	default:
 		return out
 	}
 	for _, cs := range x.byProj[c.ProjectID] {

@@ -210,6 +210,8 @@ func (a *API) create(ctx *fasthttp.RequestCtx, caller wire.Caller) {
 		// ping must not wake it.
 		c.ManualResume = true
 		ch.apply(c)
+		c.Dialect = c.Dialect.Clone()
+		c.Dialect.Origin = "betteruptime"
 		return nil
 	})
 	if err != nil {

@@ -245,7 +245,12 @@ func (a *API) add(r *request) {
 		// Opsgenie has no way to wake a disabled heartbeat but enabling it: a ping
 		// must not do it, so the check keeps a pause until it is resumed.
 		c.ManualResume = true
-		return a.apply(ch, c)
+		if err := a.apply(ch, c); err != nil {
+			return err
+		}
+		c.Dialect = c.Dialect.Clone()
+		c.Dialect.Origin = "opsgenie"
+		return nil
 	})
 	if err != nil {
 		r.failBackend(err, *ch.name)

@@ -58,6 +58,10 @@ type DialectAttrs struct {
 	// nanoseconds, 0 unknown): Better Uptime shows both.
 	UpdatedAt int64 `cbor:"30,keyasint,omitempty"`
 	PausedAt  int64 `cbor:"31,keyasint,omitempty"`
+
+	// Origin is the dialect that created the check ("opsgenie", "betteruptime");
+	// alerting routes by it (package notify).
+	Origin string `cbor:"32,keyasint,omitempty"`
 }
 
 // Clone returns a deep copy of a (a zero DialectAttrs for nil), for an edit to change.
