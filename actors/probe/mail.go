@@ -61,7 +61,6 @@ func mailMode(proto string, port int) (implicitTLS bool, err error) {
 	return implicitTLS, nil
 }
 
-
 // mailReadLimit caps the bytes read from one connection, so a broken or
 // hostile server streaming an endless line cannot grow the probe's memory: a
 // greeting and a capability list are a few hundred bytes.
