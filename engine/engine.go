@@ -33,6 +33,8 @@ type Engine struct {
 	system *actor.ActorSystem
 	reg    *actors.Registry
 	outbox *notify.Outbox // alerts.go
+	// monitors are the active monitors (monitors.go).
+	monitors *actors.Monitors
 	guard  *netguard.Guard
 
 	projects projectTable
@@ -114,6 +116,12 @@ func (e *Engine) open() error {
 		return fmt.Errorf("engine: load checks: %w", err)
 	}
 	e.LoadTime = time.Since(start)
+	if err := e.openMonitors(); err != nil {
+		return err
+	}
+	if err := e.loadMonitors(); err != nil {
+		return err
+	}
 	if err := e.outbox.Start(); err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
@@ -149,7 +157,7 @@ func (e *Engine) Store() *store.Store { return e.store }
 
 // Advance fires every deadline due at now. The engine calls it every tick unless
 // Options.ManualClock is set.
-func (e *Engine) Advance(now time.Time) { e.wheel.Advance(now, e.reg.Fire) }
+func (e *Engine) Advance(now time.Time) { e.wheel.Advance(now, e.fire) }
 
 func (e *Engine) drive() {
 	defer e.wg.Done()
@@ -224,6 +232,8 @@ func (e *Engine) route(ctx *fasthttp.RequestCtx) {
 		e.timePing(ctx, ingest.DialectBetterUptime, e.betteruptime.Serve)
 	case hasPrefix(path, betteruptime.Prefix):
 		e.betteruptime.Serve(ctx)
+	case hasPrefix(path, betteruptime.MonitorsPrefix):
+		e.betteruptime.ServeMonitors(ctx)
 	case hasPrefix(path, opsgenie.Prefix) && isOpsgeniePing(path):
 		e.timePing(ctx, ingest.DialectOpsgenie, e.opsgenie.Serve)
 	case hasPrefix(path, opsgenie.Prefix):
@@ -267,6 +277,9 @@ func (e *Engine) Close() error {
 	}
 	close(e.stop)
 	e.wg.Wait()
+	if !e.monitors.Drain(30 * time.Second) {
+		e.o.Logger.Warn("monitors still busy at shutdown")
+	}
 	if !e.reg.Drain(30 * time.Second) {
 		e.o.Logger.Warn("actors still busy at shutdown")
 	}

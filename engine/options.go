@@ -67,6 +67,15 @@ type Options struct {
 	NotifyMaxAge time.Duration
 	// NotifyTimeout bounds one delivery attempt; default 10s.
 	NotifyTimeout time.Duration
+
+	// Region labels this node's monitor response times (Better Uptime's
+	// regions); default "us".
+	Region string
+	// ProbeWorkers bounds the monitor probes in flight; default 512.
+	ProbeWorkers int
+	// OnProbe, if not nil, is told of every probe: when it was due, when it
+	// started and its verdict (actors.MonitorOptions.OnProbe); for benchmarks.
+	OnProbe func(id uuid.UUID, due, started time.Time, up bool)
 }
 
 // MaxPeriod is the longest timeout or grace a check may have.
@@ -112,6 +121,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.NotifyMaxAge == 0 {
 		o.NotifyMaxAge = 24 * time.Hour
+	}
+	if o.Region == "" {
+		o.Region = "us"
 	}
 	if o.NotifyTimeout == 0 {
 		o.NotifyTimeout = 10 * time.Second

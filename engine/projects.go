@@ -238,6 +238,14 @@ func (e *Engine) DeleteProject(id uuid.UUID) error {
 			e.outbox.Forget(c.ID())
 		}
 	})
+	e.monitors.Each(func(m *actors.Monitor) {
+		if m.ProjectID() == id {
+			if res := e.monitors.Delete(m); res.Err != nil && !errors.Is(res.Err, store.ErrNotFound) {
+				errs = append(errs, res.Err)
+			}
+			e.outbox.Forget(m.ID())
+		}
+	})
 	if err := e.store.DeleteProject(id); err != nil {
 		errs = append(errs, err)
 	}

@@ -31,4 +31,25 @@ type Backend interface {
 	// Status is the check's status as Healthchecks.io shows it (new, up, grace,
 	// down, paused), evaluated now.
 	Status(c *store.Check, withStarted bool) string
+
+	// Monitors (monitors.go). A monitor is addressed by its number, as heartbeats.
+	Monitors(project uuid.UUID) ([]Monitor, error)
+	MonitorByNumber(project uuid.UUID, n uint64) (Monitor, error)
+	CreateMonitor(project uuid.UUID, a MonitorAttrs) (Monitor, error)
+	// UpdateMonitor applies edit to the monitor's attributes in its actor; an
+	// error from edit is returned as is and nothing is written.
+	UpdateMonitor(project uuid.UUID, n uint64, edit func(MonitorAttrs) (MonitorAttrs, error)) (Monitor, error)
+	DeleteMonitor(project uuid.UUID, n uint64) error
+	ResponseTimes(project uuid.UUID, n uint64) ([]store.ResponseTime, error)
+	Incidents(project uuid.UUID, n uint64) ([]store.Incident, error)
+	// MonitorLimits are the engine's period floor for monitors.
+	MonitorLimits() MonitorLimits
+}
+
+// Monitor is one monitor as the backend hands it out.
+type Monitor struct {
+	ID     uuid.UUID
+	Number uint64
+	Attrs  MonitorAttrs
+	State  MonitorState
 }

@@ -295,6 +295,7 @@ func (s *Store) deleteProject(b *Batch, id uuid.UUID) error {
 	b.delIDRange(pfxProjCheck, id)
 	b.delIDRange(pfxSlug, id)
 	b.delIDRange(pfxChannel, id)
+	b.delIDRange(pfxProjMonitor, id)
 	b.deleteProjectDialectIndex(id)
 	return nil
 }

@@ -1,0 +1,506 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/uuid"
+
+	"github.com/vigilo/vigilo/actors/monitor"
+	"github.com/vigilo/vigilo/actors/probe"
+	"github.com/vigilo/vigilo/engine/store"
+	"github.com/vigilo/vigilo/wheel"
+)
+
+// Active monitors: each is its own actor, armed on the wheel at its next wake,
+// hosting the pure state machine of package monitor. Unlike a check's, a
+// monitor's actor does not passivate: it wakes every check_frequency anyway.
+// Probes run off the actor, on goroutines bounded by MonitorOptions.Workers, so
+// a slow target never holds the wheel, the actor or another monitor; a
+// monitor has at most one probe in flight.
+
+// MonitorSpec is what the engine compiles a monitor record into.
+type MonitorSpec struct {
+	Machine monitor.Spec
+	Target  probe.Target
+	Prober  probe.Prober
+	// Timeout bounds one probe.
+	Timeout time.Duration
+	// SSLExpiration, if > 0, fails a probe whose certificate expires within
+	// that many days.
+	SSLExpiration int
+	// For alerts: the name notifications use, and whether the monitor's email
+	// flag is on.
+	Name  string
+	Email bool
+}
+
+// MonitorOptions configures Monitors. Store, Wheel, System, Env and Compile are
+// required.
+type MonitorOptions struct {
+	Store  *store.Store
+	Wheel  *wheel.Wheel
+	System *actor.ActorSystem
+	Env    *probe.Env
+	// Compile turns a record into its spec; it fails for a record it cannot
+	// monitor (the API validated it, so only a newer version's record can).
+	Compile func(*store.Monitor) (MonitorSpec, error)
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Workers bounds the probes in flight; default 512.
+	Workers int
+	// Region labels response times (--region); default "local".
+	Region string
+	// Alerter, if not nil, is told of flips that open or resolve incidents.
+	Alerter Alerter
+	Logger  *slog.Logger
+	// OnProbe, if not nil, is called after each probe with when it was due and
+	// when it started (for `vigilo bench --scenario monitors`).
+	OnProbe func(id uuid.UUID, due, started time.Time, up bool)
+}
+
+// Monitor is the resident part of one monitor; only its actor touches rec and
+// spec after it is made.
+type Monitor struct {
+	timer   wheel.Timer
+	pid     *actor.PID
+	rec     store.Monitor
+	spec    MonitorSpec
+	probing bool
+	deleted atomic.Bool
+}
+
+// ID is the monitor's uuid.
+func (m *Monitor) ID() uuid.UUID { return m.rec.ID }
+
+// ProjectID is the monitor's project.
+func (m *Monitor) ProjectID() uuid.UUID { return m.rec.ProjectID }
+
+// Monitors holds every monitor.
+type Monitors struct {
+	o    MonitorOptions
+	sem  chan struct{}
+	ctx  context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup // probes in flight
+
+	mu   sync.RWMutex
+	byID map[uuid.UUID]*Monitor
+	// pending counts messages and commits not yet done, for Drain.
+	pending atomic.Int64
+}
+
+// NewMonitors makes the registry; it spawns an actor per monitor loaded or created.
+func NewMonitors(o MonitorOptions) (*Monitors, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Workers == 0 {
+		o.Workers = 512
+	}
+	if o.Region == "" {
+		o.Region = "local"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	switch {
+	case o.Store == nil || o.Wheel == nil || o.System == nil || o.Env == nil || o.Compile == nil:
+		return nil, errors.New("actors: monitors need Store, Wheel, System, Env and Compile")
+	case o.Workers < 0:
+		return nil, fmt.Errorf("actors: monitor workers %d is negative", o.Workers)
+	}
+	ms := &Monitors{o: o, sem: make(chan struct{}, o.Workers), byID: make(map[uuid.UUID]*Monitor)}
+	ms.ctx, ms.stop = context.WithCancel(context.Background())
+	return ms, nil
+}
+
+// Len is the number of monitors.
+func (ms *Monitors) Len() int {
+	ms.mu.RLock()
+	defer ms.mu.RUnlock()
+	return len(ms.byID)
+}
+
+// Get returns the monitor with id, or nil.
+func (ms *Monitors) Get(id uuid.UUID) *Monitor {
+	ms.mu.RLock()
+	defer ms.mu.RUnlock()
+	return ms.byID[id]
+}
+
+// Each calls fn for every monitor, in no order.
+func (ms *Monitors) Each(fn func(*Monitor)) {
+	ms.mu.RLock()
+	list := make([]*Monitor, 0, len(ms.byID))
+	for _, m := range ms.byID {
+		list = append(list, m)
+	}
+	ms.mu.RUnlock()
+	for _, m := range list {
+		fn(m)
+	}
+}
+
+func (ms *Monitors) add(m *Monitor) error {
+	m.timer.Owner = m
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if _, dup := ms.byID[m.rec.ID]; dup {
+		return fmt.Errorf("monitor %s: duplicate id", m.rec.ID)
+	}
+	ms.byID[m.rec.ID] = m
+	m.pid = ms.o.System.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &monitorActor{ms: ms, m: m} }))
+	return nil
+}
+
+// Load makes a stored monitor resident and arms its next wake (a wake that
+// passed while the server was down comes at the next tick).
+func (ms *Monitors) Load(rec *store.Monitor) error {
+	spec, err := ms.o.Compile(rec)
+	if err != nil {
+		return fmt.Errorf("load monitor %s: %w", rec.ID, err)
+	}
+	m := &Monitor{rec: *rec, spec: spec}
+	if err := ms.add(m); err != nil {
+		return err
+	}
+	if !rec.Next.IsZero() {
+		ms.o.Wheel.Schedule(&m.timer, rec.Next)
+	}
+	return nil
+}
+
+// Create persists a new monitor (rec.Attrs set, state empty), starts its state
+// machine and arms its first probe; paused makes it start paused.
+func (ms *Monitors) Create(rec store.Monitor, paused bool) (store.Monitor, error) {
+	spec, err := ms.o.Compile(&rec)
+	if err != nil {
+		return store.Monitor{}, err
+	}
+	now := ms.o.Now()
+	st, _ := monitor.New(spec.Machine, now)
+	if paused {
+		st, _ = monitor.Apply(spec.Machine, st, monitor.Event{Kind: monitor.Pause}, now)
+		rec.PausedAt = now
+	}
+	setMonitorState(&rec, st)
+	b := ms.o.Store.NewBatch()
+	b.PutMonitor(&rec)
+	if err := ms.o.Store.Commit(b); err != nil {
+		return store.Monitor{}, fmt.Errorf("create monitor %s: %w", rec.ID, err)
+	}
+	m := &Monitor{rec: rec, spec: spec}
+	if err := ms.add(m); err != nil {
+		return store.Monitor{}, err
+	}
+	if !rec.Next.IsZero() {
+		ms.o.Wheel.Schedule(&m.timer, rec.Next)
+	}
+	return rec, nil
+}
+
+// MonitorResult is an operation's outcome once durable.
+type MonitorResult struct {
+	Monitor store.Monitor
+	Err     error
+}
+
+func (ms *Monitors) call(m *Monitor, msg func(done chan MonitorResult) any) MonitorResult {
+	if m.deleted.Load() {
+		return MonitorResult{Err: ErrNotFound}
+	}
+	done := make(chan MonitorResult, 1)
+	ms.pending.Add(1)
+	ms.o.System.Root.Send(m.pid, msg(done))
+	return <-done
+}
+
+// Update replaces m's attributes with attrs (recompiled), and pauses or
+// resumes it when paused is not nil, in its actor; it returns once durable.
+func (ms *Monitors) Update(m *Monitor, attrs []byte, paused *bool) MonitorResult {
+	return ms.call(m, func(done chan MonitorResult) any {
+		return &monUpdateMsg{attrs: attrs, paused: paused, done: done}
+	})
+}
+
+// Snapshot returns m's record as its actor sees it, after every earlier write
+// of it is durable.
+func (ms *Monitors) Snapshot(m *Monitor) MonitorResult {
+	return ms.call(m, func(done chan MonitorResult) any { return &monSnapshotMsg{done: done} })
+}
+
+// Delete removes m and everything recorded for it.
+func (ms *Monitors) Delete(m *Monitor) MonitorResult {
+	return ms.call(m, func(done chan MonitorResult) any { return &monDeleteMsg{done: done} })
+}
+
+// Fire is the wheel's callback for a monitor's timer.
+func (ms *Monitors) Fire(t *wheel.Timer, due time.Time) {
+	m, ok := t.Owner.(*Monitor)
+	if !ok || m.deleted.Load() {
+		return
+	}
+	ms.pending.Add(1)
+	ms.o.System.Root.Send(m.pid, &monWakeMsg{due: due})
+}
+
+// Drain waits until every message is handled, every probe is back and every
+// commit is durable, or timeout passes. Probes still running are cancelled.
+func (ms *Monitors) Drain(timeout time.Duration) bool {
+	ms.stop()
+	deadline := time.Now().Add(timeout)
+	for ms.pending.Load() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	ms.wg.Wait()
+	return true
+}
+
+type (
+	monWakeMsg   struct{ due time.Time }
+	monResultMsg struct {
+		due, started time.Time
+		res          probe.Result
+	}
+	monUpdateMsg struct {
+		attrs  []byte
+		paused *bool
+		done   chan MonitorResult
+	}
+	monSnapshotMsg struct{ done chan MonitorResult }
+	monDeleteMsg   struct{ done chan MonitorResult }
+)
+
+type monitorActor struct {
+	ms *Monitors
+	m  *Monitor
+	// after is what the batch being built runs once durable (a flip's alerts).
+	after func()
+}
+
+func (a *monitorActor) Receive(ctx actor.Context) {
+	m := a.m
+	switch msg := ctx.Message().(type) {
+	case *monWakeMsg:
+		defer a.ms.pending.Add(-1)
+		if m == nil || m.deleted.Load() {
+			return
+		}
+		a.wake(msg.due)
+	case *monResultMsg:
+		defer a.ms.pending.Add(-1)
+		m.probing = false
+		if m.deleted.Load() {
+			return
+		}
+		res := msg.res
+		if n := m.spec.SSLExpiration; res.Up && n > 0 && probe.CertExpiring(res.CertNotAfter, msg.started, n) {
+			res.Up = false
+			res.Err = fmt.Sprintf("certificate expires %s, within %d days", res.CertNotAfter.UTC().Format(time.RFC3339), n)
+		}
+		b := a.ms.o.Store.NewBatch()
+		a.step(b, monitor.Event{Kind: monitor.Probed, Result: monitor.ProbeResult{Up: res.Up, At: msg.started, Err: res.Err}}, &res, msg.started)
+		a.commit(b, nil)
+	case *monUpdateMsg:
+		defer a.ms.pending.Add(-1)
+		a.update(msg)
+	case *monSnapshotMsg:
+		defer a.ms.pending.Add(-1)
+		a.commit(a.ms.o.Store.NewBatch(), msg.done)
+	case *monDeleteMsg:
+		defer a.ms.pending.Add(-1)
+		a.delete(msg.done)
+		ctx.Stop(ctx.Self())
+	}
+}
+
+// wake handles the wheel: start a probe, or apply a maintenance Timer.
+func (a *monitorActor) wake(due time.Time) {
+	m := a.m
+	now := a.ms.o.Now()
+	if monitor.Wake(m.rec.Wake) == monitor.WakeProbe && !now.Before(m.rec.Next) {
+		if m.probing {
+			return // the result re-arms
+		}
+		m.probing = true
+		a.probe(due, now)
+		return
+	}
+	b := a.ms.o.Store.NewBatch()
+	a.step(b, monitor.Event{Kind: monitor.Timer}, nil, now)
+	a.commit(b, nil)
+}
+
+// probe runs one probe off the actor and sends its result back.
+func (a *monitorActor) probe(due, started time.Time) {
+	ms, m := a.ms, a.m
+	spec := m.spec
+	pid := m.pid
+	ms.wg.Add(1)
+	ms.pending.Add(1) // the result message
+	go func() {
+		defer ms.wg.Done()
+		var res probe.Result
+		select {
+		case ms.sem <- struct{}{}:
+			ctx, cancel := context.WithTimeout(ms.ctx, spec.Timeout)
+			spec.Prober(ctx, &spec.Target, ms.o.Env, &res)
+			cancel()
+			<-ms.sem
+		case <-ms.ctx.Done():
+			res.Err = "shutting down"
+		}
+		if fn := ms.o.OnProbe; fn != nil {
+			fn(m.rec.ID, due, started, res.Up)
+		}
+		ms.o.System.Root.Send(pid, &monResultMsg{due: due, started: started, res: res})
+	}()
+}
+
+func monitorStateOf(r *store.Monitor) monitor.State {
+	st, err := monitor.ParseStatus(r.Status)
+	if err != nil {
+		st = monitor.Pending
+	}
+	return monitor.State{Status: st, Since: r.Since, FailingSince: r.FailingSince, RecoveringSince: r.RecoveringSince,
+		IncidentSince: r.IncidentSince, LastProbe: r.LastProbe, Next: r.Next, Wake: monitor.Wake(r.Wake)}
+}
+
+func setMonitorState(r *store.Monitor, s monitor.State) {
+	r.Status, r.Since, r.FailingSince, r.RecoveringSince = s.Status.String(), s.Since, s.FailingSince, s.RecoveringSince
+	r.IncidentSince, r.LastProbe, r.Next, r.Wake = s.IncidentSince, s.LastProbe, s.Next, uint8(s.Wake)
+}
+
+// step applies ev and writes what it decided into b.
+func (a *monitorActor) step(b *store.Batch, ev monitor.Event, res *probe.Result, now time.Time) {
+	m := a.m
+	old := m.rec
+	st, eff := monitor.Apply(m.spec.Machine, monitorStateOf(&m.rec), ev, now)
+	setMonitorState(&m.rec, st)
+	if eff.Record && res != nil {
+		m.rec.NResponses++
+		m.rec.LastError = res.Err
+		b.AddResponseTime(m.rec.ID, &store.ResponseTime{N: m.rec.NResponses, At: ev.Result.At, Region: a.ms.o.Region,
+			Up: res.Up, DNS: res.DNS, Connect: res.Connect, TLS: res.TLS, FirstByte: res.FirstByte, Total: res.Total})
+	}
+	if !eff.IncidentOpened.IsZero() {
+		b.PutIncident(m.rec.ID, &store.Incident{Start: eff.IncidentOpened, Cause: ev.Result.Err})
+	}
+	if !eff.IncidentResolved.IsZero() && !old.IncidentSince.IsZero() {
+		in := store.Incident{Start: old.IncidentSince, End: eff.IncidentResolved}
+		if ins, err := a.ms.o.Store.Incidents(m.rec.ID); err == nil {
+			for _, x := range ins {
+				if x.Start.Equal(old.IncidentSince) {
+					in.Cause = x.Cause
+				}
+			}
+		}
+		b.PutIncident(m.rec.ID, &in)
+	}
+	if f := eff.Flip; f != nil {
+		b.AddFlip(m.rec.ID, store.Flip{Time: f.At, From: f.From.String(), To: f.To.String()})
+		if al := a.ms.o.Alerter; al != nil && f.Alertable() {
+			from, to := "up", "down"
+			if f.To == monitor.Up {
+				from, to = "down", "up"
+			}
+			email := m.spec.Email
+			subject := store.Check{ID: m.rec.ID, ProjectID: m.rec.ProjectID, Name: m.spec.Name, Status: to,
+				LastPing: m.rec.LastProbe, Dialect: &store.DialectAttrs{Origin: "betteruptime", Email: &email}}
+			a.after = al.Flipped(b, &subject, from, to, f.At)
+		}
+	}
+	if eff.Changed || eff.Record || eff.Flip != nil {
+		b.PutMonitor(&m.rec)
+	}
+	if eff.Next.IsZero() {
+		a.ms.o.Wheel.Cancel(&m.timer)
+	} else {
+		a.ms.o.Wheel.Schedule(&m.timer, eff.Next)
+	}
+}
+
+func (a *monitorActor) commit(b *store.Batch, done chan MonitorResult) {
+	snap := a.m.rec
+	after := a.after
+	a.after = nil
+	ms := a.ms
+	ms.pending.Add(1)
+	ms.o.Store.CommitAsync(b, func(err error) {
+		defer ms.pending.Add(-1)
+		if err != nil {
+			err = fmt.Errorf("commit monitor %s: %w", snap.ID, err)
+			if done == nil {
+				ms.o.Logger.Error("monitor state not persisted", "monitor", snap.ID, "err", err)
+			}
+		} else if after != nil {
+			after()
+		}
+		if done != nil {
+			done <- MonitorResult{Monitor: snap, Err: err}
+		}
+	})
+}
+
+func (a *monitorActor) update(msg *monUpdateMsg) {
+	m := a.m
+	if m.deleted.Load() {
+		msg.done <- MonitorResult{Err: ErrNotFound}
+		return
+	}
+	next := m.rec
+	next.Attrs = msg.attrs
+	spec, err := a.ms.o.Compile(&next)
+	if err != nil {
+		msg.done <- MonitorResult{Monitor: m.rec, Err: err}
+		return
+	}
+	now := a.ms.o.Now()
+	next.Updated = now
+	m.rec, m.spec = next, spec
+	b := a.ms.o.Store.NewBatch()
+	b.PutMonitor(&m.rec)
+	a.step(b, monitor.Event{Kind: monitor.Reconfigure}, nil, now)
+	if p := msg.paused; p != nil {
+		isPaused := m.rec.Status == monitor.Paused.String()
+		switch {
+		case *p && !isPaused:
+			m.rec.PausedAt = now
+			a.step(b, monitor.Event{Kind: monitor.Pause}, nil, now)
+		case !*p && isPaused:
+			m.rec.PausedAt = time.Time{}
+			a.step(b, monitor.Event{Kind: monitor.Resume}, nil, now)
+		}
+		b.PutMonitor(&m.rec)
+	}
+	a.commit(b, msg.done)
+}
+
+func (a *monitorActor) delete(done chan MonitorResult) {
+	m := a.m
+	a.ms.o.Wheel.Cancel(&m.timer)
+	b := a.ms.o.Store.NewBatch()
+	b.DeleteMonitor(&m.rec)
+	if err := a.ms.o.Store.Commit(b); err != nil {
+		if !m.rec.Next.IsZero() {
+			a.ms.o.Wheel.Schedule(&m.timer, m.rec.Next)
+		}
+		done <- MonitorResult{Monitor: m.rec, Err: fmt.Errorf("delete monitor %s: %w", m.rec.ID, err)}
+		return
+	}
+	m.deleted.Store(true)
+	a.ms.mu.Lock()
+	delete(a.ms.byID, m.rec.ID)
+	a.ms.mu.Unlock()
+	done <- MonitorResult{Monitor: m.rec}
+}

@@ -1,0 +1,141 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// What active monitors keep: the monitor (its Better Uptime attributes and its
+// state machine's state in one record, like a check), its response times, and
+// its incidents, from which SLA is computed. A monitor's status changes are
+// flips under 'f', as a check's are.
+//
+//	prefix  key after the prefix                        value
+//	'M'     monitor id (16)                             Monitor (CBOR)
+//	'G'     project id (16) monitor id (16)             empty: the project's monitors
+//	'R'     monitor id (16) n (8)                       ResponseTime (CBOR); the newest ResponseLimit kept
+//	'I'     monitor id (16) start (8)                   Incident (CBOR)
+const (
+	pfxMonitor     = 'M'
+	pfxProjMonitor = 'G'
+	pfxResponse    = 'R'
+	pfxIncident    = 'I'
+)
+
+// Monitor is one active monitor.
+type Monitor struct {
+	ID        uuid.UUID `cbor:"1,keyasint"`
+	ProjectID uuid.UUID `cbor:"2,keyasint"`
+	// Attrs is the Better Uptime attributes as JSON (api/betteruptime's
+	// MonitorAttrs): the store does not look inside.
+	Attrs    []byte    `cbor:"3,keyasint"`
+	Created  time.Time `cbor:"4,keyasint"`
+	Updated  time.Time `cbor:"5,keyasint"`
+	PausedAt time.Time `cbor:"6,keyasint,omitempty"`
+
+	// Runtime state, owned by the monitor's actor (actors/monitor.State).
+	Status          string    `cbor:"20,keyasint"`
+	Since           time.Time `cbor:"21,keyasint,omitempty"`
+	FailingSince    time.Time `cbor:"22,keyasint,omitempty"`
+	RecoveringSince time.Time `cbor:"23,keyasint,omitempty"`
+	IncidentSince   time.Time `cbor:"24,keyasint,omitempty"`
+	LastProbe       time.Time `cbor:"25,keyasint,omitempty"`
+	Next            time.Time `cbor:"26,keyasint,omitempty"`
+	Wake            uint8     `cbor:"27,keyasint,omitempty"`
+	LastError       string    `cbor:"28,keyasint,omitempty"`
+	NResponses      uint64    `cbor:"29,keyasint,omitempty"`
+}
+
+// ResponseTime is one probe's timing.
+type ResponseTime struct {
+	N         uint64        `cbor:"1,keyasint"`
+	At        time.Time     `cbor:"2,keyasint"`
+	Region    string        `cbor:"3,keyasint,omitempty"`
+	Up        bool          `cbor:"4,keyasint,omitempty"`
+	DNS       time.Duration `cbor:"5,keyasint,omitempty"`
+	Connect   time.Duration `cbor:"6,keyasint,omitempty"`
+	TLS       time.Duration `cbor:"7,keyasint,omitempty"`
+	FirstByte time.Duration `cbor:"8,keyasint,omitempty"`
+	Total     time.Duration `cbor:"9,keyasint,omitempty"`
+}
+
+// Incident is a period a monitor was down: from its first failing probe to the
+// probe that resolved it (End zero while open).
+type Incident struct {
+	Start time.Time `cbor:"1,keyasint"`
+	End   time.Time `cbor:"2,keyasint,omitempty"`
+	Cause string    `cbor:"3,keyasint,omitempty"`
+}
+
+// ResponseLimit is how many response times are kept per monitor.
+const ResponseLimit = 1000
+
+func incidentKey(dst []byte, id uuid.UUID, start time.Time) []byte {
+	return timeKey(appendID(dst, pfxIncident, id), start)
+}
+
+// PutMonitor writes m and its project index entry.
+func (b *Batch) PutMonitor(m *Monitor) {
+	b.key = appendID(b.key[:0], pfxMonitor, m.ID)
+	b.putRecord(b.key, "monitor "+m.ID.String(), m)
+	b.key = append(appendID(b.key[:0], pfxProjMonitor, m.ProjectID), m.ID[:]...)
+	b.set(b.key, nil)
+}
+
+// AddResponseTime appends r as entry r.N of the monitor's response times and
+// drops entry r.N − ResponseLimit.
+func (b *Batch) AddResponseTime(id uuid.UUID, r *ResponseTime) {
+	b.key = pingLogKey(b.key[:0], pfxResponse, id, r.N)
+	b.putRecord(b.key, "response time", r)
+	if r.N > ResponseLimit {
+		b.key = pingLogKey(b.key[:0], pfxResponse, id, r.N-ResponseLimit)
+		b.del(b.key)
+	}
+}
+
+// PutIncident writes an incident (opened, or resolved with its End).
+func (b *Batch) PutIncident(id uuid.UUID, in *Incident) {
+	b.key = incidentKey(b.key[:0], id, in.Start)
+	b.putRecord(b.key, "incident", in)
+}
+
+// DeleteMonitor removes the monitor and everything recorded for it.
+func (b *Batch) DeleteMonitor(m *Monitor) {
+	b.key = appendID(b.key[:0], pfxMonitor, m.ID)
+	b.del(b.key)
+	b.key = append(appendID(b.key[:0], pfxProjMonitor, m.ProjectID), m.ID[:]...)
+	b.del(b.key)
+	b.delIDRange(pfxResponse, m.ID)
+	b.delIDRange(pfxIncident, m.ID)
+	b.delIDRange(pfxFlip, m.ID)
+	b.deleteCheckNotifications(m.ID)
+}
+
+// AllMonitors calls fn for every monitor, for loading at start.
+func (s *Store) AllMonitors(fn func(*Monitor) error) error {
+	return s.scan([]byte{pfxMonitor}, false, func(k, v []byte) (bool, error) {
+		var m Monitor
+		if err := decMode.Unmarshal(v, &m); err != nil {
+			return false, fmt.Errorf("decode monitor %x: %w", k[1:], err)
+		}
+		return true, fn(&m)
+	})
+}
+
+// ResponseTimes returns up to limit (0: all kept) of the monitor's newest
+// response times, oldest first.
+func (s *Store) ResponseTimes(id uuid.UUID, limit int) ([]ResponseTime, error) {
+	out, err := scanRecords[ResponseTime](s, appendID(nil, pfxResponse, id), limit, true)
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, err
+}
+
+// Incidents returns the monitor's incidents, oldest first.
+func (s *Store) Incidents(id uuid.UUID) ([]Incident, error) {
+	return scanRecords[Incident](s, appendID(nil, pfxIncident, id), 0, false)
+}
+
