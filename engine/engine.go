@@ -35,7 +35,7 @@ type Engine struct {
 	outbox *notify.Outbox // alerts.go
 	// monitors are the active monitors (monitors.go).
 	monitors *actors.Monitors
-	guard  *netguard.Guard
+	guard    *netguard.Guard
 
 	projects projectTable
 	// createLocks serialise check creation per project (striped), so unique

@@ -138,4 +138,3 @@ func (s *Store) ResponseTimes(id uuid.UUID, limit int) ([]ResponseTime, error) {
 func (s *Store) Incidents(id uuid.UUID) ([]Incident, error) {
 	return scanRecords[Incident](s, appendID(nil, pfxIncident, id), 0, false)
 }
-
