@@ -60,6 +60,8 @@ type MonitorOptions struct {
 	// Alerter, if not nil, is told of flips that open or resolve incidents.
 	Alerter Alerter
 	Logger  *slog.Logger
+	// Metrics, if not nil, receives the probes' metrics (NewMonitorMetrics).
+	Metrics *MonitorMetrics
 	// OnProbe, if not nil, is called after each probe with when it was due and
 	// when it started (for `vigilo bench --scenario monitors`).
 	OnProbe func(id uuid.UUID, due, started time.Time, up bool)
@@ -360,6 +362,9 @@ func (a *monitorActor) probe(due, started time.Time) {
 		case <-ms.ctx.Done():
 			res.Err = "shutting down"
 		}
+		if mt := ms.o.Metrics; mt != nil {
+			mt.probed(m.rec.ID, spec.Name, &spec.Target, &res)
+		}
 		if fn := ms.o.OnProbe; fn != nil {
 			fn(m.rec.ID, due, started, res.Up)
 		}
@@ -499,6 +504,9 @@ func (a *monitorActor) delete(done chan MonitorResult) {
 		return
 	}
 	m.deleted.Store(true)
+	if mt := a.ms.o.Metrics; mt != nil {
+		mt.forget(m.rec.ID)
+	}
 	a.ms.mu.Lock()
 	delete(a.ms.byID, m.rec.ID)
 	a.ms.mu.Unlock()

@@ -197,3 +197,42 @@ scrape_configs:
 		time.Sleep(250 * time.Millisecond)
 	}
 }
+
+// Probe and notification metrics are exported by type and kind; the per-monitor
+// blackbox_exporter family appears only with --per-monitor-metrics.
+func TestMetricsProbesAndNotifications(t *testing.T) {
+	t.Parallel()
+	target := newReceiver(t)
+	for _, perMonitor := range []bool{false, true} {
+		var s *server
+		if perMonitor {
+			s = start(t, "", "--per-monitor-metrics")
+		} else {
+			s = start(t, "")
+		}
+		var created struct{ Data struct{ ID string } }
+		s.bu("POST", "/api/v2/monitors", apiKey, fmt.Sprintf(`{"url": %q, "monitor_type": "status", "check_frequency": 1}`,
+			target.srv.URL+"/probe"), 201, &created)
+		deadline := time.Now().Add(15 * time.Second)
+		var text string
+		for {
+			text = scrape(t, s.url)
+			if strings.Contains(text, `vigilo_probes_total{result="up",type="status"}`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no probe counted:\n%s", text)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		promtoolCheck(t, text)
+		if got := strings.Contains(text, "probe_success{"); got != perMonitor {
+			t.Errorf("per-monitor probe_success exported %v, want %v", got, perMonitor)
+		}
+		for _, family := range []string{"vigilo_probe_duration_seconds_bucket", "vigilo_notifications_pending", "vigilo_checks_by_status"} {
+			if !strings.Contains(text, family) {
+				t.Errorf("%s missing", family)
+			}
+		}
+	}
+}

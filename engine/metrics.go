@@ -28,6 +28,7 @@ type engineMetrics struct {
 	actors  *actors.Metrics
 	pings   *ingest.Metrics
 	notify  *notify.Metrics
+	probes  *actors.MonitorMetrics
 	handler fasthttp.RequestHandler
 	server  *fasthttp.Server // on Options.MetricsListen, if set
 }
@@ -47,6 +48,9 @@ func (e *Engine) openMetrics() error {
 		return fmt.Errorf("engine: metrics: %w", err)
 	}
 	if m.pings, err = ingest.NewMetrics(reg); err != nil {
+		return fmt.Errorf("engine: metrics: %w", err)
+	}
+	if m.probes, err = actors.NewMonitorMetrics(reg, e.o.PerMonitorMetrics); err != nil {
 		return fmt.Errorf("engine: metrics: %w", err)
 	}
 	if m.notify, err = notify.NewMetrics(reg); err != nil {

@@ -71,6 +71,10 @@ type Options struct {
 	// Region labels this node's monitor response times (Better Uptime's
 	// regions); default "us".
 	Region string
+	// PerMonitorMetrics adds probe_success and probe_duration_seconds series per
+	// monitor (blackbox_exporter's names) to /metrics: one series per monitor,
+	// so for small deployments only. Off by default.
+	PerMonitorMetrics bool
 	// ProbeWorkers bounds the monitor probes in flight; default 512.
 	ProbeWorkers int
 	// OnProbe, if not nil, is told of every probe: when it was due, when it
