@@ -35,6 +35,9 @@ type MonitorSpec struct {
 	// SSLExpiration, if > 0, fails a probe whose certificate expires within
 	// that many days.
 	SSLExpiration int
+	// DomainExpiration, if > 0, fails a probe while the target's domain
+	// registration (RDAP) expires within that many days.
+	DomainExpiration int
 	// For alerts: the name notifications use, and whether the monitor's email
 	// flag is on.
 	Name  string
@@ -60,6 +63,10 @@ type MonitorOptions struct {
 	// Alerter, if not nil, is told of flips that open or resolve incidents.
 	Alerter Alerter
 	Logger  *slog.Logger
+	// RDAPServer is where domain expiry is looked up; default
+	// probe.DefaultRDAPServer. RDAPEvery is how often per monitor; default 12h.
+	RDAPServer string
+	RDAPEvery  time.Duration
 	// Metrics, if not nil, receives the probes' metrics (NewMonitorMetrics).
 	Metrics *MonitorMetrics
 	// OnProbe, if not nil, is called after each probe with when it was due and
@@ -76,6 +83,9 @@ type Monitor struct {
 	spec    MonitorSpec
 	probing bool
 	deleted atomic.Bool
+	// The domain's expiry as RDAP last told, and when it was asked; touched
+	// only by the monitor's probe, of which one at a time runs.
+	domainExpiry, domainAsked time.Time
 }
 
 // ID is the monitor's uuid.
@@ -108,6 +118,12 @@ func NewMonitors(o MonitorOptions) (*Monitors, error) {
 	}
 	if o.Region == "" {
 		o.Region = "local"
+	}
+	if o.RDAPServer == "" {
+		o.RDAPServer = probe.DefaultRDAPServer
+	}
+	if o.RDAPEvery == 0 {
+		o.RDAPEvery = 12 * time.Hour
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -357,6 +373,9 @@ func (a *monitorActor) probe(due, started time.Time) {
 		case ms.sem <- struct{}{}:
 			ctx, cancel := context.WithTimeout(ms.ctx, spec.Timeout)
 			spec.Prober(ctx, &spec.Target, ms.o.Env, &res)
+			if res.Up && spec.DomainExpiration > 0 {
+				ms.checkDomain(ctx, m, &spec, started, &res)
+			}
 			cancel()
 			<-ms.sem
 		case <-ms.ctx.Done():
@@ -511,4 +530,29 @@ func (a *monitorActor) delete(done chan MonitorResult) {
 	delete(a.ms.byID, m.rec.ID)
 	a.ms.mu.Unlock()
 	done <- MonitorResult{Monitor: m.rec}
+}
+
+// checkDomain fails res when the target's domain expires within the monitor's
+// domain_expiration days. RDAP is asked at most every RDAPEvery per monitor; a
+// failed lookup keeps the last answer and does not fail the probe, since the
+// target itself answered.
+func (ms *Monitors) checkDomain(ctx context.Context, m *Monitor, spec *MonitorSpec, now time.Time, res *probe.Result) {
+	if m.domainAsked.IsZero() || now.Sub(m.domainAsked) >= ms.o.RDAPEvery {
+		domain, err := probe.RegistrableDomain(spec.Target.URL)
+		if err == nil {
+			var exp time.Time
+			if exp, err = probe.DomainExpiry(ctx, ms.o.Env, ms.o.RDAPServer, domain); err == nil {
+				m.domainExpiry = exp
+			}
+		}
+		if err != nil {
+			ms.o.Logger.Warn("domain expiry lookup failed", "monitor", m.rec.ID, "err", err)
+		}
+		m.domainAsked = now
+	}
+	if !m.domainExpiry.IsZero() && probe.DomainExpiring(m.domainExpiry, now, spec.DomainExpiration) {
+		res.Up = false
+		res.Err = fmt.Sprintf("domain registration expires %s, within %d days",
+			m.domainExpiry.UTC().Format(time.RFC3339), spec.DomainExpiration)
+	}
 }

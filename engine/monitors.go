@@ -37,7 +37,7 @@ func (e *Engine) openMonitors() error {
 	e.monitors, err = actors.NewMonitors(actors.MonitorOptions{
 		Store: e.store, Wheel: e.wheel, System: e.system, Env: env,
 		Compile: compileMonitor, Now: e.o.Now, Workers: e.o.ProbeWorkers, Region: e.o.Region,
-		Alerter: e.outbox, Logger: e.o.Logger, OnProbe: e.o.OnProbe, Metrics: e.metrics.probes,
+		Alerter: e.outbox, Logger: e.o.Logger, OnProbe: e.o.OnProbe, Metrics: e.metrics.probes, RDAPServer: e.o.RDAPServer,
 	})
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
@@ -113,6 +113,9 @@ func compileMonitor(rec *store.Monitor) (actors.MonitorSpec, error) {
 	}
 	if a.SSLExpiration != nil {
 		spec.SSLExpiration = int(*a.SSLExpiration)
+	}
+	if a.DomainExpiration != nil {
+		spec.DomainExpiration = int(*a.DomainExpiration)
 	}
 	return spec, nil
 }

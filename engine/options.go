@@ -71,6 +71,9 @@ type Options struct {
 	// Region labels this node's monitor response times (Better Uptime's
 	// regions); default "us".
 	Region string
+	// RDAPServer is the RDAP base URL domain expiry is asked at; default
+	// https://rdap.org/ (which redirects to each registry's server).
+	RDAPServer string
 	// PerMonitorMetrics adds probe_success and probe_duration_seconds series per
 	// monitor (blackbox_exporter's names) to /metrics: one series per monitor,
 	// so for small deployments only. Off by default.

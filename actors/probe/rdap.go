@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/net/publicsuffix"
 	"net/http"
 	"net/url"
 	"strings"
@@ -127,4 +128,18 @@ func (l limitBody) RoundTrip(req *http.Request) (*http.Response, error) {
 	// it a plain reader that errors past the limit.
 	resp.Body = http.MaxBytesReader(nil, resp.Body, maxRDAPBody)
 	return resp, nil
+}
+
+// RegistrableDomain is the domain RDAP knows a target by: its host's
+// registrable part ("www.example.co.uk" → "example.co.uk"), or the host itself
+// when it has none (a single label, an unlisted suffix).
+func RegistrableDomain(target string) (string, error) {
+	host, err := targetHost(target)
+	if err != nil {
+		return "", err
+	}
+	if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
+		return d, nil
+	}
+	return host, nil
 }

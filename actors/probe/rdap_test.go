@@ -124,3 +124,16 @@ func TestDomainExpiryTimeout(t *testing.T) {
 		t.Errorf("error %v, want the deadline named", err)
 	}
 }
+
+func TestRegistrableDomain(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://www.example.co.uk/path": "example.co.uk",
+		"mail.example.com":               "example.com",
+		"localhost":                      "localhost",
+		"http://127.0.0.1:8080/":         "127.0.0.1",
+	} {
+		if got, err := RegistrableDomain(in); err != nil || got != want {
+			t.Errorf("RegistrableDomain(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

@@ -33,6 +33,7 @@ func serve(args []string) error {
 	fs.DurationVar(&o.NotifyTimeout, "notify-timeout", 10*time.Second, "time limit of one delivery attempt")
 	fs.StringVar(&o.Region, "region", "us", "region this node probes monitors from (labels their response times)")
 	fs.BoolVar(&o.PerMonitorMetrics, "per-monitor-metrics", false, "export probe_success and probe_duration_seconds per monitor (one series each; small deployments)")
+	fs.StringVar(&o.RDAPServer, "rdap-server", "https://rdap.org/", "RDAP base URL for monitors' domain_expiration")
 	fs.IntVar(&o.ProbeWorkers, "probe-workers", 512, "monitor probes in flight at most")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parseWithEnv(fs, args); err != nil {
