@@ -9,8 +9,8 @@ import (
 // vigilo_store_* and vigilo_pebble_*. Nothing is added to the write path. After
 // Close the Pebble figures are left out of a scrape.
 //
-// The store's commit latency is not measured here (it would need timing in the
-// committer); the actors measure it as they see it (vigilo_actor_commit_seconds).
+// Two histograms are observed by the committer, once per group: the group's
+// size (commits per sync) and the time its apply and fsync took.
 func RegisterMetrics(r prometheus.Registerer, s *Store) error {
 	return r.Register(newCollector(s))
 }
@@ -56,6 +56,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.cacheHits, c.cacheMisses, c.cacheBytes, c.memBytes, c.memCount, c.diskBytes, c.tables} {
 		ch <- d
 	}
+	c.s.c.groupSize.Describe(ch)
+	c.s.c.syncTime.Describe(ch)
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -65,6 +67,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
 	}
+	c.s.c.groupSize.Collect(ch)
+	c.s.c.syncTime.Collect(ch)
 	st := c.s.Stats()
 	counter(c.commits, float64(st.Commits))
 	counter(c.syncs, float64(st.Syncs))

@@ -20,8 +20,8 @@ func TestMetricsCollector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 18 {
-		t.Errorf("%d series, want 18", n)
+	if n != 20 {
+		t.Errorf("%d series, want 20", n)
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -30,7 +30,12 @@ func TestMetricsCollector(t *testing.T) {
 	got := map[string]float64{}
 	for _, mf := range mfs {
 		m := mf.GetMetric()[0]
-		got[mf.GetName()] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		got[mf.GetName()] = m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
+	}
+	// One commit, one group of one, one sync.
+	if got["vigilo_store_group_commits"] != 1 || got["vigilo_store_commit_seconds"] != 1 {
+		t.Errorf("group size observed %v times, sync time %v times; want 1 and 1",
+			got["vigilo_store_group_commits"], got["vigilo_store_commit_seconds"])
 	}
 	for _, name := range []string{"vigilo_store_commits_total", "vigilo_store_syncs_total",
 		"vigilo_store_batched_ops_total", "vigilo_pebble_wal_written_bytes_total", "vigilo_pebble_memtable_bytes"} {
