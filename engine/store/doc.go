@@ -39,6 +39,10 @@
 //	'h'     project id (16) channel id (16)    Channel (CBOR; notify.go)
 //	'o'     check id (16) notification id (16) Notification with its attempts (CBOR)
 //	'q'     notification id (16)               check id (16): the outbox (pending only)
+//	'M'     monitor id (16)                    Monitor (CBOR; monitors.go)
+//	'G'     project id (16) monitor id (16)    empty: the project's monitors
+//	'R'     monitor id (16) n (8)              ResponseTime (CBOR)
+//	'I'     monitor id (16) start (8)          Incident (CBOR)
 //
 // Flip time is Unix nanoseconds with the sign bit flipped (so it sorts as a
 // signed number); seq is a per-process counter that keeps flips with equal
