@@ -95,8 +95,19 @@ func (b *Batch) AddResponseTime(id uuid.UUID, r *ResponseTime) {
 	}
 }
 
-// PutIncident writes an incident (opened, or resolved with its End).
+// IncidentRetention is how long incidents are kept: a year and a month, so a
+// yearly SLA can always be computed.
+const IncidentRetention = 396 * 24 * time.Hour
+
+// PutIncident writes an incident (opened, or resolved with its End). Opening
+// one also drops the monitor's incidents that started more than
+// IncidentRetention before it.
 func (b *Batch) PutIncident(id uuid.UUID, in *Incident) {
+	if in.End.IsZero() {
+		b.key = appendID(b.key[:0], pfxIncident, id)
+		b.key2 = incidentKey(b.key2[:0], id, in.Start.Add(-IncidentRetention))
+		b.delRange(b.key, b.key2)
+	}
 	b.key = incidentKey(b.key[:0], id, in.Start)
 	b.putRecord(b.key, "incident", in)
 }
