@@ -23,6 +23,14 @@ func (a *API) ServeMonitors(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	parts := strings.Split(strings.Trim(rest, "/"), "/")
+	var n uint64
+	if parts[0] != "" {
+		var f *wire.Failure
+		if n, f = monitorNumber(parts[0]); f != nil {
+			fail(ctx, f)
+			return
+		}
+	}
 	m := string(ctx.Method())
 	read := m == "GET" || m == "HEAD"
 	var need wire.Access
@@ -33,15 +41,15 @@ func (a *API) ServeMonitors(ctx *fasthttp.RequestCtx) {
 	case parts[0] == "" && m == "POST":
 		need, handle = wire.Write, func(c wire.Caller) { a.createMonitor(ctx, c) }
 	case len(parts) == 1 && read:
-		need, handle = wire.Read, func(c wire.Caller) { a.getMonitor(ctx, c, parts[0]) }
+		need, handle = wire.Read, func(c wire.Caller) { a.getMonitor(ctx, c, n) }
 	case len(parts) == 1 && m == "PATCH":
-		need, handle = wire.Write, func(c wire.Caller) { a.updateMonitor(ctx, c, parts[0]) }
+		need, handle = wire.Write, func(c wire.Caller) { a.updateMonitor(ctx, c, n) }
 	case len(parts) == 1 && m == "DELETE":
-		need, handle = wire.Write, func(c wire.Caller) { a.deleteMonitor(ctx, c, parts[0]) }
+		need, handle = wire.Write, func(c wire.Caller) { a.deleteMonitor(ctx, c, n) }
 	case len(parts) == 2 && parts[1] == "response-times" && read:
-		need, handle = wire.Read, func(c wire.Caller) { a.responseTimes(ctx, c, parts[0]) }
+		need, handle = wire.Read, func(c wire.Caller) { a.responseTimes(ctx, c, n) }
 	case len(parts) == 2 && parts[1] == "sla" && read:
-		need, handle = wire.Read, func(c wire.Caller) { a.sla(ctx, c, parts[0]) }
+		need, handle = wire.Read, func(c wire.Caller) { a.sla(ctx, c, n) }
 	case len(parts) <= 2:
 		fail(ctx, wire.Failf(wire.MethodNotAllowed, "Method %s is not allowed here", m))
 		return
@@ -102,12 +110,7 @@ func monitorNumber(id string) (uint64, *wire.Failure) {
 	return n, nil
 }
 
-func (a *API) getMonitor(ctx *fasthttp.RequestCtx, caller wire.Caller, id string) {
-	n, f := monitorNumber(id)
-	if f != nil {
-		fail(ctx, f)
-		return
-	}
+func (a *API) getMonitor(ctx *fasthttp.RequestCtx, caller wire.Caller, n uint64) {
 	m, err := a.b.MonitorByNumber(caller.Project, n)
 	if err != nil {
 		fail(ctx, wire.FromBackend(err))
@@ -130,12 +133,7 @@ func (a *API) createMonitor(ctx *fasthttp.RequestCtx, caller wire.Caller) {
 	wire.JSON(ctx, fasthttp.StatusCreated, map[string]any{"data": a.renderMonitor(&m)})
 }
 
-func (a *API) updateMonitor(ctx *fasthttp.RequestCtx, caller wire.Caller, id string) {
-	n, f := monitorNumber(id)
-	if f != nil {
-		fail(ctx, f)
-		return
-	}
+func (a *API) updateMonitor(ctx *fasthttp.RequestCtx, caller wire.Caller, n uint64) {
 	body := ctx.PostBody()
 	lim := a.b.MonitorLimits()
 	m, err := a.b.UpdateMonitor(caller.Project, n, func(cur MonitorAttrs) (MonitorAttrs, error) {
@@ -152,12 +150,7 @@ func (a *API) updateMonitor(ctx *fasthttp.RequestCtx, caller wire.Caller, id str
 	wire.JSON(ctx, fasthttp.StatusOK, map[string]any{"data": a.renderMonitor(&m)})
 }
 
-func (a *API) deleteMonitor(ctx *fasthttp.RequestCtx, caller wire.Caller, id string) {
-	n, f := monitorNumber(id)
-	if f != nil {
-		fail(ctx, f)
-		return
-	}
+func (a *API) deleteMonitor(ctx *fasthttp.RequestCtx, caller wire.Caller, n uint64) {
 	if err := a.b.DeleteMonitor(caller.Project, n); err != nil {
 		fail(ctx, wire.FromBackend(err))
 		return
@@ -165,12 +158,7 @@ func (a *API) deleteMonitor(ctx *fasthttp.RequestCtx, caller wire.Caller, id str
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 }
 
-func (a *API) responseTimes(ctx *fasthttp.RequestCtx, caller wire.Caller, id string) {
-	n, f := monitorNumber(id)
-	if f != nil {
-		fail(ctx, f)
-		return
-	}
+func (a *API) responseTimes(ctx *fasthttp.RequestCtx, caller wire.Caller, n uint64) {
 	rts, err := a.b.ResponseTimes(caller.Project, n)
 	if err != nil {
 		fail(ctx, wire.FromBackend(err))
@@ -200,7 +188,7 @@ func (a *API) responseTimes(ctx *fasthttp.RequestCtx, caller wire.Caller, id str
 		regions = []region{}
 	}
 	wire.JSON(ctx, fasthttp.StatusOK, map[string]any{"data": map[string]any{
-		"id": id, "type": "monitor_response_times",
+		"id": strconv.FormatUint(n, 10), "type": "monitor_response_times",
 		"attributes": map[string]any{"regions": regions},
 	}})
 }
@@ -208,12 +196,7 @@ func (a *API) responseTimes(ctx *fasthttp.RequestCtx, caller wire.Caller, id str
 // slaRangeError is the seed's answer to a bad from/to.
 const slaRangeError = "The data range is invalid. The date format could not be parsed, the start time is in the future, or the end time is after the start time."
 
-func (a *API) sla(ctx *fasthttp.RequestCtx, caller wire.Caller, id string) {
-	n, f := monitorNumber(id)
-	if f != nil {
-		fail(ctx, f)
-		return
-	}
+func (a *API) sla(ctx *fasthttp.RequestCtx, caller wire.Caller, n uint64) {
 	m, err := a.b.MonitorByNumber(caller.Project, n)
 	if err != nil {
 		fail(ctx, wire.FromBackend(err))
@@ -254,7 +237,7 @@ func (a *API) sla(ctx *fasthttp.RequestCtx, caller wire.Caller, id string) {
 	}
 	s := SLA(incidents, from, to, now)
 	wire.JSON(ctx, fasthttp.StatusOK, map[string]any{"data": map[string]any{
-		"id": id, "type": "monitor_sla", "attributes": s,
+		"id": strconv.FormatUint(n, 10), "type": "monitor_sla", "attributes": s,
 	}})
 }
 
