@@ -82,6 +82,10 @@ type Monitor struct {
 	rec     store.Monitor
 	spec    MonitorSpec
 	probing bool
+	// mu orders sends against the delete: a message is sent only under mu
+	// with deleted false, and deleted is set under mu before the actor is
+	// poisoned, so every message sent reaches the actor before its poison.
+	mu      sync.Mutex
 	deleted atomic.Bool
 	// The domain's expiry as RDAP last told, and when it was asked; touched
 	// only by the monitor's probe, of which one at a time runs.
@@ -231,13 +235,23 @@ type MonitorResult struct {
 }
 
 func (ms *Monitors) call(m *Monitor, msg func(done chan MonitorResult) any) MonitorResult {
-	if m.deleted.Load() {
+	done := make(chan MonitorResult, 1)
+	if !ms.send(m, msg(done)) {
 		return MonitorResult{Err: ErrNotFound}
 	}
-	done := make(chan MonitorResult, 1)
-	ms.pending.Add(1)
-	ms.o.System.Root.Send(m.pid, msg(done))
 	return <-done
+}
+
+// send delivers msg to m's actor, counted as pending, unless m is deleted.
+func (ms *Monitors) send(m *Monitor, msg any) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.deleted.Load() {
+		return false
+	}
+	ms.pending.Add(1)
+	ms.o.System.Root.Send(m.pid, msg)
+	return true
 }
 
 // Update replaces m's attributes with attrs (recompiled), and pauses or
@@ -261,12 +275,9 @@ func (ms *Monitors) Delete(m *Monitor) MonitorResult {
 
 // Fire is the wheel's callback for a monitor's timer.
 func (ms *Monitors) Fire(t *wheel.Timer, due time.Time) {
-	m, ok := t.Owner.(*Monitor)
-	if !ok || m.deleted.Load() {
-		return
+	if m, ok := t.Owner.(*Monitor); ok {
+		ms.send(m, &monWakeMsg{due: due})
 	}
-	ms.pending.Add(1)
-	ms.o.System.Root.Send(m.pid, &monWakeMsg{due: due})
 }
 
 // Drain waits until every message is handled, every probe is back and every
@@ -319,6 +330,7 @@ func (a *monitorActor) Receive(ctx actor.Context) {
 		defer a.ms.pending.Add(-1)
 		m.probing = false
 		if m.deleted.Load() {
+			ctx.Poison(ctx.Self()) // the delete kept the actor for this result
 			return
 		}
 		res := msg.res
@@ -327,18 +339,36 @@ func (a *monitorActor) Receive(ctx actor.Context) {
 			res.Err = fmt.Sprintf("certificate expires %s, within %d days", res.CertNotAfter.UTC().Format(time.RFC3339), n)
 		}
 		b := a.ms.o.Store.NewBatch()
-		a.step(b, monitor.Event{Kind: monitor.Probed, Result: monitor.ProbeResult{Up: res.Up, At: msg.started, Err: res.Err}}, &res, msg.started)
+		// The verdict is dated by the probe's start, but the next wake is
+		// reckoned from now: a probe that outlasted a grid instant must not
+		// re-arm it in the past and be followed at once by an off-grid probe.
+		a.step(b, monitor.Event{Kind: monitor.Probed, Result: monitor.ProbeResult{Up: res.Up, At: msg.started, Err: res.Err}}, &res, a.ms.o.Now())
 		a.commit(b, nil)
 	case *monUpdateMsg:
 		defer a.ms.pending.Add(-1)
 		a.update(msg)
 	case *monSnapshotMsg:
 		defer a.ms.pending.Add(-1)
+		if m.deleted.Load() {
+			msg.done <- MonitorResult{Err: ErrNotFound}
+			return
+		}
 		a.commit(a.ms.o.Store.NewBatch(), msg.done)
 	case *monDeleteMsg:
 		defer a.ms.pending.Add(-1)
+		if m.deleted.Load() {
+			msg.done <- MonitorResult{Err: ErrNotFound}
+			return
+		}
 		a.delete(msg.done)
-		ctx.Stop(ctx.Self())
+		// Not while a probe is in flight: its result, counted as pending, must
+		// reach the actor (which stops then), or Drain would wait for it in
+		// vain. Nor when the delete failed: the monitor is still resident.
+		// Poison, not Stop: messages sent before the delete are queued ahead
+		// of it and still get their answer.
+		if m.deleted.Load() && !m.probing {
+			ctx.Poison(ctx.Self())
+		}
 	}
 }
 
@@ -522,7 +552,9 @@ func (a *monitorActor) delete(done chan MonitorResult) {
 		done <- MonitorResult{Monitor: m.rec, Err: fmt.Errorf("delete monitor %s: %w", m.rec.ID, err)}
 		return
 	}
+	m.mu.Lock()
 	m.deleted.Store(true)
+	m.mu.Unlock()
 	if mt := a.ms.o.Metrics; mt != nil {
 		mt.forget(m.rec.ID)
 	}

@@ -144,7 +144,7 @@ func Run(o Options) (*Report, error) {
 	// after them; deadlines has a store of its own.
 	results := map[string]Result{}
 	var errs []string
-	for _, s := range []string{ScenarioRecovery, ScenarioMemory, ScenarioIngest, ScenarioDeadlines, ScenarioAlerts} {
+	for _, s := range []string{ScenarioRecovery, ScenarioMemory, ScenarioIngest, ScenarioDeadlines, ScenarioAlerts, ScenarioMonitors} {
 		if !run(s) {
 			continue
 		}
@@ -161,6 +161,8 @@ func Run(o Options) (*Report, error) {
 			res, err = r.deadlines(tmp)
 		case ScenarioAlerts:
 			res, err = r.alerts(tmp)
+		case ScenarioMonitors:
+			res, err = r.monitors(tmp)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", s, err))

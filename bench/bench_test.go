@@ -47,8 +47,13 @@ func TestQuickRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, progress.String())
 	}
-	if len(rep.Scenarios) != 5 {
-		t.Fatalf("%d scenarios, want 5", len(rep.Scenarios))
+	if len(rep.Scenarios) != 6 {
+		t.Fatalf("%d scenarios, want 6", len(rep.Scenarios))
+	}
+	mon := rep.Scenarios[5].(*MonitorsResult)
+	if mon.Monitors != QuickMonitors || mon.Failed != 0 || mon.Probes <= 0 || mon.ChecksPerSecond <= 0 ||
+		mon.Connections <= 0 || mon.Lateness.P50 < 0 || mon.Lateness.P50 > mon.Lateness.P99 || mon.Lateness.P99 > mon.Lateness.Max {
+		t.Errorf("monitors: %+v", mon)
 	}
 	al := rep.Scenarios[4].(*AlertsResult)
 	if al.Checks != QuickAlertChecks || al.Delivered != int64(al.Checks) || al.Duplicates != 0 || al.Missed != 0 ||
@@ -115,6 +120,7 @@ func TestQuickRun(t *testing.T) {
 		"deadlines": {"name", "checks", "lateness_seconds", "missed", "false_transitions"},
 		"memory":    {"name", "checks", "bytes_per_check"},
 		"recovery":  {"name", "checks", "seconds"},
+		"monitors":  {"name", "monitors", "checks_per_second", "lateness_seconds", "errors"},
 	}
 	for _, s := range doc.Scenarios {
 		name, _ := s["name"].(string)
@@ -124,13 +130,18 @@ func TestQuickRun(t *testing.T) {
 			}
 		}
 		delete(want, name)
-		if name == "deadlines" {
+		if name == "deadlines" || name == "monitors" {
 			lat, _ := s["lateness_seconds"].(map[string]any)
 			for _, k := range []string{"p50", "p99", "max"} {
 				if v, ok := lat[k].(float64); !ok || v < 0 {
-					t.Errorf("deadlines lateness_seconds.%s = %v", k, lat[k])
+					t.Errorf("%s lateness_seconds.%s = %v", name, k, lat[k])
 				}
 			}
+		}
+		if name == "monitors" && s["errors"] != 0.0 {
+			t.Errorf("monitors errors %v", s["errors"])
+		}
+		if name == "deadlines" {
 			if s["missed"] != 0.0 || s["false_transitions"] != 0.0 {
 				t.Errorf("deadlines missed %v, false %v", s["missed"], s["false_transitions"])
 			}
@@ -208,7 +219,8 @@ func TestOptions(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if o.Checks != QuickChecks || o.Duration != QuickDuration || o.LiveActors != QuickChecks || o.Window != QuickWindow || len(o.Scenarios) != 5 || o.AlertChecks != QuickAlertChecks {
+	if o.Checks != QuickChecks || o.Duration != QuickDuration || o.LiveActors != QuickChecks || o.Window != QuickWindow || len(o.Scenarios) != 6 || o.AlertChecks != QuickAlertChecks ||
+		o.Monitors != QuickMonitors || o.MonitorFrequency != QuickMonitorFrequency {
 		t.Fatalf("quick defaults: %+v", o)
 	}
 	full := Options{Exec: []string{"x"}}.WithDefaults()
@@ -221,6 +233,8 @@ func TestOptions(t *testing.T) {
 		{Duration: time.Hour},
 		{Window: time.Millisecond},
 		{Conns: -1},
+		{Monitors: -1},
+		{MonitorFrequency: time.Millisecond},
 		{Checks: -5},
 		{LiveActors: 20_000, Checks: 10_000},
 		{Dir: filepath.Join(t.TempDir(), "absent")},
@@ -342,7 +356,7 @@ func TestIngestTarget(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, progress.String())
 	}
-	if len(rep.Scenarios) != 1 || len(rep.Skipped) != 4 {
+	if len(rep.Scenarios) != 1 || len(rep.Skipped) != len(AllScenarios)-1 {
 		t.Fatalf("%d scenarios, %d skipped: %+v", len(rep.Scenarios), len(rep.Skipped), rep.Skipped)
 	}
 	x := rep.Scenarios[0].(*IngestResult)

@@ -16,10 +16,11 @@ const (
 	ScenarioMemory    = "memory"
 	ScenarioRecovery  = "recovery"
 	ScenarioAlerts    = "alerts"
+	ScenarioMonitors  = "monitors"
 )
 
 // AllScenarios is every scenario, in report order.
-var AllScenarios = []string{ScenarioIngest, ScenarioDeadlines, ScenarioMemory, ScenarioRecovery, ScenarioAlerts}
+var AllScenarios = []string{ScenarioIngest, ScenarioDeadlines, ScenarioMemory, ScenarioRecovery, ScenarioAlerts, ScenarioMonitors}
 
 // Full-size and quick (CI) defaults.
 const (
@@ -83,6 +84,15 @@ type Options struct {
 	// AlertChecks is how many checks the alerts scenario takes down at once, each
 	// notifying a webhook; default 100,000 (2,000 with Quick).
 	AlertChecks int
+	// Monitors is how many HTTP monitors the monitors scenario creates;
+	// default 100,000 (2,000 with Quick). MonitorFrequency is their
+	// check_frequency; default 10 s (1 s with Quick). Monitors / frequency is
+	// the offered rate of checks.
+	Monitors         int
+	MonitorFrequency time.Duration
+	// MonitorTick is the monitors scenario's wheel tick; default the engine's
+	// (100 ms). A probe starts up to a tick after it is due.
+	MonitorTick time.Duration
 	// Dir is where the run's temporary data directory is made (and removed at the
 	// end); default os.TempDir().
 	Dir string
@@ -139,6 +149,18 @@ func (o Options) WithDefaults() Options {
 			o.AlertChecks = QuickAlertChecks
 		}
 	}
+	if o.Monitors == 0 {
+		o.Monitors = DefaultMonitors
+		if o.Quick {
+			o.Monitors = QuickMonitors
+		}
+	}
+	if o.MonitorFrequency == 0 {
+		o.MonitorFrequency = DefaultMonitorFrequency
+		if o.Quick {
+			o.MonitorFrequency = QuickMonitorFrequency
+		}
+	}
 	if o.Window == 0 {
 		o.Window = DefaultWindow
 		if o.Quick {
@@ -192,6 +214,12 @@ func (o Options) Validate() error {
 		return fmt.Errorf("bench: warm-up %v is outside 0..%v", o.Warmup, MaxWarmup)
 	case o.Window < 100*time.Millisecond || o.Window > MaxWindow:
 		return fmt.Errorf("bench: window %v is outside 100ms..%v", o.Window, MaxWindow)
+	case o.Monitors < 1 || o.Monitors > MaxChecks:
+		return fmt.Errorf("bench: monitors %d is outside 1..%d", o.Monitors, MaxChecks)
+	case o.MonitorFrequency < time.Second || o.MonitorFrequency > time.Hour:
+		return fmt.Errorf("bench: monitor frequency %v is outside 1s..1h", o.MonitorFrequency)
+	case o.MonitorTick != 0 && (o.MonitorTick < time.Millisecond || o.MonitorTick > time.Minute):
+		return fmt.Errorf("bench: monitor tick %v is outside 1ms..1m", o.MonitorTick)
 	case o.Conns < 1 || o.Conns > MaxConns:
 		return fmt.Errorf("bench: conns %d is outside 1..%d", o.Conns, MaxConns)
 	case o.PingsPerCheck > 100:
