@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -222,6 +223,16 @@ func (r *runner) monitors(tmp string) (Result, error) {
 	r.progress("monitors: %d created in %.1fs; warm-up %v, window %v", n, x.CreateSeconds, r.o.Warmup, r.o.Duration)
 
 	time.Sleep(r.o.Warmup)
+	if r.o.CPUProfile != "" && !r.o.has(ScenarioIngest) && !r.o.has(ScenarioDeadlines) {
+		stop, err := startProfile(r.o.CPUProfile)
+		if err != nil {
+			return x, err
+		}
+		defer func() {
+			stop()
+			r.progress("monitors: CPU profile of the window written to %s", r.o.CPUProfile)
+		}()
+	}
 	accepted := ln.n.Load()
 	stats.mu.Lock()
 	stats.from = time.Now()
@@ -276,4 +287,17 @@ func timeWait() int64 {
 		}
 	}
 	return -1
+}
+
+// startProfile starts a CPU profile into path; the returned function stops it.
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile %s: %w", path, err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
