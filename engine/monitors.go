@@ -78,6 +78,23 @@ func compileMonitor(rec *store.Monitor) (actors.MonitorSpec, error) {
 			return actors.MonitorSpec{}, fmt.Errorf("monitor %s: %w", rec.ID, err)
 		}
 		cfg.MaintenanceFrom, cfg.MaintenanceTo = from, to
+		loc, err := betteruptime.ResolveTimezone(a.MaintenanceTimezone)
+		if err != nil {
+			return actors.MonitorSpec{}, fmt.Errorf("monitor %s: %w", rec.ID, err)
+		}
+		cfg.Location = loc
+		for _, d := range a.MaintenanceDays {
+			for wd, name := range []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} {
+				if d == name {
+					cfg.Days |= 1 << wd
+				}
+			}
+		}
+		if cfg.Days == 0 {
+			// No day chosen: the window never opens; a start day outside the
+			// week stands for that.
+			cfg.Days = 1 << 7
+		}
 	}
 	sm, err := monitor.Compile(cfg)
 	if err != nil {

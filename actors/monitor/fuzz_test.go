@@ -307,3 +307,9 @@ func FuzzApplyGarbage(f *testing.F) {
 		New(spec, n)
 	})
 }
+
+// timeOfDay is t's wall-clock time of day in UTC, as the fuzzed windows are.
+func timeOfDay(t time.Time) time.Duration {
+	t = t.UTC()
+	return t.Sub(time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC))
+}

@@ -24,6 +24,13 @@ type Config struct {
 	// API layer must reject a window with only one end given (see ParseWindow).
 	MaintenanceFrom time.Duration
 	MaintenanceTo   time.Duration
+	// Location is the zone From and To are wall-clock times in (Better Uptime's
+	// maintenance_timezone); nil is UTC.
+	Location *time.Location
+	// Days are the weekdays a window may start on (bit 1<<time.Weekday;
+	// maintenance_days); 0 is every day. A window crossing midnight belongs to
+	// the day it starts.
+	Days uint8
 }
 
 // Spec is a compiled Config. The zero Spec is usable (it never probes and has no
@@ -107,41 +114,71 @@ func NextProbe(spec Spec, after time.Time) time.Time {
 // HasWindow reports whether spec has a daily maintenance window.
 func (s Spec) HasWindow() bool { return s.cfg.MaintenanceFrom != s.cfg.MaintenanceTo }
 
-// InWindow reports whether t is inside the daily maintenance window [From, To).
+// InWindow reports whether t is inside a maintenance window [start, end).
 func (s Spec) InWindow(t time.Time) bool {
-	from, to := s.cfg.MaintenanceFrom, s.cfg.MaintenanceTo
-	if from == to {
+	if !s.HasWindow() {
 		return false
 	}
-	tod := timeOfDay(t)
-	if from < to {
-		return tod >= from && tod < to
-	}
-	return tod >= from || tod < to
+	in := false
+	s.windows(t, func(start, end time.Time) bool {
+		if !t.Before(start) && t.Before(end) {
+			in = true
+			return false
+		}
+		return true
+	})
+	return in
 }
 
 // nextBoundary is the first window start or end strictly after t, or zero when
-// there is no window. Starts and ends alternate, so inside the window this is
-// its end and outside it is the next start.
+// there is no window.
 func (s Spec) nextBoundary(t time.Time) time.Time {
 	if !s.HasWindow() {
 		return time.Time{}
 	}
-	t = t.UTC()
-	target := s.cfg.MaintenanceFrom
-	if s.InWindow(t) {
-		target = s.cfg.MaintenanceTo
-	}
-	// Days in UTC are always 24h long and time.Time's zero instant is a UTC
-	// midnight, so truncating to 24h gives t's midnight.
-	b := t.Truncate(day).Add(target)
-	if !b.After(t) {
-		b = b.Add(day)
-	}
-	return b
+	var next time.Time
+	s.windows(t, func(start, end time.Time) bool {
+		for _, b := range []time.Time{start, end} {
+			if b.After(t) && (next.IsZero() || b.Before(next)) {
+				next = b
+			}
+		}
+		return true
+	})
+	return next
 }
 
-func timeOfDay(t time.Time) time.Duration { return t.Sub(t.Truncate(day)) }
+// windows calls fn with each window that starts on a day from the day before
+// t to eight days after it (enough for any set of weekdays), in order, until
+// fn returns false. Starts and ends are wall-clock times in the window's
+// zone, so a window keeps its local hours across DST changes; a wall time that
+// a DST change skips is taken as time.Date normalises it.
+func (s Spec) windows(t time.Time, fn func(start, end time.Time) bool) {
+	loc := s.cfg.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	lt := t.In(loc)
+	from, to := s.cfg.MaintenanceFrom, s.cfg.MaintenanceTo
+	span := 0
+	if to <= from {
+		span = 1 // ends the next day
+	}
+	at := func(y int, m time.Month, d int, tod time.Duration) time.Time {
+		return time.Date(y, m, d, int(tod/time.Hour), int(tod%time.Hour/time.Minute),
+			int(tod%time.Minute/time.Second), int(tod%time.Second), loc)
+	}
+	y, m, d := lt.Date()
+	for i := -1; i <= 8; i++ {
+		start := at(y, m, d+i, from)
+		if s.cfg.Days != 0 && s.cfg.Days&(1<<start.Weekday()) == 0 {
+			continue
+		}
+		if !fn(start, at(y, m, d+i+span, to)) {
+			return
+		}
+	}
+}
 
 // ParseTimeOfDay parses Better Uptime's "HH:MM:SS" (UTC) into an offset from
 // midnight.

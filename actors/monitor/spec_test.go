@@ -232,3 +232,53 @@ func TestCompileErrors(t *testing.T) {
 		t.Errorf("Config() = %+v", got)
 	}
 }
+
+func TestWindowZoneAndDays(t *testing.T) {
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	riga, err := time.LoadLocation("Europe/Riga")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := time.Hour
+	mk := func(from, to time.Duration, loc *time.Location, days ...time.Weekday) Spec {
+		var mask uint8
+		for _, d := range days {
+			mask |= 1 << d
+		}
+		s, err := Compile(Config{CheckFrequency: time.Minute, MaintenanceFrom: from, MaintenanceTo: to, Location: loc, Days: mask})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// 2026-11-23 is a Monday.
+	mon := func(hh, mm int, loc *time.Location) time.Time { return time.Date(2026, 11, 23, hh, mm, 0, 0, loc) }
+	for _, tc := range []struct {
+		name string
+		spec Spec
+		at   time.Time
+		in   bool
+		next time.Time
+	}{
+		{"tokyo wall time, inside", mk(9*h, 10*h, tokyo), mon(9, 30, tokyo), true, mon(10, 0, tokyo)},
+		{"tokyo wall time is not UTC", mk(9*h, 10*h, tokyo), mon(9, 30, time.UTC), false, mon(9, 0, tokyo).AddDate(0, 0, 1)},
+		{"not on Monday", mk(9*h, 10*h, time.UTC, time.Tuesday), mon(9, 30, time.UTC), false, mon(9, 0, time.UTC).AddDate(0, 0, 1)},
+		{"on Tuesday", mk(9*h, 10*h, time.UTC, time.Tuesday), mon(9, 30, time.UTC).AddDate(0, 0, 1), true, mon(10, 0, time.UTC).AddDate(0, 0, 1)},
+		{"crossing midnight belongs to its start day", mk(23*h, h, time.UTC, time.Sunday), mon(0, 30, time.UTC), true, mon(1, 0, time.UTC)},
+		{"start day not chosen", mk(23*h, h, time.UTC, time.Sunday), mon(23, 30, time.UTC), false, mon(23, 0, time.UTC).AddDate(0, 0, 6)},
+		// Riga leaves summer time on 2026-10-25 at 04:00 local: the window keeps
+		// its wall-clock hours, so its UTC instants move by an hour.
+		{"dst: wall clock kept", mk(5*h, 6*h, riga), time.Date(2026, 10, 26, 3, 30, 0, 0, time.UTC), true, time.Date(2026, 10, 26, 4, 0, 0, 0, time.UTC)},
+		{"dst: before the change", mk(5*h, 6*h, riga), time.Date(2026, 10, 24, 2, 30, 0, 0, time.UTC), true, time.Date(2026, 10, 24, 3, 0, 0, 0, time.UTC)},
+	} {
+		if got := tc.spec.InWindow(tc.at); got != tc.in {
+			t.Errorf("%s: InWindow(%v) = %v, want %v", tc.name, tc.at, got, tc.in)
+		}
+		if got := tc.spec.nextBoundary(tc.at); !got.Equal(tc.next) {
+			t.Errorf("%s: nextBoundary(%v) = %v, want %v", tc.name, tc.at, got, tc.next)
+		}
+	}
+}

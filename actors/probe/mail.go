@@ -201,25 +201,12 @@ func runMail(ctx context.Context, t *Target, env *Env, r *Result, p *mailProto, 
 		return errors.New("no host to connect to")
 	}
 
-	ip := net.ParseIP(host)
-	if ip == nil {
-		ips, err := envResolve(env)(ctx, host)
-		r.DNS = now().Sub(start)
-		if err != nil {
-			return fmt.Errorf("resolve %s: %w", host, err)
-		}
-		if len(ips) == 0 {
-			return fmt.Errorf("resolve %s: no addresses", host)
-		}
-		ip = ips[0]
-	}
-
-	dialStart := now()
-	conn, err := env.Dial(ctx, "tcp", net.JoinHostPort(ip.String(), strconv.Itoa(t.Port)))
+	// Every resolved address is tried in turn, as for tcp and udp: a name with
+	// both an IPv6 and an IPv4 address is up if the server listens on either.
+	conn, err := dialHost(ctx, env, "tcp", host, t.Port, &r.DNS, &r.Connect)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
-	r.Connect = now().Sub(dialStart)
 	defer conn.Close()
 	// Reads and writes take no context: a deadline in the past unblocks them
 	// the moment ctx is done, whether by timeout or by cancellation.

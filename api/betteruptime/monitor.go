@@ -425,9 +425,12 @@ var monitorSetters = map[string]func(d *decoder, k string){
 		d.a.MaintenanceTo = d.timeOfDay(k)
 	},
 	"maintenance_timezone": func(d *decoder, k string) {
-		// Rails time zone names ("Eastern Time (US & Canada)") are the engine's to
-		// resolve; the model only keeps the name.
+		// Rails time zone names ("Eastern Time (US & Canada)") and IANA ones.
 		if s := d.o.String(k, 100); s != nil && strings.TrimSpace(*s) != "" {
+			if _, err := ResolveTimezone(*s); err != nil {
+				d.o.Problem(k, "is not a known time zone")
+				return
+			}
 			d.a.MaintenanceTimezone = *s
 		} else if s != nil || d.o.IsNull(k) {
 			d.a.MaintenanceTimezone = "UTC"

@@ -1,6 +1,7 @@
 package betteruptime
 
 import (
+	neturl "net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -98,7 +99,7 @@ func (a *API) listMonitors(ctx *fasthttp.RequestCtx, caller wire.Caller) {
 	}
 	wire.JSON(ctx, fasthttp.StatusOK, map[string]any{
 		"data":       out,
-		"pagination": page.Links(a.o.BaseURL+MonitorsPrefix, len(list)),
+		"pagination": page.Links(a.o.BaseURL+MonitorsPrefix+filterQuery(url, name), len(list)),
 	})
 }
 
@@ -292,4 +293,19 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// filterQuery is the list's filters as a query string, for its page links.
+func filterQuery(url, name string) string {
+	q := neturl.Values{}
+	if url != "" {
+		q.Set("url", url)
+	}
+	if name != "" {
+		q.Set("pronounceable_name", name)
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
 }

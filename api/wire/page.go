@@ -2,6 +2,7 @@ package wire
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 )
@@ -62,11 +63,16 @@ type Links struct {
 	Next  *string `json:"next"`
 }
 
-// Links of p within total items, as base (an absolute URL without query) with
-// per_page and page.
+// Links of p within total items, as base (an absolute URL, with a query of
+// its own if the list was filtered, which every link keeps) with per_page and
+// page.
 func (p Page) Links(base string, total int) Links {
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
 	at := func(n int) string {
-		return base + "?per_page=" + strconv.Itoa(p.Size) + "&page=" + strconv.Itoa(n)
+		return base + sep + "per_page=" + strconv.Itoa(p.Size) + "&page=" + strconv.Itoa(n)
 	}
 	last := p.Pages(total)
 	l := Links{First: at(1), Last: at(last)}
