@@ -49,6 +49,10 @@ type checkActor struct {
 	// committed is what the batch being built must run once durable (the
 	// notifications of a flip); commit takes it.
 	committed func()
+	// openIncident is the start of the incident this actor opened, while it
+	// is open: its write may not be durable, so not readable, by the time the
+	// check recovers.
+	openIncident time.Time
 }
 
 func (a *checkActor) Receive(ctx actor.Context) {
@@ -132,6 +136,7 @@ func (a *checkActor) step(b *store.Batch, ev heartbeat.Event, now time.Time, pin
 		if al := a.reg.o.Alerter; al != nil {
 			a.committed = al.Flipped(b, &c.rec, eff.Flip.From.String(), eff.Flip.To.String(), eff.Flip.At)
 		}
+		a.incident(b, eff.Flip)
 	}
 	a.arm(eff.Arm)
 	return eff
@@ -246,4 +251,30 @@ func (a *checkActor) onDelete(m *deleteMsg) {
 	c.mu.Unlock()
 	a.reg.remove(c)
 	m.done <- Result{Check: c.rec}
+}
+
+// incident keeps the check's incidents in the record monitors use, so SLA is
+// computed the same way for both: a flip to down opens one, the flip back up
+// resolves the open one.
+func (a *checkActor) incident(b *store.Batch, f *heartbeat.Flip) {
+	id := a.c.rec.ID
+	switch {
+	case f.To == heartbeat.Down:
+		b.PutIncident(id, &store.Incident{Start: f.At, Cause: "no ping in time"})
+		a.openIncident = f.At
+	case f.To == heartbeat.Up && f.From == heartbeat.Down:
+		open := store.Incident{Start: a.openIncident, Cause: "no ping in time"}
+		if open.Start.IsZero() {
+			// Opened before this actor was spawned, so long durable: read it
+			// back (a recovery is rare enough to afford it).
+			ins, err := a.reg.o.Store.Incidents(id)
+			if err != nil || len(ins) == 0 || !ins[len(ins)-1].End.IsZero() {
+				return
+			}
+			open = ins[len(ins)-1]
+		}
+		open.End = f.At
+		b.PutIncident(id, &open)
+		a.openIncident = time.Time{}
+	}
 }

@@ -237,3 +237,42 @@ func TestOnTransition(t *testing.T) {
 		}
 	}
 }
+
+// A heartbeat's outage is an incident in the record monitors use: opened by the
+// flip to down at the time the check went down, resolved by the flip back up.
+func TestHeartbeatIncidents(t *testing.T) {
+	t0 := time.Date(2026, 3, 29, 12, 0, 0, 0, time.UTC)
+	clock := &fakeClock{now: t0}
+	e, err := Open(Options{DataDir: t.TempDir(), MinPeriod: time.Second, APIKey: "k", ReadOnlyKey: "r",
+		Now: clock.Now, ManualClock: true, Tick: testTick})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	rec, _, err := e.CreateCheck(DefaultProjectID, nil, func(c *store.Check) error {
+		c.Timeout, c.Grace = 5*time.Second, 3*time.Second
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping := func() {
+		if err := e.Ping(rec.ID, heartbeat.Event{Kind: heartbeat.Success}, store.Ping{ExitStatus: -1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ping()
+	for _, at := range []time.Time{t0.Add(5050 * time.Millisecond), t0.Add(8050 * time.Millisecond)} {
+		advance(e, clock, at)
+		status(t, e, rec.ID)
+	}
+	ping() // at 8.05 s: back up at once, while the down flip may still be committing
+	status(t, e, rec.ID)
+	ins, err := e.Store().Incidents(rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ins) != 1 || !ins[0].Start.Equal(t0.Add(8*time.Second)) || !ins[0].End.Equal(t0.Add(8050*time.Millisecond)) {
+		t.Fatalf("incidents %+v, want one from 8 s (down) to 8.05 s (the ping)", ins)
+	}
+}

@@ -230,4 +230,5 @@ func (b *Batch) deleteCheck(c *Check) {
 	b.delIDRange(pfxBody, c.ID)
 	b.delIDRange(pfxFlip, c.ID)
 	b.deleteCheckNotifications(c.ID)
+	b.delIDRange(pfxIncident, c.ID)
 }

@@ -307,6 +307,7 @@ func (s *Store) deleteProject(b *Batch, id uuid.UUID) error {
 		b.delIDRange(pfxBody, cid)
 		b.delIDRange(pfxFlip, cid)
 		b.deleteCheckNotifications(cid)
+		b.delIDRange(pfxIncident, cid)
 	}
 	if err := it.Close(); err != nil {
 		return err
