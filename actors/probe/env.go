@@ -142,3 +142,22 @@ func targetPort(p int) error {
 	}
 	return nil
 }
+
+// dialTarget connects to the target's host and port over network, timing the
+// DNS and connect phases into r; on failure it sets r.Err and reports false.
+func dialTarget(ctx context.Context, t *Target, env *Env, network string, r *Result) (net.Conn, bool) {
+	host, err := targetHost(t.URL)
+	if err == nil {
+		err = targetPort(t.Port)
+	}
+	if err != nil {
+		r.Err = err.Error()
+		return nil, false
+	}
+	c, err := dialHost(ctx, env, network, host, t.Port, &r.DNS, &r.Connect)
+	if err != nil {
+		r.Err = err.Error()
+		return nil, false
+	}
+	return c, true
+}

@@ -12,18 +12,8 @@ func probeTCP(ctx context.Context, t *Target, env *Env, r *Result) {
 	start := now()
 	defer func() { r.Total = now().Sub(start) }()
 
-	host, err := targetHost(t.URL)
-	if err != nil {
-		r.Err = err.Error()
-		return
-	}
-	if err := targetPort(t.Port); err != nil {
-		r.Err = err.Error()
-		return
-	}
-	c, err := dialHost(ctx, env, "tcp", host, t.Port, &r.DNS, &r.Connect)
-	if err != nil {
-		r.Err = err.Error()
+	c, ok := dialTarget(ctx, t, env, "tcp", r)
+	if !ok {
 		return
 	}
 	// The connection was the test; a close error says nothing about the target.

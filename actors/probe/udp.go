@@ -25,18 +25,8 @@ func probeUDP(ctx context.Context, t *Target, env *Env, r *Result) {
 	start := now()
 	defer func() { r.Total = now().Sub(start) }()
 
-	host, err := targetHost(t.URL)
-	if err != nil {
-		r.Err = err.Error()
-		return
-	}
-	if err := targetPort(t.Port); err != nil {
-		r.Err = err.Error()
-		return
-	}
-	c, err := dialHost(ctx, env, "udp", host, t.Port, &r.DNS, &r.Connect)
-	if err != nil {
-		r.Err = err.Error()
+	c, ok := dialTarget(ctx, t, env, "udp", r)
+	if !ok {
 		return
 	}
 	defer c.Close()
