@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,11 +78,14 @@ type MonitorOptions struct {
 // Monitor is the resident part of one monitor; only its actor touches rec and
 // spec after it is made.
 type Monitor struct {
-	timer   wheel.Timer
-	pid     *actor.PID
-	rec     store.Monitor
-	spec    MonitorSpec
-	probing bool
+	// id and project are copies of rec's, immutable, for readers other than
+	// the actor (rec is the actor's alone).
+	id, project uuid.UUID
+	timer       wheel.Timer
+	pid         *actor.PID
+	rec         store.Monitor
+	spec        MonitorSpec
+	probing     bool
 	// mu orders sends against the delete: a message is sent only under mu
 	// with deleted false, and deleted is set under mu before the actor is
 	// poisoned, so every message sent reaches the actor before its poison.
@@ -93,10 +97,10 @@ type Monitor struct {
 }
 
 // ID is the monitor's uuid.
-func (m *Monitor) ID() uuid.UUID { return m.rec.ID }
+func (m *Monitor) ID() uuid.UUID { return m.id }
 
 // ProjectID is the monitor's project.
-func (m *Monitor) ProjectID() uuid.UUID { return m.rec.ProjectID }
+func (m *Monitor) ProjectID() uuid.UUID { return m.project }
 
 // Monitors holds every monitor.
 type Monitors struct {
@@ -108,6 +112,9 @@ type Monitors struct {
 
 	mu   sync.RWMutex
 	byID map[uuid.UUID]*Monitor
+	// byNumber indexes monitors by store.CheckNumber, the id Better Uptime's
+	// API addresses them by.
+	byNumber map[uint64][]*Monitor
 	// pending counts messages and commits not yet done, for Drain.
 	pending atomic.Int64
 }
@@ -138,7 +145,7 @@ func NewMonitors(o MonitorOptions) (*Monitors, error) {
 	case o.Workers < 0:
 		return nil, fmt.Errorf("actors: monitor workers %d is negative", o.Workers)
 	}
-	ms := &Monitors{o: o, sem: make(chan struct{}, o.Workers), byID: make(map[uuid.UUID]*Monitor)}
+	ms := &Monitors{o: o, sem: make(chan struct{}, o.Workers), byID: make(map[uuid.UUID]*Monitor), byNumber: make(map[uint64][]*Monitor)}
 	ms.ctx, ms.stop = context.WithCancel(context.Background())
 	return ms, nil
 }
@@ -157,6 +164,18 @@ func (ms *Monitors) Get(id uuid.UUID) *Monitor {
 	return ms.byID[id]
 }
 
+// ByNumber returns the monitor of project whose store.CheckNumber is n, or nil.
+func (ms *Monitors) ByNumber(project uuid.UUID, n uint64) *Monitor {
+	ms.mu.RLock()
+	defer ms.mu.RUnlock()
+	for _, m := range ms.byNumber[n] {
+		if m.project == project {
+			return m
+		}
+	}
+	return nil
+}
+
 // Each calls fn for every monitor, in no order.
 func (ms *Monitors) Each(fn func(*Monitor)) {
 	ms.mu.RLock()
@@ -172,12 +191,15 @@ func (ms *Monitors) Each(fn func(*Monitor)) {
 
 func (ms *Monitors) add(m *Monitor) error {
 	m.timer.Owner = m
+	m.id, m.project = m.rec.ID, m.rec.ProjectID
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	if _, dup := ms.byID[m.rec.ID]; dup {
 		return fmt.Errorf("monitor %s: duplicate id", m.rec.ID)
 	}
 	ms.byID[m.rec.ID] = m
+	n := store.CheckNumber(m.rec.ID)
+	ms.byNumber[n] = append(ms.byNumber[n], m)
 	m.pid = ms.o.System.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &monitorActor{ms: ms, m: m} }))
 	return nil
 }
@@ -412,10 +434,10 @@ func (a *monitorActor) probe(due, started time.Time) {
 			res.Err = "shutting down"
 		}
 		if mt := ms.o.Metrics; mt != nil {
-			mt.probed(m.rec.ID, spec.Name, &spec.Target, &res)
+			mt.probed(m.id, spec.Name, &spec.Target, &res)
 		}
 		if fn := ms.o.OnProbe; fn != nil {
-			fn(m.rec.ID, due, started, res.Up)
+			fn(m.id, due, started, res.Up)
 		}
 		ms.o.System.Root.Send(pid, &monResultMsg{due: due, started: started, res: res})
 	}()
@@ -560,6 +582,13 @@ func (a *monitorActor) delete(done chan MonitorResult) {
 	}
 	a.ms.mu.Lock()
 	delete(a.ms.byID, m.rec.ID)
+	n := store.CheckNumber(m.rec.ID)
+	list := slices.DeleteFunc(a.ms.byNumber[n], func(x *Monitor) bool { return x == m })
+	if len(list) == 0 {
+		delete(a.ms.byNumber, n)
+	} else {
+		a.ms.byNumber[n] = list
+	}
 	a.ms.mu.Unlock()
 	done <- MonitorResult{Monitor: m.rec}
 }
@@ -578,7 +607,7 @@ func (ms *Monitors) checkDomain(ctx context.Context, m *Monitor, spec *MonitorSp
 			}
 		}
 		if err != nil {
-			ms.o.Logger.Warn("domain expiry lookup failed", "monitor", m.rec.ID, "err", err)
+			ms.o.Logger.Warn("domain expiry lookup failed", "monitor", m.id, "err", err)
 		}
 		m.domainAsked = now
 	}

@@ -175,16 +175,10 @@ func (e *Engine) Monitors(project uuid.UUID) ([]betteruptime.Monitor, error) {
 }
 
 func (e *Engine) monitorByNumber(project uuid.UUID, n uint64) (*actors.Monitor, error) {
-	var found *actors.Monitor
-	e.monitors.Each(func(m *actors.Monitor) {
-		if m.ProjectID() == project && store.CheckNumber(m.ID()) == n && found == nil {
-			found = m
-		}
-	})
-	if found == nil {
-		return nil, store.ErrNotFound
+	if m := e.monitors.ByNumber(project, n); m != nil {
+		return m, nil
 	}
-	return found, nil
+	return nil, store.ErrNotFound
 }
 
 // MonitorByNumber implements betteruptime.Backend.
