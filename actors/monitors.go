@@ -322,6 +322,9 @@ type (
 	monResultMsg struct {
 		due, started time.Time
 		res          probe.Result
+		// aborted: the probe was cut short by shutdown; it says nothing about
+		// the target and must not count as a failure.
+		aborted bool
 	}
 	monUpdateMsg struct {
 		attrs  []byte
@@ -354,6 +357,9 @@ func (a *monitorActor) Receive(ctx actor.Context) {
 		if m.deleted.Load() {
 			ctx.Poison(ctx.Self()) // the delete kept the actor for this result
 			return
+		}
+		if msg.aborted {
+			return // shutting down: the stored wake re-arms the probe at the next start
 		}
 		res := msg.res
 		if n := m.spec.SSLExpiration; res.Up && n > 0 && probe.CertExpiring(res.CertNotAfter, msg.started, n) {
@@ -431,7 +437,10 @@ func (a *monitorActor) probe(due, started time.Time) {
 			cancel()
 			<-ms.sem
 		case <-ms.ctx.Done():
-			res.Err = "shutting down"
+		}
+		if ms.ctx.Err() != nil {
+			ms.o.System.Root.Send(pid, &monResultMsg{due: due, started: started, aborted: true})
+			return
 		}
 		if mt := ms.o.Metrics; mt != nil {
 			mt.probed(m.id, spec.Name, &spec.Target, &res)

@@ -555,3 +555,31 @@ func BenchmarkMonitorProbe(b *testing.B) {
 		b.Fatalf("%d responses for %d probes", rec.NResponses, b.N)
 	}
 }
+
+// A probe cut short by shutdown (Drain) says nothing about its target: the
+// monitor is not failed, no incident opens and nothing is recorded.
+func TestMonitorShutdownIsNotAFailure(t *testing.T) {
+	e := newMonEnv(t, nil)
+	slow := newSlowTarget()
+	defer close(slow.release)
+	target := startTarget(t, "", slow)
+	m := e.create(testMonAttrs{URL: target.URL, Frequency: 10 * time.Second}, false)
+	before := e.snapshot(m)
+	e.advance(before.Next)
+	<-slow.entered
+	if !e.ms.Drain(20 * time.Second) {
+		t.Fatal("not drained")
+	}
+	stored := map[uuid.UUID]store.Monitor{}
+	if err := e.st.AllMonitors(func(x *store.Monitor) error { stored[x.ID] = *x; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	after := stored[m.ID()]
+	if after.Status != before.Status || after.NResponses != 0 || !after.LastProbe.IsZero() {
+		t.Errorf("after an aborted probe: status %q (was %q), %d responses, last probe %v",
+			after.Status, before.Status, after.NResponses, after.LastProbe)
+	}
+	if ins, _ := e.st.Incidents(m.ID()); len(ins) != 0 {
+		t.Errorf("incidents after shutdown: %+v", ins)
+	}
+}
