@@ -105,10 +105,15 @@ func (m *Monitor) ProjectID() uuid.UUID { return m.project }
 // Monitors holds every monitor.
 type Monitors struct {
 	o    MonitorOptions
-	sem  chan struct{}
 	ctx  context.Context
 	stop context.CancelFunc
-	wg   sync.WaitGroup // probes in flight
+	wg   sync.WaitGroup // the probe workers
+
+	// The probe queue and its workers (started on the first probe).
+	jobsMu         sync.Mutex
+	jobsCond       sync.Cond
+	jobs           []*probeJob
+	workersStarted bool
 
 	mu   sync.RWMutex
 	byID map[uuid.UUID]*Monitor
@@ -145,8 +150,9 @@ func NewMonitors(o MonitorOptions) (*Monitors, error) {
 	case o.Workers < 0:
 		return nil, fmt.Errorf("actors: monitor workers %d is negative", o.Workers)
 	}
-	ms := &Monitors{o: o, sem: make(chan struct{}, o.Workers), byID: make(map[uuid.UUID]*Monitor), byNumber: make(map[uint64][]*Monitor)}
+	ms := &Monitors{o: o, byID: make(map[uuid.UUID]*Monitor), byNumber: make(map[uint64][]*Monitor)}
 	ms.ctx, ms.stop = context.WithCancel(context.Background())
+	ms.jobsCond.L = &ms.jobsMu
 	return ms, nil
 }
 
@@ -306,6 +312,9 @@ func (ms *Monitors) Fire(t *wheel.Timer, due time.Time) {
 // commit is durable, or timeout passes. Probes still running are cancelled.
 func (ms *Monitors) Drain(timeout time.Duration) bool {
 	ms.stop()
+	ms.jobsMu.Lock()
+	ms.jobsCond.Broadcast() // idle workers see the stop and leave
+	ms.jobsMu.Unlock()
 	deadline := time.Now().Add(timeout)
 	for ms.pending.Load() > 0 {
 		if time.Now().After(deadline) {
@@ -417,39 +426,81 @@ func (a *monitorActor) wake(due time.Time) {
 	a.commit(b, nil)
 }
 
-// probe runs one probe off the actor and sends its result back.
+// probeJob is one probe for the worker pool.
+type probeJob struct {
+	m            *Monitor
+	spec         MonitorSpec
+	pid          *actor.PID
+	due, started time.Time
+}
+
+// probe queues one probe for the workers; its result comes back as a message.
 func (a *monitorActor) probe(due, started time.Time) {
 	ms, m := a.ms, a.m
-	spec := m.spec
-	pid := m.pid
-	ms.wg.Add(1)
 	ms.pending.Add(1) // the result message
-	go func() {
-		defer ms.wg.Done()
-		var res probe.Result
-		select {
-		case ms.sem <- struct{}{}:
-			ctx, cancel := context.WithTimeout(ms.ctx, spec.Timeout)
-			spec.Prober(ctx, &spec.Target, ms.o.Env, &res)
-			if res.Up && spec.DomainExpiration > 0 {
-				ms.checkDomain(ctx, m, &spec, started, &res)
-			}
-			cancel()
-			<-ms.sem
-		case <-ms.ctx.Done():
+	ms.queue(&probeJob{m: m, spec: m.spec, pid: m.pid, due: due, started: started})
+}
+
+// queue hands j to the workers, starting them on first use. The queue is
+// unbounded (a monitor has at most one probe queued or running, so it holds
+// at most one job per monitor); the workers are long-lived so that their
+// stacks, grown once by net/http's deep calls, are not grown again per probe.
+func (ms *Monitors) queue(j *probeJob) {
+	ms.jobsMu.Lock()
+	if !ms.workersStarted {
+		ms.workersStarted = true
+		for range ms.o.Workers {
+			ms.wg.Add(1)
+			go ms.work()
 		}
-		if ms.ctx.Err() != nil {
-			ms.o.System.Root.Send(pid, &monResultMsg{due: due, started: started, aborted: true})
+	}
+	ms.jobs = append(ms.jobs, j)
+	ms.jobsMu.Unlock()
+	ms.jobsCond.Signal()
+}
+
+// work runs queued probes until the registry drains.
+func (ms *Monitors) work() {
+	defer ms.wg.Done()
+	for {
+		ms.jobsMu.Lock()
+		for len(ms.jobs) == 0 && ms.ctx.Err() == nil {
+			ms.jobsCond.Wait()
+		}
+		if len(ms.jobs) == 0 {
+			ms.jobsMu.Unlock()
 			return
 		}
-		if mt := ms.o.Metrics; mt != nil {
-			mt.probed(m.id, spec.Name, &spec.Target, &res)
+		j := ms.jobs[0]
+		ms.jobs[0] = nil
+		ms.jobs = ms.jobs[1:]
+		ms.jobsMu.Unlock()
+		ms.run(j)
+	}
+}
+
+// run makes one probe and sends its result to the monitor's actor.
+func (ms *Monitors) run(j *probeJob) {
+	var res probe.Result
+	if ms.ctx.Err() == nil {
+		ctx, cancel := context.WithTimeout(ms.ctx, j.spec.Timeout)
+		j.spec.Prober(ctx, &j.spec.Target, ms.o.Env, &res)
+		if res.Up && j.spec.DomainExpiration > 0 {
+			ms.checkDomain(ctx, j.m, &j.spec, j.started, &res)
 		}
-		if fn := ms.o.OnProbe; fn != nil {
-			fn(m.id, due, started, res.Up)
-		}
-		ms.o.System.Root.Send(pid, &monResultMsg{due: due, started: started, res: res})
-	}()
+		cancel()
+	}
+	if ms.ctx.Err() != nil {
+		ms.o.System.Root.Send(j.pid, &monResultMsg{due: j.due, started: j.started, aborted: true})
+		return
+	}
+	if mt := ms.o.Metrics; mt != nil {
+		mt.probed(j.m.id, j.spec.Name, &j.spec.Target, &res)
+	}
+	if fn := ms.o.OnProbe; fn != nil {
+		fn(j.m.id, j.due, j.started, res.Up)
+	}
+	ms.o.System.Root.Send(j.pid, &monResultMsg{due: j.due, started: j.started, res: res})
 }
 
 func monitorStateOf(r *store.Monitor) monitor.State {
