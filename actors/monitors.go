@@ -22,7 +22,7 @@ import (
 // Active monitors: each is its own actor, armed on the wheel at its next wake,
 // hosting the pure state machine of package monitor. Unlike a check's, a
 // monitor's actor does not passivate: it wakes every check_frequency anyway.
-// Probes run off the actor, on goroutines bounded by MonitorOptions.Workers, so
+// Probes run off the actor, on MonitorOptions.Workers long-lived workers, so
 // a slow target never holds the wheel, the actor or another monitor; a
 // monitor has at most one probe in flight.
 
