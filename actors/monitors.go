@@ -531,17 +531,11 @@ func (a *monitorActor) step(b *store.Batch, ev monitor.Event, res *probe.Result,
 	}
 	if !eff.IncidentOpened.IsZero() {
 		b.PutIncident(m.rec.ID, &store.Incident{Start: eff.IncidentOpened, Cause: ev.Result.Err})
+		m.rec.IncidentCause = ev.Result.Err
 	}
 	if !eff.IncidentResolved.IsZero() && !old.IncidentSince.IsZero() {
-		in := store.Incident{Start: old.IncidentSince, End: eff.IncidentResolved}
-		if ins, err := a.ms.o.Store.Incidents(m.rec.ID); err == nil {
-			for _, x := range ins {
-				if x.Start.Equal(old.IncidentSince) {
-					in.Cause = x.Cause
-				}
-			}
-		}
-		b.PutIncident(m.rec.ID, &in)
+		b.PutIncident(m.rec.ID, &store.Incident{Start: old.IncidentSince, End: eff.IncidentResolved, Cause: m.rec.IncidentCause})
+		m.rec.IncidentCause = ""
 	}
 	if f := eff.Flip; f != nil {
 		b.AddFlip(m.rec.ID, store.Flip{Time: f.At, From: f.From.String(), To: f.To.String()})

@@ -46,6 +46,9 @@ type Monitor struct {
 	Wake            uint8     `cbor:"27,keyasint,omitempty"`
 	LastError       string    `cbor:"28,keyasint,omitempty"`
 	NResponses      uint64    `cbor:"29,keyasint,omitempty"`
+	// IncidentCause is the open incident's cause, kept here so resolving it
+	// rewrites the incident without reading it back.
+	IncidentCause string `cbor:"30,keyasint,omitempty"`
 }
 
 // ResponseTime is one probe's timing.
