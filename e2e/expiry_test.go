@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -72,4 +73,33 @@ func TestMonitorDomainExpiry(t *testing.T) {
 	if asked.Load() == 0 {
 		t.Fatal("RDAP server never asked")
 	}
+}
+
+// Deleting a project that has monitors and channels works, and across a restart
+// the other project's monitors and channels are untouched.
+func TestDeleteProjectWithMonitorsAndChannels(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t)
+	s := start(t, "")
+	var a, b keys
+	s.admin("POST", "/admin/v1/projects", `{"name": "a"}`, 201, &a)
+	s.admin("POST", "/admin/v1/projects", `{"name": "b"}`, 201, &b)
+	for _, k := range []string{a.APIKey, b.APIKey} {
+		s.bu("POST", "/api/v2/monitors", k, fmt.Sprintf(`{"url": %q, "check_frequency": 1}`, rc.srv.URL+"/p"), 201, nil)
+		s.api("POST", "/api/v3/channels/", k, fmt.Sprintf(`{"kind": "webhook", "config": {"url": %q}}`, rc.srv.URL+"/h"), 201, nil)
+	}
+	s.admin("DELETE", "/admin/v1/projects/"+b.ID, "", 204, nil)
+	s.stop()
+	s.restart()
+	var list struct{ Data []json.RawMessage }
+	s.bu("GET", "/api/v2/monitors", a.APIKey, "", 200, &list)
+	if len(list.Data) != 1 {
+		t.Errorf("project a has %d monitors after b was deleted, want 1", len(list.Data))
+	}
+	var chans struct{ Channels []channelJSON }
+	s.api("GET", "/api/v3/channels/", a.APIKey, "", 200, &chans)
+	if len(chans.Channels) != 1 {
+		t.Errorf("project a has %d channels, want 1", len(chans.Channels))
+	}
+	s.bu("GET", "/api/v2/monitors", b.APIKey, "", 401, nil)
 }
