@@ -531,8 +531,18 @@ func TestAlertsAPIErrorsAndDenyPrivate(t *testing.T) {
 	if got.Name != "renamed" || got.Config["url"] != rc.srv.URL+"/private" {
 		t.Errorf("after update: %+v", got)
 	}
+	c := s.create(apiKey, fmt.Sprintf(`{"name": "assigned", "channels": %q}`, ch))
+	if c.Channels == nil || *c.Channels != ch {
+		t.Fatalf("assigned channels %v, want %s", c.Channels, ch)
+	}
 	s.api("DELETE", "/api/v3/channels/"+ch, apiKey, "", 200, nil)
 	s.api("GET", "/api/v3/channels/"+ch, apiKey, "", 404, nil)
+	// A deleted channel is no longer shown as assigned.
+	var after check
+	s.api("GET", "/api/v3/checks/"+c.UUID, apiKey, "", 200, &after)
+	if after.Channels == nil || *after.Channels != "" {
+		t.Errorf("channels after the channel was deleted: %v", after.Channels)
+	}
 }
 
 // An Opsgenie heartbeat alerts the project's opsgenie channels with its own alert

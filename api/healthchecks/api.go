@@ -304,7 +304,7 @@ func (a *API) checkJSON(r *request, c *store.Check) map[string]any {
 		m["update_url"] = update
 		m["pause_url"] = update + "/pause"
 		m["resume_url"] = update + "/resume"
-		m["channels"] = c.Channels
+		m["channels"] = a.liveChannels(c.ProjectID, c.Channels)
 	}
 	if c.Kind == "cron" {
 		m["schedule"] = c.Schedule

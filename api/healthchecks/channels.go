@@ -296,3 +296,22 @@ func (a *API) notifications(r *request, id string) {
 	}
 	writeJSON(r.ctx, fasthttp.StatusOK, map[string]any{"notifications": out})
 }
+
+// liveChannels is a check's channels field without the channels deleted since
+// it was set, as Healthchecks.io, whose assignment goes with the channel, shows it.
+func (a *API) liveChannels(project uuid.UUID, field string) string {
+	if field == "" {
+		return ""
+	}
+	have := a.b.Channels(project)
+	var out []string
+	for _, chunk := range strings.Split(field, ",") {
+		for _, ch := range have {
+			if ch.ID.String() == chunk {
+				out = append(out, chunk)
+				break
+			}
+		}
+	}
+	return strings.Join(out, ",")
+}
