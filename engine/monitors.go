@@ -52,7 +52,7 @@ func (e *Engine) loadMonitors() error {
 	return nil
 }
 
-// Monitors exposes the monitors' registry (for benchmarks).
+// MonitorRegistry exposes the monitors' registry (for benchmarks).
 func (e *Engine) MonitorRegistry() *actors.Monitors { return e.monitors }
 
 // fire is the wheel's callback: a check's deadline or a monitor's wake.

@@ -162,9 +162,6 @@ func (x *Outbox) addChannelLocked(rec store.Channel, cfg channel.Config) {
 	x.byProj[rec.ProjectID] = append(x.byProj[rec.ProjectID], cs)
 }
 
-// ErrUnknownKind is returned for a channel kind that does not exist.
-var ErrUnknownKind = errors.New("unknown channel kind")
-
 // ConfigError is a channel configuration the kind refuses; its message is for
 // the API's caller.
 type ConfigError struct{ Err error }

@@ -141,10 +141,17 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		fail(ctx, wire.Failf(wire.MethodNotAllowed, "Method %s is not allowed here", m))
 		return
 	}
+	a.authorized(ctx, need, "heartbeats", handle)
+}
+
+// authorized runs handle for the request's caller if its key may do need, and
+// answers in Better Uptime's shape otherwise; what names the resource a
+// read-only key may only list and get.
+func (a *API) authorized(ctx *fasthttp.RequestCtx, need wire.Access, what string, handle func(wire.Caller)) {
 	caller, f := a.auth.Check(ctx, need)
 	if f != nil {
 		if f.Kind == wire.Forbidden {
-			f.Message = "This token is read-only: it may list and get heartbeats, and nothing else."
+			f.Message = "This token is read-only: it may list and get " + what + ", and nothing else."
 		}
 		fail(ctx, f)
 		return

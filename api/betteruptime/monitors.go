@@ -58,15 +58,7 @@ func (a *API) ServeMonitors(ctx *fasthttp.RequestCtx) {
 		fail(ctx, notFound)
 		return
 	}
-	caller, f := a.auth.Check(ctx, need)
-	if f != nil {
-		if f.Kind == wire.Forbidden {
-			f.Message = "This token is read-only: it may list and get monitors, and nothing else."
-		}
-		fail(ctx, f)
-		return
-	}
-	handle(caller)
+	a.authorized(ctx, need, "monitors", handle)
 }
 
 func (a *API) renderMonitor(m *Monitor) MonitorResource {
