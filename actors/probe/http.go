@@ -3,18 +3,13 @@ package probe
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -26,15 +21,6 @@ const (
 	maxRedirects = 10
 	userAgent    = "vigilo-probe/1"
 )
-
-// httpTimes collects phases from httptrace hooks and the dialer. They run on the
-// transport's goroutines, and an abandoned dial may finish after the probe has
-// returned, so they write here under a lock rather than into the Result.
-type httpTimes struct {
-	mu                           sync.Mutex
-	dns, connect, tls, firstByte time.Duration
-	tlsStart                     time.Time
-}
 
 // probeHTTP serves the four HTTP monitor types, which share the request and
 // differ only in what response passes.
@@ -89,14 +75,8 @@ func doHTTP(ctx context.Context, t *Target, env *Env, r *Result, times *httpTime
 		return fmt.Errorf("monitor type %q is not an HTTP type", t.Type)
 	}
 
-	now := envNow(env)
-	tr := newHTTPTransport(ctx, env, t.VerifySSL, times)
-	// With keep-alives off nothing is idle, but this also cancels a dial the
-	// transport left running after ctx ended.
-	defer tr.CloseIdleConnections()
-
 	client := &http.Client{
-		Transport: tr,
+		Transport: newTransport(ctx, env, t.VerifySSL, times, start),
 		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
 			if !t.FollowRedirects {
 				return http.ErrUseLastResponse
@@ -118,26 +98,7 @@ func doHTTP(ctx context.Context, t *Target, env *Env, r *Result, times *httpTime
 	if t.Body != "" {
 		body = strings.NewReader(t.Body)
 	}
-	trace := &httptrace.ClientTrace{
-		TLSHandshakeStart: func() {
-			times.mu.Lock()
-			times.tlsStart = now()
-			times.mu.Unlock()
-		},
-		TLSHandshakeDone: func(tls.ConnectionState, error) {
-			times.mu.Lock()
-			// Summed: each redirect hop is a fresh connection with its own handshake.
-			times.tls += now().Sub(times.tlsStart)
-			times.mu.Unlock()
-		},
-		GotFirstResponseByte: func() {
-			times.mu.Lock()
-			// Overwritten per hop: the response that counts is the last one.
-			times.firstByte = now().Sub(start)
-			times.mu.Unlock()
-		},
-	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, u.String(), body)
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return fmt.Errorf("request: %w", err)
 	}
@@ -204,60 +165,4 @@ func doHTTP(ctx context.Context, t *Target, env *Env, r *Result, times *httpTime
 		}
 	}
 	return nil
-}
-
-// newHTTPTransport builds the per-probe transport: a fresh connection every
-// time, as a visitor would make, dialled through env so the engine's
-// destination policy applies to every redirect hop too.
-func newHTTPTransport(probeCtx context.Context, env *Env, verify bool, times *httpTimes) *http.Transport {
-	var tlsConf *tls.Config
-	if env.TLS != nil {
-		tlsConf = env.TLS.Clone()
-	} else {
-		tlsConf = &tls.Config{}
-	}
-	// ServerName stays empty: the transport fills it per hop from the URL, and
-	// a redirect may lead to another host.
-	tlsConf.InsecureSkipVerify = !verify
-
-	return &http.Transport{
-		// No proxy from the environment: a probe measures the target, and a
-		// proxy would also sidestep the dialer's destination policy.
-		Proxy:             nil,
-		DialContext:       httpDialer(probeCtx, env, times),
-		TLSClientConfig:   tlsConf,
-		DisableKeepAlives: true,
-		ForceAttemptHTTP2: true,
-	}
-}
-
-// httpDialer resolves through env.Resolve and dials through env.Dial, timing
-// both itself: httptrace's DNS and connect hooks only fire from net.Dialer,
-// which env.Dial need not be.
-func httpDialer(probeCtx context.Context, env *Env, times *httpTimes) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		// The transport detaches dials from the request's cancellation so a
-		// connection can be pooled; a probe never pools, so it ends the dial
-		// with the probe.
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		stop := context.AfterFunc(probeCtx, cancel)
-		defer stop()
-
-		host, portStr, err := net.SplitHostPort(addr)
-		if err != nil {
-			return nil, fmt.Errorf("dial %s: %w", addr, err)
-		}
-		port, err := strconv.Atoi(portStr)
-		if err != nil {
-			return nil, fmt.Errorf("dial %s: bad port: %w", addr, err)
-		}
-		var dns, connect time.Duration
-		c, err := dialHost(ctx, env, network, host, port, &dns, &connect)
-		times.mu.Lock()
-		times.dns += dns
-		times.connect += connect
-		times.mu.Unlock()
-		return c, err
-	}
 }

@@ -44,11 +44,9 @@ func DomainExpiry(ctx context.Context, env *Env, server string, domain string) (
 		return time.Time{}, fmt.Errorf("rdap server %q: scheme must be http or https", server)
 	}
 
-	var times httpTimes // the dialer wants somewhere to put its phases
-	tr := newHTTPTransport(ctx, env, true, &times)
-	defer tr.CloseIdleConnections()
+	var times httpTimes // the transport wants somewhere to put its phases
 	client := &rdap.Client{
-		HTTP:      &http.Client{Transport: limitBody{tr}},
+		HTTP:      &http.Client{Transport: limitBody{newTransport(ctx, env, true, &times, envNow(env)())}},
 		UserAgent: userAgent,
 	}
 	// Server set: the client then never bootstraps, which would fetch IANA's

@@ -1,0 +1,270 @@
+package probe
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// transport is the http.RoundTripper of the HTTP prober and the RDAP client: every
+// request on a fresh connection of its own, dialled through env, as a
+// first-time visitor makes it.
+//
+// It is not http.Transport because a probe never reuses a connection, and
+// http.Transport's pooling costs three goroutines and their channels per
+// connection; at thousands of probes a second that was a quarter of the CPU.
+// Here an HTTP/1.1 exchange runs on the caller's goroutine with net/http's own
+// wire format (Request.Write, ReadResponse). Only a TLS server that picks HTTP/2
+// in ALPN is handed, already connected, to an http.Transport for its framing.
+type transport struct {
+	ctx    context.Context // the probe's: it ends dials, handshakes and reads
+	env    *Env
+	verify bool
+	times  *httpTimes
+	start  time.Time // the probe's, which first byte is timed from
+}
+
+// httpTimes collects the phases of every hop. The HTTP/2 path's trace hooks
+// run on the transport's goroutines, so it is written under a lock.
+type httpTimes struct {
+	mu                           sync.Mutex
+	dns, connect, tls, firstByte time.Duration
+}
+
+func (t *httpTimes) add(dns, connect, tls time.Duration) {
+	t.mu.Lock()
+	t.dns += dns
+	t.connect += connect
+	t.tls += tls // summed: each redirect hop has a handshake of its own
+	t.mu.Unlock()
+}
+
+func (t *httpTimes) gotFirstByte(since time.Duration) {
+	t.mu.Lock()
+	t.firstByte = since // overwritten per hop: the response that counts is the last
+	t.mu.Unlock()
+}
+
+func newTransport(ctx context.Context, env *Env, verify bool, times *httpTimes, start time.Time) *transport {
+	return &transport{ctx: ctx, env: env, verify: verify, times: times, start: start}
+}
+
+// RoundTrip makes one request on a new connection; the response's Body closes
+// it.
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		// RoundTrip owns the body, even on error.
+		defer func() {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+		}()
+	}
+	host, port, err := hostPort(req)
+	if err != nil {
+		return nil, err
+	}
+	// The request's context is the probe's or a child of it, but the probe's
+	// also bounds a caller (the RDAP client) that might pass another.
+	ctx, cancel := context.WithCancel(req.Context())
+	stopProbe := context.AfterFunc(t.ctx, cancel)
+	release := func() { stopProbe(); cancel() }
+
+	now := envNow(t.env)
+	var dns, connect, handshake time.Duration
+	c, err := dialHost(ctx, t.env, "tcp", host, port, &dns, &connect)
+	if err != nil {
+		t.times.add(dns, connect, 0)
+		release()
+		return nil, err
+	}
+	// Reads and writes below are plain blocking calls: the context ends them
+	// through the connection's deadline.
+	if d, ok := ctx.Deadline(); ok {
+		c.SetDeadline(d)
+	}
+	stopConn := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	closeAll := func() {
+		stopConn()
+		c.Close()
+		release()
+	}
+	fail := func(err error) (*http.Response, error) {
+		err = contextError(ctx, err)
+		closeAll()
+		return nil, err
+	}
+
+	var state *tls.ConnectionState
+	if req.URL.Scheme == "https" {
+		tc := tls.Client(c, t.tlsConfig(host))
+		start := now()
+		err := tc.HandshakeContext(ctx)
+		handshake = now().Sub(start)
+		if err != nil {
+			t.times.add(dns, connect, handshake)
+			return fail(fmt.Errorf("tls handshake with %s: %w", host, err))
+		}
+		c = tc
+		st := tc.ConnectionState()
+		state = &st
+	}
+	t.times.add(dns, connect, handshake)
+
+	if state != nil && state.NegotiatedProtocol == "h2" {
+		stopConn() // the HTTP/2 transport watches the request's context itself
+		return t.roundTripH2(req.WithContext(ctx), c, release)
+	}
+
+	// HTTP/1.1. Connection: close, as the connection is never reused.
+	out := *req
+	out.Close = true
+	bw := bufio.NewWriterSize(c, 4<<10)
+	if err := out.Write(bw); err != nil {
+		return fail(fmt.Errorf("write request: %w", err))
+	}
+	req.Body = nil // Write closed it
+	if err := bw.Flush(); err != nil {
+		return fail(fmt.Errorf("write request: %w", err))
+	}
+	br := bufio.NewReaderSize(c, 4<<10)
+	if _, err := br.Peek(1); err != nil {
+		return fail(fmt.Errorf("read response: %w", err))
+	}
+	t.times.gotFirstByte(now().Sub(t.start))
+	var resp *http.Response
+	for {
+		resp, err = http.ReadResponse(br, &out)
+		if err != nil {
+			return fail(fmt.Errorf("read response: %w", err))
+		}
+		// An informational answer (103 Early Hints) precedes the real one.
+		if resp.StatusCode < 100 || resp.StatusCode > 199 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+	}
+	resp.Request = req
+	resp.TLS = state
+	resp.Body = &closingBody{ReadCloser: resp.Body, close: closeAll, ctx: ctx}
+	return resp, nil
+}
+
+// roundTripH2 runs req over c, a TLS connection that negotiated HTTP/2, with a
+// single-use http.Transport that dials nothing but c.
+func (t *transport) roundTripH2(req *http.Request, c net.Conn, release func()) (*http.Response, error) {
+	var once sync.Once
+	tr := &http.Transport{
+		Proxy: nil,
+		DialTLSContext: func(context.Context, string, string) (net.Conn, error) {
+			var out net.Conn
+			once.Do(func() { out = c })
+			if out == nil {
+				return nil, errors.New("probe: one connection per request")
+			}
+			return out, nil
+		},
+		ForceAttemptHTTP2: true,
+		DisableKeepAlives: true,
+	}
+	closeAll := func() {
+		tr.CloseIdleConnections()
+		c.Close()
+		release()
+	}
+	now := envNow(t.env)
+	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() { t.times.gotFirstByte(now().Sub(t.start)) }}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	resp.Body = &closingBody{ReadCloser: resp.Body, close: closeAll, ctx: req.Context()}
+	return resp, nil
+}
+
+func (t *transport) tlsConfig(host string) *tls.Config {
+	var conf *tls.Config
+	if t.env.TLS != nil {
+		conf = t.env.TLS.Clone()
+	} else {
+		conf = &tls.Config{}
+	}
+	conf.ServerName = host
+	conf.InsecureSkipVerify = !t.verify
+	// HTTP/2 first, as browsers offer it; a server that cannot, answers 1.1.
+	conf.NextProtos = []string{"h2", "http/1.1"}
+	return conf
+}
+
+// closingBody closes the connection with the body, and names the context's
+// error when a read fails because it ended.
+type closingBody struct {
+	io.ReadCloser
+	close func()
+	once  sync.Once
+	ctx   context.Context
+}
+
+func (b *closingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = contextError(b.ctx, err)
+	}
+	return n, err
+}
+
+func (b *closingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.close)
+	return err
+}
+
+// contextError names ctx's end as the cause of err when it is: "i/o timeout"
+// would hide which deadline it was. The connection's deadline is only ever
+// ctx's, and the poller may see it pass a moment before ctx's own timer fires,
+// so a deadline error waits for ctx to say so.
+func contextError(ctx context.Context, err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		<-ctx.Done()
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	return err
+}
+
+// hostPort is where req goes: its URL's host and port, the scheme's port by
+// default.
+func hostPort(req *http.Request) (string, int, error) {
+	u := req.URL
+	if u == nil || u.Host == "" {
+		return "", 0, errors.New("request has no host")
+	}
+	host, portStr := u.Hostname(), u.Port()
+	if portStr == "" {
+		switch u.Scheme {
+		case "http":
+			portStr = "80"
+		case "https":
+			portStr = "443"
+		default:
+			return "", 0, fmt.Errorf("unsupported scheme %q", u.Scheme)
+		}
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", portStr)
+	}
+	return host, port, nil
+}
