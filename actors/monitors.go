@@ -551,7 +551,7 @@ func (a *monitorActor) step(b *store.Batch, ev monitor.Event, res *probe.Result,
 		}
 	}
 	if eff.Changed || eff.Record || eff.Flip != nil {
-		b.PutMonitor(&m.rec)
+		b.PutMonitorState(&m.rec) // a probe changes no attribute
 	}
 	if eff.Next.IsZero() {
 		a.ms.o.Wheel.Cancel(&m.timer)

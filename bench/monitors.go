@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -148,8 +149,11 @@ func (r *runner) monitors(tmp string) (Result, error) {
 		return nil, err
 	}
 
-	// The target: fasthttp, as the cheapest server to share the 2 cores with.
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	// The target: fasthttp, as the cheapest server to share the 2 cores with,
+	// without TCP keep-alive, whose setsockopt calls per accepted connection
+	// would be the target's cost, not vigilo's.
+	lc := net.ListenConfig{KeepAlive: -1}
+	raw, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}

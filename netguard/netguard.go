@@ -50,7 +50,11 @@ func New(o Options) (*Guard, error) {
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
 	}
-	g := &Guard{dialer: net.Dialer{Timeout: o.Timeout}}
+	// No TCP keep-alive: every connection here carries a probe or a delivery
+	// bounded by its own timeout, long before a keep-alive probe would be
+	// sent, and enabling it costs four setsockopt calls per connection (about
+	// a tenth of a probe's CPU on loopback).
+	g := &Guard{dialer: net.Dialer{Timeout: o.Timeout, KeepAlive: -1}}
 	if o.DenyPrivate {
 		g.dialer.Control = control
 	}

@@ -129,15 +129,27 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// HTTP/1.1. Connection: close, as the connection is never reused.
 	out := *req
 	out.Close = true
-	bw := bufio.NewWriterSize(c, 4<<10)
-	if err := out.Write(bw); err != nil {
-		return fail(fmt.Errorf("write request: %w", err))
-	}
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(c)
+	err = out.Write(bw)
 	req.Body = nil // Write closed it
-	if err := bw.Flush(); err != nil {
+	if err == nil {
+		err = bw.Flush()
+	}
+	bw.Reset(nil)
+	writers.Put(bw)
+	if err != nil {
 		return fail(fmt.Errorf("write request: %w", err))
 	}
-	br := bufio.NewReaderSize(c, 4<<10)
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(c)
+	closeAll = func() {
+		stopConn()
+		c.Close()
+		release()
+		br.Reset(nil)
+		readers.Put(br)
+	}
 	if _, err := br.Peek(1); err != nil {
 		return fail(fmt.Errorf("read response: %w", err))
 	}
@@ -158,6 +170,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body = &closingBody{ReadCloser: resp.Body, close: closeAll, ctx: ctx}
 	return resp, nil
 }
+
+// Buffers are pooled: a probe's exchange is one short request and a header, and
+// two fresh 4 KiB buffers per probe were most of its garbage.
+var (
+	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
+)
 
 // roundTripH2 runs req over c, a TLS connection that negotiated HTTP/2, with a
 // single-use http.Transport that dials nothing but c.
@@ -211,12 +230,16 @@ func (t *transport) tlsConfig(host string) *tls.Config {
 // error when a read fails because it ended.
 type closingBody struct {
 	io.ReadCloser
-	close func()
-	once  sync.Once
-	ctx   context.Context
+	close  func()
+	closed bool
+	ctx    context.Context
 }
 
 func (b *closingBody) Read(p []byte) (int, error) {
+	if b.closed {
+		// The read buffer went back to its pool with the connection.
+		return 0, errors.New("probe: read on a closed response body")
+	}
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && err != io.EOF {
 		err = contextError(b.ctx, err)
@@ -225,8 +248,12 @@ func (b *closingBody) Read(p []byte) (int, error) {
 }
 
 func (b *closingBody) Close() error {
+	if b.closed {
+		return nil
+	}
 	err := b.ReadCloser.Close()
-	b.once.Do(b.close)
+	b.closed = true
+	b.close()
 	return err
 }
 

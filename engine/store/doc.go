@@ -40,6 +40,7 @@
 //	'o'     check id (16) notification id (16) Notification with its attempts (CBOR)
 //	'q'     notification id (16)               check id (16): the outbox (pending only)
 //	'M'     monitor id (16)                    Monitor (CBOR; monitors.go)
+//	'S'     monitor id (16)                    its state since its last probe (CBOR)
 //	'G'     project id (16) monitor id (16)    empty: the project's monitors
 //	'R'     monitor id (16) n (8)              ResponseTime (CBOR)
 //	'I'     monitor id (16) start (8)          Incident (CBOR)

@@ -1,24 +1,32 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 )
 
-// What active monitors keep: the monitor (its Better Uptime attributes and its
-// state machine's state in one record, like a check), its response times, and
-// its incidents, from which SLA is computed. A monitor's status changes are
-// flips under 'f', as a check's are.
+// What active monitors keep: the monitor (its Better Uptime attributes, with its
+// state as of its last create or update), its state machine's state as of its
+// last probe, its response times, and its incidents, from which SLA is
+// computed. A monitor's status changes are flips under 'f', as a check's are.
+//
+// The state has a key of its own because every probe rewrites it: about 100
+// bytes, where the whole record with its attributes is over a kilobyte, and
+// at ten thousand probes a second those bytes were most of what the WAL,
+// the memtable and compactions carried.
 //
 //	prefix  key after the prefix                        value
 //	'M'     monitor id (16)                             Monitor (CBOR)
+//	'S'     monitor id (16)                             its state (CBOR): wins over the state in 'M'
 //	'G'     project id (16) monitor id (16)             empty: the project's monitors
 //	'R'     monitor id (16) n (8)                       ResponseTime (CBOR); the newest ResponseLimit kept
 //	'I'     monitor id (16) start (8)                   Incident (CBOR)
 const (
 	pfxMonitor     = 'M'
+	pfxMonState    = 'S'
 	pfxProjMonitor = 'G'
 	pfxResponse    = 'R'
 	pfxIncident    = 'I'
@@ -51,6 +59,33 @@ type Monitor struct {
 	IncidentCause string `cbor:"30,keyasint,omitempty"`
 }
 
+// monitorState is the runtime part of Monitor, under the same CBOR keys.
+type monitorState struct {
+	Status          string    `cbor:"20,keyasint"`
+	Since           time.Time `cbor:"21,keyasint,omitempty"`
+	FailingSince    time.Time `cbor:"22,keyasint,omitempty"`
+	RecoveringSince time.Time `cbor:"23,keyasint,omitempty"`
+	IncidentSince   time.Time `cbor:"24,keyasint,omitempty"`
+	LastProbe       time.Time `cbor:"25,keyasint,omitempty"`
+	Next            time.Time `cbor:"26,keyasint,omitempty"`
+	Wake            uint8     `cbor:"27,keyasint,omitempty"`
+	LastError       string    `cbor:"28,keyasint,omitempty"`
+	NResponses      uint64    `cbor:"29,keyasint,omitempty"`
+	IncidentCause   string    `cbor:"30,keyasint,omitempty"`
+}
+
+func stateOf(m *Monitor) monitorState {
+	return monitorState{Status: m.Status, Since: m.Since, FailingSince: m.FailingSince, RecoveringSince: m.RecoveringSince,
+		IncidentSince: m.IncidentSince, LastProbe: m.LastProbe, Next: m.Next, Wake: m.Wake, LastError: m.LastError,
+		NResponses: m.NResponses, IncidentCause: m.IncidentCause}
+}
+
+func (st *monitorState) applyTo(m *Monitor) {
+	m.Status, m.Since, m.FailingSince, m.RecoveringSince = st.Status, st.Since, st.FailingSince, st.RecoveringSince
+	m.IncidentSince, m.LastProbe, m.Next, m.Wake = st.IncidentSince, st.LastProbe, st.Next, st.Wake
+	m.LastError, m.NResponses, m.IncidentCause = st.LastError, st.NResponses, st.IncidentCause
+}
+
 // ResponseTime is one probe's timing.
 type ResponseTime struct {
 	N         uint64        `cbor:"1,keyasint"`
@@ -79,12 +114,21 @@ func incidentKey(dst []byte, id uuid.UUID, start time.Time) []byte {
 	return timeKey(appendID(dst, pfxIncident, id), start)
 }
 
-// PutMonitor writes m and its project index entry.
+// PutMonitor writes m whole, with its project index entry.
 func (b *Batch) PutMonitor(m *Monitor) {
 	b.key = appendID(b.key[:0], pfxMonitor, m.ID)
-	b.putRecord(b.key, "monitor "+m.ID.String(), m)
+	b.putRecord(b.key, "monitor", m)
 	b.key = append(appendID(b.key[:0], pfxProjMonitor, m.ProjectID), m.ID[:]...)
 	b.set(b.key, nil)
+	b.PutMonitorState(m)
+}
+
+// PutMonitorState writes only m's runtime state (Status through
+// IncidentCause): what a probe changes.
+func (b *Batch) PutMonitorState(m *Monitor) {
+	st := stateOf(m)
+	b.key = appendID(b.key[:0], pfxMonState, m.ID)
+	b.putRecord(b.key, "monitor state", &st)
 }
 
 // AddResponseTime appends r as entry r.N of the monitor's response times and
@@ -119,6 +163,8 @@ func (b *Batch) PutIncident(id uuid.UUID, in *Incident) {
 func (b *Batch) DeleteMonitor(m *Monitor) {
 	b.key = appendID(b.key[:0], pfxMonitor, m.ID)
 	b.del(b.key)
+	b.key = appendID(b.key[:0], pfxMonState, m.ID)
+	b.del(b.key)
 	b.key = append(appendID(b.key[:0], pfxProjMonitor, m.ProjectID), m.ID[:]...)
 	b.del(b.key)
 	b.delIDRange(pfxResponse, m.ID)
@@ -127,15 +173,39 @@ func (b *Batch) DeleteMonitor(m *Monitor) {
 	b.deleteCheckNotifications(m.ID)
 }
 
-// AllMonitors calls fn for every monitor, for loading at start.
+// AllMonitors calls fn for every monitor, with its latest state, for loading
+// at start.
 func (s *Store) AllMonitors(fn func(*Monitor) error) error {
-	return s.scan([]byte{pfxMonitor}, false, func(k, v []byte) (bool, error) {
+	if !s.enter() {
+		return ErrClosed
+	}
+	defer s.exit()
+	// Both prefixes are in id order, so the state iterator only moves forward.
+	states, err := s.iter([]byte{pfxMonState}, []byte{pfxMonState + 1})
+	if err != nil {
+		return err
+	}
+	defer states.Close()
+	var key []byte
+	err = s.scan([]byte{pfxMonitor}, false, func(k, v []byte) (bool, error) {
 		var m Monitor
 		if err := decMode.Unmarshal(v, &m); err != nil {
 			return false, fmt.Errorf("decode monitor %x: %w", k[1:], err)
 		}
+		key = appendID(key[:0], pfxMonState, m.ID)
+		if states.SeekGE(key) && bytes.Equal(states.Key(), key) {
+			var st monitorState
+			if err := decMode.Unmarshal(states.Value(), &st); err != nil {
+				return false, fmt.Errorf("decode monitor state %x: %w", k[1:], err)
+			}
+			st.applyTo(&m)
+		}
 		return true, fn(&m)
 	})
+	if err != nil {
+		return err
+	}
+	return states.Error()
 }
 
 // ResponseTimes returns up to limit (0: all kept) of the monitor's newest

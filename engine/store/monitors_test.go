@@ -51,3 +51,80 @@ func TestMonitorRecords(t *testing.T) {
 		t.Errorf("incidents outlive their monitor: %d", len(ins))
 	}
 }
+
+// TestMonitorState shows a probe's state write winning over the state in the
+// whole record, for every monitor loaded, and a record written before states
+// had their own key loading with its own.
+func TestMonitorState(t *testing.T) {
+	s := openT(t, Options{})
+	var ms []*Monitor
+	for i := range 5 {
+		m := &Monitor{ID: uuid.New(), ProjectID: uuid.New(), Attrs: []byte(`{}`), Status: "pending", NResponses: uint64(i)}
+		commitT(t, s, func(b *Batch) { b.PutMonitor(m) })
+		ms = append(ms, m)
+	}
+	// Every other monitor probed since: only its state is written.
+	for i, m := range ms {
+		if i%2 == 0 {
+			m.Status, m.LastProbe, m.NResponses, m.LastError = "down", t0.Add(time.Duration(i)*time.Second), 100+uint64(i), "refused"
+			m.Attrs = []byte(`{"ignored":true}`) // not written by PutMonitorState
+			commitT(t, s, func(b *Batch) { b.PutMonitorState(m) })
+		}
+	}
+	// A record from before 'S' existed: its state only in 'M'.
+	legacy := &Monitor{ID: uuid.New(), ProjectID: uuid.New(), Attrs: []byte(`{}`), Status: "up", NResponses: 7}
+	commitT(t, s, func(b *Batch) {
+		b.PutMonitor(legacy)
+		b.key = appendID(b.key[:0], pfxMonState, legacy.ID)
+		b.del(b.key)
+	})
+
+	loaded := map[uuid.UUID]Monitor{}
+	if err := s.AllMonitors(func(x *Monitor) error { loaded[x.ID] = *x; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(loaded) != len(ms)+1 {
+		t.Fatalf("loaded %d monitors, want %d", len(loaded), len(ms)+1)
+	}
+	for i, m := range ms {
+		got := loaded[m.ID]
+		if got.Status != m.Status || got.NResponses != m.NResponses || !got.LastProbe.Equal(m.LastProbe) || got.LastError != m.LastError {
+			t.Errorf("monitor %d: loaded %s/%d/%v/%q, want %s/%d/%v/%q", i, got.Status, got.NResponses, got.LastProbe, got.LastError,
+				m.Status, m.NResponses, m.LastProbe, m.LastError)
+		}
+		if string(got.Attrs) != `{}` {
+			t.Errorf("monitor %d: attrs %s, want those of its last PutMonitor", i, got.Attrs)
+		}
+	}
+	if got := loaded[legacy.ID]; got.Status != "up" || got.NResponses != 7 {
+		t.Errorf("legacy monitor: %s/%d, want up/7 from its record", got.Status, got.NResponses)
+	}
+
+	commitT(t, s, func(b *Batch) { b.DeleteMonitor(ms[0]) })
+	if err := s.get(appendID(nil, pfxMonState, ms[0].ID), func([]byte) error { return nil }); err != ErrNotFound {
+		t.Errorf("state of a deleted monitor: %v, want ErrNotFound", err)
+	}
+}
+
+// BenchmarkMonitorStateBatch is what a probe's result writes, the state alone
+// against the whole record it used to rewrite.
+func BenchmarkMonitorStateBatch(b *testing.B) {
+	s := openT(b, Options{})
+	m := &Monitor{ID: uuid.New(), ProjectID: uuid.New(), Attrs: make([]byte, 1100), Status: "up", LastProbe: t0, Next: t0, NResponses: 42}
+	for _, c := range []struct {
+		name string
+		put  func(*Batch, *Monitor)
+	}{{"state", (*Batch).PutMonitorState}, {"whole", (*Batch).PutMonitor}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var bytes int
+			for b.Loop() {
+				bt := s.NewBatch()
+				c.put(bt, m)
+				bytes = len(bt.pb.Repr())
+				bt.Discard()
+			}
+			b.ReportMetric(float64(bytes), "batch-bytes")
+		})
+	}
+}
