@@ -178,10 +178,7 @@ func (r *runner) alerts(tmp string) (Result, error) {
 		Config: []byte(fmt.Sprintf(`{"url": "http://%s/hook"}`, ln.Addr()))}); err != nil {
 		return nil, err
 	}
-	x := &AlertsResult{Name: ScenarioAlerts, Checks: n, Probes: probes, TickSeconds: (100 * time.Millisecond).Seconds()}
-	if o.Tick != 0 {
-		x.TickSeconds = o.Tick.Seconds()
-	}
+	x := &AlertsResult{Name: ScenarioAlerts, Checks: n, Probes: probes, TickSeconds: o.WithDefaults().Tick.Seconds()}
 	// T0 comes once the baseline's deadlines have passed, 2 s after serving.
 	lead := window + 3*time.Second
 	shift.Store(int64(t0.Add(-lead).Sub(time.Now())))

@@ -199,10 +199,7 @@ func (r *runner) deadlines(tmp string) (Result, error) {
 			e.Close()
 		}
 	}()
-	tick := 100 * time.Millisecond // engine.Options' default
-	if o.Tick != 0 {
-		tick = o.Tick
-	}
+	tick := o.WithDefaults().Tick
 	x.TickSeconds = tick.Seconds()
 	if r.o.CPUProfile != "" && !r.o.has(ScenarioIngest) {
 		prof, err := os.Create(r.o.CPUProfile)

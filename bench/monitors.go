@@ -174,6 +174,7 @@ func (r *runner) monitors(tmp string) (Result, error) {
 	o.Region = "bench"
 	o.OnProbe = stats.onProbe
 	o.Tick = r.o.MonitorTick
+	o.ProbeWorkers = r.o.ProbeWorkers
 	e, err := engine.Open(o)
 	if err != nil {
 		return nil, err
@@ -182,14 +183,9 @@ func (r *runner) monitors(tmp string) (Result, error) {
 	if err := e.Serve(nil); err != nil {
 		return nil, err
 	}
+	eff := o.WithDefaults()
 	x := &MonitorsResult{Name: ScenarioMonitors, Monitors: n, FrequencySeconds: freq.Seconds(),
-		OfferedPerSecond: float64(n) / freq.Seconds(), TickSeconds: (100 * time.Millisecond).Seconds(), Workers: 512}
-	if o.Tick != 0 {
-		x.TickSeconds = o.Tick.Seconds()
-	}
-	if o.ProbeWorkers != 0 {
-		x.Workers = o.ProbeWorkers
-	}
+		OfferedPerSecond: float64(n) / freq.Seconds(), TickSeconds: eff.Tick.Seconds(), Workers: eff.ProbeWorkers}
 
 	// Created as the API would, in parallel; each monitor's first probe comes
 	// at its phase, so they are probing while the rest are created.

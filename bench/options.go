@@ -93,6 +93,9 @@ type Options struct {
 	// MonitorTick is the monitors scenario's wheel tick; default the engine's
 	// (100 ms). A probe starts up to a tick after it is due.
 	MonitorTick time.Duration
+	// ProbeWorkers is the monitors scenario's probe worker bound (serve
+	// --probe-workers); default the engine's.
+	ProbeWorkers int
 	// Dir is where the run's temporary data directory is made (and removed at the
 	// end); default os.TempDir().
 	Dir string
@@ -220,6 +223,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("bench: monitor frequency %v is outside 1s..1h", o.MonitorFrequency)
 	case o.MonitorTick != 0 && (o.MonitorTick < time.Millisecond || o.MonitorTick > time.Minute):
 		return fmt.Errorf("bench: monitor tick %v is outside 1ms..1m", o.MonitorTick)
+	case o.ProbeWorkers < 0:
+		return fmt.Errorf("bench: probe workers %d is negative", o.ProbeWorkers)
 	case o.Conns < 1 || o.Conns > MaxConns:
 		return fmt.Errorf("bench: conns %d is outside 1..%d", o.Conns, MaxConns)
 	case o.PingsPerCheck > 100:

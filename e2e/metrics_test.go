@@ -116,7 +116,7 @@ func TestMetrics(t *testing.T) {
 	atLeast(`vigilo_pebble_memtable_bytes`, 1)
 	atLeast(`go_goroutines`, 1)
 	atLeast(`process_resident_memory_bytes`, 1)
-	// A deadline fires at most a tick late (100 ms), plus scheduling slack.
+	// A deadline fires at most a tick late (10 ms), plus scheduling slack.
 	if n, sum := sample(t, text, `vigilo_deadline_lateness_seconds_count`), sample(t, text, `vigilo_deadline_lateness_seconds_sum`); n > 0 && sum/n > 1 {
 		t.Errorf("mean deadline lateness %.3fs, want ≤ 1s", sum/n)
 	}
