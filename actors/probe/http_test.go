@@ -424,3 +424,24 @@ func BenchmarkHTTP(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHTTPParallel is probes in flight together, as the worker pool runs
+// them: what a probe costs in CPU rather than in round trips.
+func BenchmarkHTTPParallel(b *testing.B) {
+	srv := httpServer(b, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
+	env := testEnv()
+	tg := &Target{Type: "status", URL: srv.URL}
+	ctx := probeCtx(b, time.Minute)
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		var r Result
+		for pb.Next() {
+			probeHTTP(ctx, tg, env, &r)
+			if !r.Up {
+				b.Error(r.Err)
+				return
+			}
+		}
+	})
+}

@@ -74,11 +74,15 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The request's context is the probe's or a child of it, but the probe's
-	// also bounds a caller (the RDAP client) that might pass another.
-	ctx, cancel := context.WithCancel(req.Context())
-	stopProbe := context.AfterFunc(t.ctx, cancel)
-	release := func() { stopProbe(); cancel() }
+	// The request's context is the probe's (the HTTP prober's requests), or
+	// one the probe's must also bound (the RDAP client's).
+	ctx, release := req.Context(), func() {}
+	if ctx != t.ctx {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		stopProbe := context.AfterFunc(t.ctx, cancel)
+		release = func() { stopProbe(); cancel() }
+	}
 
 	now := envNow(t.env)
 	var dns, connect, handshake time.Duration
