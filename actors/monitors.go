@@ -210,12 +210,22 @@ func (ms *Monitors) add(m *Monitor) error {
 	return nil
 }
 
-// Load makes a stored monitor resident and arms its next wake (a wake that
-// passed while the server was down comes at the next tick).
+// Load makes a stored monitor resident and arms its next wake. A probe that
+// fell due while the server was down (or whose Next was not written, see
+// step) comes when the state machine would schedule it now: at the next
+// instant of the monitor's grid, or at a confirmation or recovery period's
+// end, so that a restart does not probe every monitor in one burst. Other
+// passed wakes (a maintenance window's edge) come at the next tick.
 func (ms *Monitors) Load(rec *store.Monitor) error {
 	spec, err := ms.o.Compile(rec)
 	if err != nil {
 		return fmt.Errorf("load monitor %s: %w", rec.ID, err)
+	}
+	if now := ms.o.Now(); monitor.Wake(rec.Wake) == monitor.WakeProbe && rec.Next.Before(now) {
+		st, _ := monitor.Apply(spec.Machine, monitorStateOf(rec), monitor.Event{Kind: monitor.Reconfigure}, now)
+		if st.Status.String() == rec.Status && monitor.Wake(st.Wake) == monitor.WakeProbe {
+			rec.Next = st.Next
+		}
 	}
 	m := &Monitor{rec: *rec, spec: spec}
 	if err := ms.add(m); err != nil {
@@ -550,14 +560,27 @@ func (a *monitorActor) step(b *store.Batch, ev monitor.Event, res *probe.Result,
 			a.after = al.Flipped(b, &subject, from, to, f.At)
 		}
 	}
-	if eff.Changed || eff.Record || eff.Flip != nil {
-		b.PutMonitorState(&m.rec) // a probe changes no attribute
+	// A probe changes no attribute, so the state alone is written, and not
+	// even that when the probe only moved LastProbe, Next and NResponses: its
+	// response time records the first and last, and Load recomputes Next.
+	if (eff.Changed || eff.Record || eff.Flip != nil) && !(eff.Record && routineProbe(&old, &m.rec)) {
+		b.PutMonitorState(&m.rec)
 	}
 	if eff.Next.IsZero() {
 		a.ms.o.Wheel.Cancel(&m.timer)
 	} else {
 		a.ms.o.Wheel.Schedule(&m.timer, eff.Next)
 	}
+}
+
+// routineProbe reports whether after differs from before in nothing but what
+// every counted probe moves.
+func routineProbe(before, after *store.Monitor) bool {
+	return before.Status == after.Status && before.Since.Equal(after.Since) &&
+		before.FailingSince.Equal(after.FailingSince) && before.RecoveringSince.Equal(after.RecoveringSince) &&
+		before.IncidentSince.Equal(after.IncidentSince) && before.Wake == after.Wake &&
+		before.LastError == after.LastError && before.IncidentCause == after.IncidentCause &&
+		before.NResponses+1 == after.NResponses
 }
 
 func (a *monitorActor) commit(b *store.Batch, done chan MonitorResult) {

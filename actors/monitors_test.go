@@ -431,6 +431,54 @@ func TestMonitorLoad(t *testing.T) {
 	}
 }
 
+// After probes that changed nothing but their count and time (whose state is
+// not rewritten), a restart knows the newest probe from its response time, and
+// a probe that fell due while the server was down comes at the next instant of
+// the monitor's grid, not at once.
+func TestMonitorLoadAfterRoutineProbes(t *testing.T) {
+	st, err := store.Open(store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	target := startTarget(t, "", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	freq := time.Minute
+
+	first := newMonEnv(t, st)
+	m := first.create(testMonAttrs{URL: target.URL, Frequency: freq}, false)
+	var rec store.Monitor
+	var last probeSeen
+	for range 4 { // pending → up, then three routine probes
+		rec, last = first.wake(m)
+	}
+	if rec.Status != "up" || rec.NResponses != 4 {
+		t.Fatalf("after four probes: %+v", rec)
+	}
+	if !first.ms.Drain(10 * time.Second) {
+		t.Fatal("not drained")
+	}
+
+	second := newMonEnv(t, st)
+	down := rec.Next.Add(freq + freq/2) // down across two grid instants
+	second.mu.Lock()
+	second.now = down
+	second.mu.Unlock()
+	if err := st.AllMonitors(second.ms.Load); err != nil {
+		t.Fatal(err)
+	}
+	loaded := second.snapshot(second.ms.Get(rec.ID))
+	if loaded.NResponses != 4 || !loaded.LastProbe.Equal(last.started) || loaded.Status != "up" {
+		t.Fatalf("loaded %d responses, last probe %v, %s; want 4, %v, up", loaded.NResponses, loaded.LastProbe, loaded.Status, last.started)
+	}
+	if want := rec.Next.Add(2 * freq); !loaded.Next.Equal(want) {
+		t.Fatalf("loaded Next %v, want the next grid instant after the restart, %v", loaded.Next, want)
+	}
+	after, p := second.wake(second.ms.Get(rec.ID))
+	if !p.up || after.NResponses != 5 {
+		t.Fatalf("probe after restart %+v, record %+v", p, after)
+	}
+}
+
 // slowTarget holds every request until released, and remembers the most it
 // held at once.
 type slowTarget struct {

@@ -13,16 +13,18 @@ import (
 // last probe, its response times, and its incidents, from which SLA is
 // computed. A monitor's status changes are flips under 'f', as a check's are.
 //
-// The state has a key of its own because every probe rewrites it: about 100
-// bytes, where the whole record with its attributes is over a kilobyte, and
-// at ten thousand probes a second those bytes were most of what the WAL,
-// the memtable and compactions carried.
+// The state has a key of its own so that a probe that changes it rewrites
+// about 100 bytes, not the whole record with its kilobyte of attributes. A
+// probe that changes nothing but LastProbe, Next and NResponses (most of
+// them: the target is as it was) need not write it at all: its response time
+// records both, and AllMonitors folds the newest one in. Next the host
+// recomputes at load.
 //
 //	prefix  key after the prefix                        value
 //	'M'     monitor id (16)                             Monitor (CBOR)
 //	'S'     monitor id (16)                             its state (CBOR): wins over the state in 'M'
 //	'G'     project id (16) monitor id (16)             empty: the project's monitors
-//	'R'     monitor id (16) n (8)                       ResponseTime (CBOR); the newest ResponseLimit kept
+//	'R'     monitor id (16) n (8)                       ResponseTime (CBOR); at least the newest ResponseLimit kept
 //	'I'     monitor id (16) start (8)                   Incident (CBOR)
 const (
 	pfxMonitor     = 'M'
@@ -131,14 +133,21 @@ func (b *Batch) PutMonitorState(m *Monitor) {
 	b.putRecord(b.key, "monitor state", &st)
 }
 
-// AddResponseTime appends r as entry r.N of the monitor's response times and
-// drops entry r.N − ResponseLimit.
+// responsePrune is how often the old response times are dropped: one range
+// deletion every responsePrune entries rather than a point deletion with each,
+// since at thousands of probes a second each Pebble operation counts.
+const responsePrune = 64
+
+// AddResponseTime appends r as entry r.N of the monitor's response times and,
+// every responsePrune entries, drops those older than the newest
+// ResponseLimit.
 func (b *Batch) AddResponseTime(id uuid.UUID, r *ResponseTime) {
 	b.key = pingLogKey(b.key[:0], pfxResponse, id, r.N)
 	b.putRecord(b.key, "response time", r)
-	if r.N > ResponseLimit {
-		b.key = pingLogKey(b.key[:0], pfxResponse, id, r.N-ResponseLimit)
-		b.del(b.key)
+	if r.N > ResponseLimit && r.N%responsePrune == 0 {
+		b.key = appendID(b.key[:0], pfxResponse, id)
+		b.key2 = pingLogKey(b.key2[:0], pfxResponse, id, r.N-ResponseLimit+1)
+		b.delRange(b.key, b.key2)
 	}
 }
 
@@ -173,20 +182,27 @@ func (b *Batch) DeleteMonitor(m *Monitor) {
 	b.deleteCheckNotifications(m.ID)
 }
 
-// AllMonitors calls fn for every monitor, with its latest state, for loading
-// at start.
+// AllMonitors calls fn for every monitor, for loading at start: its latest
+// state, with NResponses and LastProbe those of its newest response time when
+// that is newer. Next is as last written and may have passed.
 func (s *Store) AllMonitors(fn func(*Monitor) error) error {
 	if !s.enter() {
 		return ErrClosed
 	}
 	defer s.exit()
-	// Both prefixes are in id order, so the state iterator only moves forward.
+	// All three prefixes are in id order, so the other iterators only move
+	// forward.
 	states, err := s.iter([]byte{pfxMonState}, []byte{pfxMonState + 1})
 	if err != nil {
 		return err
 	}
 	defer states.Close()
-	var key []byte
+	responses, err := s.iter([]byte{pfxResponse}, []byte{pfxResponse + 1})
+	if err != nil {
+		return err
+	}
+	defer responses.Close()
+	var key, end []byte
 	err = s.scan([]byte{pfxMonitor}, false, func(k, v []byte) (bool, error) {
 		var m Monitor
 		if err := decMode.Unmarshal(v, &m); err != nil {
@@ -200,17 +216,34 @@ func (s *Store) AllMonitors(fn func(*Monitor) error) error {
 			}
 			st.applyTo(&m)
 		}
+		key = appendID(key[:0], pfxResponse, m.ID)
+		end = prefixEnd(end[:0], key)
+		if responses.SeekLT(end) && bytes.HasPrefix(responses.Key(), key) {
+			var rt ResponseTime
+			if err := decMode.Unmarshal(responses.Value(), &rt); err != nil {
+				return false, fmt.Errorf("decode response time %x: %w", responses.Key()[1:], err)
+			}
+			if rt.N > m.NResponses {
+				m.NResponses, m.LastProbe = rt.N, rt.At
+			}
+		}
 		return true, fn(&m)
 	})
 	if err != nil {
 		return err
 	}
-	return states.Error()
+	if err := states.Error(); err != nil {
+		return err
+	}
+	return responses.Error()
 }
 
-// ResponseTimes returns up to limit (0: all kept) of the monitor's newest
-// response times, oldest first.
+// ResponseTimes returns up to limit (0 or over ResponseLimit: ResponseLimit)
+// of the monitor's newest response times, oldest first.
 func (s *Store) ResponseTimes(id uuid.UUID, limit int) ([]ResponseTime, error) {
+	if limit <= 0 || limit > ResponseLimit {
+		limit = ResponseLimit
+	}
 	out, err := scanRecords[ResponseTime](s, appendID(nil, pfxResponse, id), limit, true)
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]

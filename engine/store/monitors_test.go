@@ -22,6 +22,24 @@ func TestMonitorRecords(t *testing.T) {
 	if err != nil || len(rts) != ResponseLimit || rts[0].N != 6 || rts[len(rts)-1].N != ResponseLimit+5 {
 		t.Fatalf("response times: %d, first %d, err %v", len(rts), rts[0].N, err)
 	}
+	// What is on disk: nothing pruned before N = 1024 (a multiple of
+	// responsePrune), then the newest ResponseLimit (25 to 1024), plus those
+	// since.
+	stored := func() (n int) {
+		if err := s.scan(appendID(nil, pfxResponse, m.ID), false, func([]byte, []byte) (bool, error) { n++; return true, nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := stored(); n != ResponseLimit+5 {
+		t.Errorf("%d response times stored at N = %d, want all", n, ResponseLimit+5)
+	}
+	for n := uint64(ResponseLimit + 6); n <= 1030; n++ {
+		commitT(t, s, func(b *Batch) { b.AddResponseTime(m.ID, &ResponseTime{N: n, At: t0.Add(time.Duration(n) * time.Second)}) })
+	}
+	if n := stored(); n != ResponseLimit+6 {
+		t.Errorf("%d response times stored at N = 1030, want %d", n, ResponseLimit+6)
+	}
 	// Incidents: an old one is dropped when a new one opens past the retention.
 	old := Incident{Start: t0, End: t0.Add(time.Minute), Cause: "timeout"}
 	commitT(t, s, func(b *Batch) { b.PutIncident(m.ID, &old) })
@@ -98,6 +116,28 @@ func TestMonitorState(t *testing.T) {
 	}
 	if got := loaded[legacy.ID]; got.Status != "up" || got.NResponses != 7 {
 		t.Errorf("legacy monitor: %s/%d, want up/7 from its record", got.Status, got.NResponses)
+	}
+
+	// Probes that wrote only their response times: the newest one's number
+	// and time come back, not those of the older state.
+	m := ms[1]
+	for n := m.NResponses + 1; n <= m.NResponses+3; n++ {
+		commitT(t, s, func(b *Batch) {
+			b.AddResponseTime(m.ID, &ResponseTime{N: n, At: t0.Add(time.Duration(n) * time.Minute), Up: true})
+		})
+	}
+	// A response time older than the state (its state written after) does not
+	// take it back.
+	commitT(t, s, func(b *Batch) { b.AddResponseTime(ms[0].ID, &ResponseTime{N: 1, At: t0}) })
+	loaded = map[uuid.UUID]Monitor{}
+	if err := s.AllMonitors(func(x *Monitor) error { loaded[x.ID] = *x; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := loaded[m.ID], m.NResponses+3; got.NResponses != want || !got.LastProbe.Equal(t0.Add(time.Duration(want)*time.Minute)) {
+		t.Errorf("after response times only: NResponses %d, LastProbe %v; want %d and that probe's start", got.NResponses, got.LastProbe, want)
+	}
+	if got := loaded[ms[0].ID]; got.NResponses != ms[0].NResponses || !got.LastProbe.Equal(ms[0].LastProbe) {
+		t.Errorf("an older response time rolled the state back: %d %v", got.NResponses, got.LastProbe)
 	}
 
 	commitT(t, s, func(b *Batch) { b.DeleteMonitor(ms[0]) })
