@@ -35,7 +35,9 @@ func TestMonitorRecords(t *testing.T) {
 		t.Errorf("%d response times stored at N = %d, want all", n, ResponseLimit+5)
 	}
 	for n := uint64(ResponseLimit + 6); n <= 1030; n++ {
-		commitT(t, s, func(b *Batch) { b.AddResponseTime(m.ID, &ResponseTime{N: n, At: t0.Add(time.Duration(n) * time.Second)}) })
+		commitT(t, s, func(b *Batch) {
+			b.AddResponseTime(m.ID, &ResponseTime{N: n, At: t0.Add(time.Duration(n) * time.Second)})
+		})
 	}
 	if n := stored(); n != ResponseLimit+6 {
 		t.Errorf("%d response times stored at N = 1030, want %d", n, ResponseLimit+6)
