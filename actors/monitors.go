@@ -84,7 +84,7 @@ type Monitor struct {
 	timer       wheel.Timer
 	pid         *actor.PID
 	rec         store.Monitor
-	spec        MonitorSpec
+	spec        *MonitorSpec // replaced whole, never changed: queued probes share it
 	probing     bool
 	// mu orders sends against the delete: a message is sent only under mu
 	// with deleted false, and deleted is set under mu before the actor is
@@ -227,7 +227,7 @@ func (ms *Monitors) Load(rec *store.Monitor) error {
 			rec.Next = st.Next
 		}
 	}
-	m := &Monitor{rec: *rec, spec: spec}
+	m := &Monitor{rec: *rec, spec: &spec}
 	if err := ms.add(m); err != nil {
 		return err
 	}
@@ -256,7 +256,7 @@ func (ms *Monitors) Create(rec store.Monitor, paused bool) (store.Monitor, error
 	if err := ms.o.Store.Commit(b); err != nil {
 		return store.Monitor{}, fmt.Errorf("create monitor %s: %w", rec.ID, err)
 	}
-	m := &Monitor{rec: rec, spec: spec}
+	m := &Monitor{rec: rec, spec: &spec}
 	if err := ms.add(m); err != nil {
 		return store.Monitor{}, err
 	}
@@ -439,7 +439,7 @@ func (a *monitorActor) wake(due time.Time) {
 // probeJob is one probe for the worker pool.
 type probeJob struct {
 	m            *Monitor
-	spec         MonitorSpec
+	spec         *MonitorSpec
 	pid          *actor.PID
 	due, started time.Time
 }
@@ -472,6 +472,11 @@ func (ms *Monitors) queue(j *probeJob) {
 // work runs queued probes until the registry drains.
 func (ms *Monitors) work() {
 	defer ms.wg.Done()
+	// Each probe's context is a child of this worker's, not of the registry's
+	// directly: a context keeps its children in a map under its lock, and
+	// hundreds of probes registering with one parent contended on it.
+	wctx, cancel := context.WithCancel(ms.ctx)
+	defer cancel()
 	for {
 		ms.jobsMu.Lock()
 		for len(ms.jobs) == 0 && ms.ctx.Err() == nil {
@@ -485,18 +490,19 @@ func (ms *Monitors) work() {
 		ms.jobs[0] = nil
 		ms.jobs = ms.jobs[1:]
 		ms.jobsMu.Unlock()
-		ms.run(j)
+		ms.run(wctx, j)
 	}
 }
 
-// run makes one probe and sends its result to the monitor's actor.
-func (ms *Monitors) run(j *probeJob) {
+// run makes one probe, bounded by wctx, and sends its result to the monitor's
+// actor.
+func (ms *Monitors) run(wctx context.Context, j *probeJob) {
 	var res probe.Result
 	if ms.ctx.Err() == nil {
-		ctx, cancel := context.WithTimeout(ms.ctx, j.spec.Timeout)
+		ctx, cancel := context.WithTimeout(wctx, j.spec.Timeout)
 		j.spec.Prober(ctx, &j.spec.Target, ms.o.Env, &res)
 		if res.Up && j.spec.DomainExpiration > 0 {
-			ms.checkDomain(ctx, j.m, &j.spec, j.started, &res)
+			ms.checkDomain(ctx, j.m, j.spec, j.started, &res)
 		}
 		cancel()
 	}
@@ -620,7 +626,7 @@ func (a *monitorActor) update(msg *monUpdateMsg) {
 	}
 	now := a.ms.o.Now()
 	next.Updated = now
-	m.rec, m.spec = next, spec
+	m.rec, m.spec = next, &spec
 	b := a.ms.o.Store.NewBatch()
 	b.PutMonitor(&m.rec)
 	a.step(b, monitor.Event{Kind: monitor.Reconfigure}, nil, now)
