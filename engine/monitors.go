@@ -108,6 +108,10 @@ func compileMonitor(rec *store.Monitor) (actors.MonitorSpec, error) {
 		Type: a.MonitorType, URL: a.URL, Method: strings.ToUpper(a.HTTPMethod), Body: a.RequestBody,
 		BasicAuthUser: a.AuthUsername, BasicAuthPassword: a.AuthPassword,
 		FollowRedirects: a.FollowRedirects, VerifySSL: a.VerifySSL, ExpectedStatusCodes: a.ExpectedStatusCodes,
+		RememberCookies: a.RememberCookies,
+	}
+	if a.IPVersion != nil {
+		t.IPVersion = *a.IPVersion
 	}
 	if a.RequiredKeyword != nil {
 		t.RequiredKeyword = *a.RequiredKeyword

@@ -67,19 +67,35 @@ func defaultResolve(ctx context.Context, host string) ([]net.IP, error) {
 	return ips, nil
 }
 
-// resolveHost returns host's addresses. A literal IP skips the resolver so the
-// DNS phase stays zero, as it did not happen; otherwise the lookup is added to
-// *dns (added, because an HTTP redirect chain resolves once per hop).
-func resolveHost(ctx context.Context, env *Env, host string, dns *time.Duration) ([]net.IP, error) {
+// resolveHost returns host's addresses of family (a Target.IPVersion). A
+// literal IP skips the resolver so the DNS phase stays zero, as it did not
+// happen; otherwise the lookup is added to *dns (added, because an HTTP
+// redirect chain resolves once per hop).
+func resolveHost(ctx context.Context, env *Env, host, family string, dns *time.Duration) ([]net.IP, error) {
+	var ips []net.IP
 	if a, err := netip.ParseAddr(host); err == nil {
-		return []net.IP{net.IP(a.Unmap().AsSlice())}, nil
+		ips = []net.IP{net.IP(a.Unmap().AsSlice())}
+	} else {
+		now := envNow(env)
+		start := now()
+		ips, err = envResolve(env)(ctx, host)
+		*dns += now().Sub(start)
+		if err != nil {
+			return nil, fmt.Errorf("resolve %s: %w", host, err)
+		}
 	}
-	now := envNow(env)
-	start := now()
-	ips, err := envResolve(env)(ctx, host)
-	*dns += now().Sub(start)
-	if err != nil {
-		return nil, fmt.Errorf("resolve %s: %w", host, err)
+	if family != "" {
+		want4 := family == "ipv4"
+		kept := ips[:0:0]
+		for _, ip := range ips {
+			if (ip.To4() != nil) == want4 {
+				kept = append(kept, ip)
+			}
+		}
+		if len(kept) == 0 {
+			return nil, fmt.Errorf("resolve %s: no %s address (ip_version)", host, family)
+		}
+		ips = kept
 	}
 	if len(ips) == 0 {
 		return nil, fmt.Errorf("resolve %s: no addresses", host)
@@ -87,14 +103,14 @@ func resolveHost(ctx context.Context, env *Env, host string, dns *time.Duration)
 	return ips, nil
 }
 
-// dialHost resolves host through env and connects to port through env.Dial,
-// trying each address in turn as net.Dialer does. It adds the lookup to *dns
-// and the connection attempts to *connect.
-func dialHost(ctx context.Context, env *Env, network, host string, port int, dns, connect *time.Duration) (net.Conn, error) {
+// dialHost resolves host's addresses of family through env and connects to
+// port through env.Dial, trying each address in turn as net.Dialer does. It
+// adds the lookup to *dns and the connection attempts to *connect.
+func dialHost(ctx context.Context, env *Env, network, host, family string, port int, dns, connect *time.Duration) (net.Conn, error) {
 	if env == nil || env.Dial == nil {
 		return nil, errNoDial
 	}
-	ips, err := resolveHost(ctx, env, host, dns)
+	ips, err := resolveHost(ctx, env, host, family, dns)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +170,7 @@ func dialTarget(ctx context.Context, t *Target, env *Env, network string, r *Res
 		r.Err = err.Error()
 		return nil, false
 	}
-	c, err := dialHost(ctx, env, network, host, t.Port, &r.DNS, &r.Connect)
+	c, err := dialHost(ctx, env, network, host, t.IPVersion, t.Port, &r.DNS, &r.Connect)
 	if err != nil {
 		r.Err = err.Error()
 		return nil, false

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 const (
@@ -76,7 +79,7 @@ func doHTTP(ctx context.Context, t *Target, env *Env, r *Result, times *httpTime
 	}
 
 	client := &http.Client{
-		Transport: newTransport(ctx, env, t.VerifySSL, times, start),
+		Transport: newTransport(ctx, env, t.VerifySSL, times, start, t.IPVersion),
 		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
 			if !t.FollowRedirects {
 				return http.ErrUseLastResponse
@@ -88,6 +91,15 @@ func doHTTP(ctx context.Context, t *Target, env *Env, r *Result, times *httpTime
 			}
 			return nil
 		},
+	}
+	if t.RememberCookies && t.FollowRedirects {
+		// A jar per probe: cookies live for one redirect chain, as a first
+		// visit's would, and never leak between probes or monitors.
+		jar, err := cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List})
+		if err != nil {
+			return fmt.Errorf("cookie jar: %w", err)
+		}
+		client.Jar = jar
 	}
 
 	method := t.Method

@@ -445,3 +445,30 @@ func BenchmarkHTTPParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestHTTPRememberCookies: a login hop sets a cookie and redirects to a page
+// that needs it. With remember_cookies the chain passes; without, the cookie is
+// dropped; and a probe never starts with a cookie from an earlier one.
+func TestHTTPRememberCookies(t *testing.T) {
+	srv := httpServer(t, func(w http.ResponseWriter, req *http.Request) {
+		switch req.URL.Path {
+		case "/login":
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: "s1", Path: "/"})
+			http.Redirect(w, req, "/home", http.StatusFound)
+		case "/home":
+			if c, err := req.Cookie("session"); err != nil || c.Value != "s1" {
+				w.WriteHeader(http.StatusForbidden)
+			}
+		}
+	})
+	login := Target{Type: "status", URL: srv.URL + "/login", FollowRedirects: true, RememberCookies: true}
+	wantUp(t, probeURL(t, &login, testEnv()))
+	forget := login
+	forget.RememberCookies = false
+	if r := probeURL(t, &forget, testEnv()); r.Up || r.StatusCode != http.StatusForbidden {
+		t.Errorf("without remember_cookies: up %v, status %d; want down with 403", r.Up, r.StatusCode)
+	}
+	home := login
+	home.URL = srv.URL + "/home"
+	wantDown(t, probeURL(t, &home, testEnv()))
+}

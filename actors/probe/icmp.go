@@ -41,7 +41,7 @@ func probeICMP(ctx context.Context, t *Target, env *Env, r *Result) {
 		r.Err = err.Error()
 		return
 	}
-	ips, err := resolveHost(ctx, env, host, &r.DNS)
+	ips, err := resolveHost(ctx, env, host, t.IPVersion, &r.DNS)
 	if err != nil {
 		r.Err = err.Error()
 		return

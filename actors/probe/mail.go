@@ -203,7 +203,7 @@ func runMail(ctx context.Context, t *Target, env *Env, r *Result, p *mailProto, 
 
 	// Every resolved address is tried in turn, as for tcp and udp: a name with
 	// both an IPv6 and an IPv4 address is up if the server listens on either.
-	conn, err := dialHost(ctx, env, "tcp", host, t.Port, &r.DNS, &r.Connect)
+	conn, err := dialHost(ctx, env, "tcp", host, t.IPVersion, t.Port, &r.DNS, &r.Connect)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}

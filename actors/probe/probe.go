@@ -22,6 +22,9 @@ type Target struct {
 	URL string
 	// Port is the port for tcp, udp, smtp, pop, imap (required there).
 	Port int
+	// IPVersion is ip_version: "ipv4" or "ipv6" dials only addresses of that
+	// family, failing when the host has none; "" dials any.
+	IPVersion string
 
 	// HTTP only.
 	Method              string            // GET by default
@@ -30,6 +33,7 @@ type Target struct {
 	BasicAuthUser       string            // auth_username
 	BasicAuthPassword   string            // auth_password
 	FollowRedirects     bool              // follow_redirects
+	RememberCookies     bool              // remember_cookies: cookies set on one hop are sent on the next
 	VerifySSL           bool              // verify_ssl
 	ExpectedStatusCodes []int             // expected_status_code
 

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"golang.org/x/net/publicsuffix"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/openrdap/rdap"
+	"golang.org/x/net/publicsuffix"
 )
 
 // DefaultRDAPServer redirects each query to the registry that is authoritative
@@ -46,7 +46,7 @@ func DomainExpiry(ctx context.Context, env *Env, server string, domain string) (
 
 	var times httpTimes // the transport wants somewhere to put its phases
 	client := &rdap.Client{
-		HTTP:      &http.Client{Transport: limitBody{newTransport(ctx, env, true, &times, envNow(env)())}},
+		HTTP:      &http.Client{Transport: limitBody{newTransport(ctx, env, true, &times, envNow(env)(), "")}},
 		UserAgent: userAgent,
 	}
 	// Server set: the client then never bootstraps, which would fetch IANA's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -107,4 +108,36 @@ func TestTCPDialRefused(t *testing.T) {
 	if !strings.Contains(r.Err, "destination denied") {
 		t.Errorf("Err = %q, want the dialer's reason", r.Err)
 	}
+}
+
+// TestIPVersion shows ip_version choosing the addresses dialled: a name with
+// an IPv6 and an IPv4 address, served on IPv4 only, is up for "ipv4" and for
+// either, and down for "ipv6", which never falls back to IPv4.
+func TestIPVersion(t *testing.T) {
+	port := listenTCP(t)
+	env := testEnv()
+	env.Resolve = func(_ context.Context, host string) ([]net.IP, error) {
+		if host != "dual.test" {
+			return nil, errors.New("no such host")
+		}
+		return []net.IP{net.ParseIP("::1"), net.ParseIP("127.0.0.1")}, nil
+	}
+	probeTarget := func(version, host string) Result {
+		return run(probeCtx(t, 10*time.Second), probeTCP, &Target{Type: "tcp", URL: host, Port: port, IPVersion: version}, env)
+	}
+	wantUp(t, probeTarget("", "dual.test"))
+	wantUp(t, probeTarget("ipv4", "dual.test"))
+	r := probeTarget("ipv6", "dual.test")
+	wantDown(t, r)
+	if strings.Contains(r.Err, "127.0.0.1") {
+		t.Errorf("Err = %q: ipv6 dialled the IPv4 address", r.Err)
+	}
+	// A literal of the other family is refused before any dial.
+	r = probeTarget("ipv6", "127.0.0.1")
+	wantDown(t, r)
+	if !strings.Contains(r.Err, "no ipv6 address") || r.Connect != 0 {
+		t.Errorf("Err = %q, Connect = %v; want the family named and no dial", r.Err, r.Connect)
+	}
+	r = run(probeCtx(t, 10*time.Second), probeHTTP, &Target{Type: "status", URL: "http://dual.test:" + strconv.Itoa(port) + "/", IPVersion: "ipv6"}, env)
+	wantDown(t, r)
 }

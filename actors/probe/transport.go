@@ -32,6 +32,7 @@ type transport struct {
 	verify bool
 	times  *httpTimes
 	start  time.Time // the probe's, which first byte is timed from
+	family string    // Target.IPVersion
 }
 
 // httpTimes collects the phases of every hop. The HTTP/2 path's trace hooks
@@ -55,8 +56,8 @@ func (t *httpTimes) gotFirstByte(since time.Duration) {
 	t.mu.Unlock()
 }
 
-func newTransport(ctx context.Context, env *Env, verify bool, times *httpTimes, start time.Time) *transport {
-	return &transport{ctx: ctx, env: env, verify: verify, times: times, start: start}
+func newTransport(ctx context.Context, env *Env, verify bool, times *httpTimes, start time.Time, family string) *transport {
+	return &transport{ctx: ctx, env: env, verify: verify, times: times, start: start, family: family}
 }
 
 // RoundTrip makes one request on a new connection; the response's Body closes
@@ -86,7 +87,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	now := envNow(t.env)
 	var dns, connect, handshake time.Duration
-	c, err := dialHost(ctx, t.env, "tcp", host, port, &dns, &connect)
+	c, err := dialHost(ctx, t.env, "tcp", host, t.family, port, &dns, &connect)
 	if err != nil {
 		t.times.add(dns, connect, 0)
 		release()
