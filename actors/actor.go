@@ -183,7 +183,11 @@ func (a *checkActor) commit(b *store.Batch, done chan Result) {
 
 func (a *checkActor) onPing(m *pingMsg) {
 	b := a.reg.o.Store.NewBatch()
-	a.step(b, m.ev, a.reg.o.Now(), &m.ping)
+	ev := m.ev
+	if ev.Method == "" {
+		ev.Method = m.ping.Method
+	}
+	a.step(b, ev, a.reg.o.Now(), &m.ping)
 	a.commit(b, m.done)
 }
 

@@ -50,6 +50,7 @@ func ConfigOf(r *store.Check) heartbeat.Config {
 		Schedule:     r.Schedule,
 		TZ:           r.TZ,
 		ManualResume: r.ManualResume,
+		PostOnly:     r.Methods == "POST",
 	}
 }
 

@@ -201,6 +201,57 @@ func TestPauseResume(t *testing.T) {
 	}
 }
 
+// A check with methods "POST" logs a GET or HEAD ping as ignored, answers it OK
+// as Healthchecks.io does, and stays as it was; a POST counts, through a restart
+// too.
+func TestMethodsPOST(t *testing.T) {
+	t.Parallel()
+	s := start(t, "")
+	var c struct {
+		UUID    string `json:"uuid"`
+		Methods string `json:"methods"`
+	}
+	s.api("POST", "/api/v3/checks/", apiKey, `{"name": "post-only", "timeout": 60, "grace": 60, "methods": "POST"}`, 201, &c)
+	if c.Methods != "POST" {
+		t.Fatalf("created with methods %q, want POST", c.Methods)
+	}
+	for _, m := range []string{"GET", "HEAD"} {
+		if code, body := call(t, m, s.url+"/ping/"+c.UUID, nil, ""); code != 200 || (m == "GET" && body != nil && string(body) != "OK") {
+			t.Fatalf("%s ping: %d %q, want 200 OK", m, code, body)
+		}
+	}
+	s.waitStatus(c.UUID, "new", time.Second)
+	var pings struct {
+		Pings []struct {
+			Type   string `json:"type"`
+			Method string `json:"method"`
+		} `json:"pings"`
+	}
+	s.api("GET", "/api/v3/checks/"+c.UUID+"/pings/", apiKey, "", 200, &pings)
+	if len(pings.Pings) != 2 || pings.Pings[0].Type != "ign" || pings.Pings[1].Type != "ign" {
+		t.Fatalf("pings %+v, want two ignored", pings.Pings)
+	}
+
+	s.kill9()
+	s.restart()
+	if code, _ := call(t, "POST", s.url+"/ping/"+c.UUID, nil, ""); code != 200 {
+		t.Fatalf("POST ping: %d", code)
+	}
+	s.waitStatus(c.UUID, "up", 5*time.Second)
+	s.api("GET", "/api/v3/checks/"+c.UUID+"/pings/", apiKey, "", 200, &pings)
+	if len(pings.Pings) != 3 || pings.Pings[0].Type != "success" || pings.Pings[0].Method != "POST" {
+		t.Fatalf("pings %+v, want the POST counted", pings.Pings)
+	}
+
+	// Back to any method: a GET counts again.
+	s.api("POST", "/api/v3/checks/"+c.UUID, apiKey, `{"methods": ""}`, 200, &c)
+	if c.Methods != "" {
+		t.Fatalf("updated methods %q, want empty", c.Methods)
+	}
+	s.ping("/ping/" + c.UUID + "/fail")
+	s.waitStatus(c.UUID, "down", 5*time.Second)
+}
+
 func mustJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -80,6 +80,9 @@ func (k EventKind) String() string {
 type Event struct {
 	Kind EventKind
 	RID  string // run id on Success/Start/Fail, "" if none
+	// Method is the HTTP method of a ping ("" when it came another way, an
+	// API call); a PostOnly check ignores pings by other methods.
+	Method string
 }
 
 // Flip is a change of the status Healthchecks reports in its flips: into up or
@@ -133,6 +136,12 @@ func Apply(spec Spec, s State, ev Event, now time.Time) (State, Effects) {
 		if s.Status == Paused && spec.cfg.ManualResume {
 			// Only an explicit resume may wake the check; the ping is kept for
 			// the log but changes nothing else.
+			eff.PingKind = "ign"
+			break
+		}
+		if spec.cfg.PostOnly && ev.Method != "" && ev.Method != "POST" {
+			// As Healthchecks.io: link previews and crawlers GET a ping URL,
+			// and a check that asks for POST must not count them.
 			eff.PingKind = "ign"
 			break
 		}

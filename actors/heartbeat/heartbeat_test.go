@@ -2,6 +2,7 @@ package heartbeat
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +219,36 @@ func TestManualResumeIgnores(t *testing.T) {
 	// manual_resume only matters while paused
 	cases = append(cases, stepCase{name: "up with manual_resume", cfg: &mr, s: sUp, ev: Event{Kind: Success}, now: at(10 * mins),
 		want: State{Status: Up, LastPing: at(10 * mins), NPings: 2, Deadline: at(hr + 10*mins)}, ping: "success", changed: true})
+	runSteps(t, cases)
+}
+
+// TestPostOnlyIgnores: with Healthchecks.io's methods "POST", a ping by another
+// HTTP method is logged as ignored and changes nothing else; a POST, or an event
+// that came no HTTP way (Method ""), counts.
+func TestPostOnlyIgnores(t *testing.T) {
+	po := simple
+	po.PostOnly = true
+	var cases []stepCase
+	for _, s := range []State{sNew, sUp, sDown} {
+		for _, k := range []EventKind{Success, Start, Fail, Log} {
+			for _, m := range []string{"GET", "HEAD", "PUT"} {
+				want := s
+				want.NPings++
+				cases = append(cases, stepCase{name: s.Status.String() + " " + k.String() + " by " + m, cfg: &po, s: s,
+					ev: Event{Kind: k, Method: m}, now: at(10 * mins), want: want, ping: "ign", changed: true})
+			}
+		}
+	}
+	for _, m := range []string{"POST", ""} {
+		cases = append(cases, stepCase{name: "new success by " + strconv.Quote(m), cfg: &po, s: sNew,
+			ev: Event{Kind: Success, Method: m}, now: at(10 * mins),
+			want: State{Status: Up, LastPing: at(10 * mins), NPings: 1, Deadline: at(hr + 10*mins)},
+			flip: flip(New, Up, at(10*mins)), ping: "success", changed: true})
+	}
+	// Without methods "POST", a GET counts.
+	cases = append(cases, stepCase{name: "GET without PostOnly", s: sNew, ev: Event{Kind: Success, Method: "GET"}, now: at(10 * mins),
+		want: State{Status: Up, LastPing: at(10 * mins), NPings: 1, Deadline: at(hr + 10*mins)},
+		flip: flip(New, Up, at(10*mins)), ping: "success", changed: true})
 	runSteps(t, cases)
 }
 

@@ -41,6 +41,9 @@ type Config struct {
 	Schedule     string // cron checks: 5-field cron expression or @hourly/@daily/@weekly/@monthly/@yearly
 	TZ           string // IANA name, default "UTC"
 	ManualResume bool
+	// PostOnly is Healthchecks.io's methods "POST": a ping by any other HTTP
+	// method is logged as ignored and changes nothing.
+	PostOnly bool
 }
 
 // Spec is a compiled Config: cron parsing and zone loading happen once per config

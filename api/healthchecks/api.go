@@ -284,7 +284,7 @@ func (a *API) checkJSON(r *request, c *store.Check) map[string]any {
 		"last_ping":     isoSecond(c.LastPing),
 		"next_ping":     isoSecond(next),
 		"manual_resume": c.ManualResume,
-		"methods":       "",
+		"methods":       c.Methods,
 	}
 	if r.v >= 2 {
 		m["started"] = !c.LastStart.IsZero()
@@ -434,6 +434,9 @@ func (sp *spec) apply(c *store.Check, v int) {
 	}
 	if sp.ManualResume != nil {
 		c.ManualResume = *sp.ManualResume
+	}
+	if sp.Methods != nil {
+		c.Methods = *sp.Methods
 	}
 	if sp.TZ != nil {
 		c.TZ = *sp.TZ

@@ -112,6 +112,7 @@ type checkWire struct {
 	ManualResume bool          `cbor:"12,keyasint,omitempty"`
 	Channels     string        `cbor:"13,keyasint,omitempty"`
 	Created      int64         `cbor:"14,keyasint"`
+	Methods      string        `cbor:"15,keyasint,omitempty"`
 
 	Status       string        `cbor:"20,keyasint"`
 	LastPing     int64         `cbor:"21,keyasint,omitempty"`
@@ -140,6 +141,7 @@ func (w *checkWire) from(c *Check) {
 		ManualResume: c.ManualResume,
 		Channels:     c.Channels,
 		Created:      nanos(c.Created),
+		Methods:      c.Methods,
 		Status:       c.Status,
 		LastPing:     nanos(c.LastPing),
 		LastStart:    nanos(c.LastStart),
@@ -167,6 +169,7 @@ func (w *checkWire) to(c *Check) {
 		ManualResume: w.ManualResume,
 		Channels:     w.Channels,
 		Created:      fromNanos(w.Created),
+		Methods:      intern(w.Methods),
 		Status:       intern(w.Status),
 		LastPing:     fromNanos(w.LastPing),
 		LastStart:    fromNanos(w.LastStart),

@@ -101,13 +101,15 @@ func decodeCheckFast(data []byte, w *checkWire) bool {
 			} else {
 				w.ProjectID = [16]byte(s)
 			}
-		case 3, 4, 5, 6, 7, 10, 11, 13, 20, 23: // strings
+		case 3, 4, 5, 6, 7, 10, 11, 13, 15, 20, 23: // strings
 			if s, d, ok = cborBytes(d, 3); !ok {
 				return false
 			}
 			switch key {
 			case 7:
 				w.Kind = internBytes(s)
+			case 15:
+				w.Methods = internBytes(s)
 			case 20:
 				w.Status = internBytes(s)
 			default:
@@ -180,7 +182,7 @@ type pendingString struct {
 	b   []byte
 }
 
-// stringField returns the field of w for the string key (not Kind, Status).
+// stringField returns the field of w for the string key (not Kind, Methods, Status).
 func stringField(w *checkWire, key uint64) *string {
 	switch key {
 	case 3:

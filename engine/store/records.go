@@ -44,6 +44,7 @@ type Check struct {
 	ManualResume bool          `cbor:"12,keyasint,omitempty"`
 	Channels     string        `cbor:"13,keyasint,omitempty"`
 	Created      time.Time     `cbor:"14,keyasint"`
+	Methods      string        `cbor:"15,keyasint,omitempty"` // "" or "POST" (Healthchecks.io)
 
 	// Runtime state, owned by the check's actor.
 	Status       string        `cbor:"20,keyasint"` // new, up, grace, down, paused, started
