@@ -63,14 +63,14 @@ func newTransport(ctx context.Context, env *Env, verify bool, times *httpTimes, 
 // RoundTrip makes one request on a new connection; the response's Body closes
 // it.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		// RoundTrip owns the body, even on error.
-		defer func() {
-			if req.Body != nil {
-				req.Body.Close()
-			}
-		}()
-	}
+	// RoundTrip owns the body, even on error; Request.Write closes it, and
+	// the HTTP/2 transport too.
+	bodyOwned := req.Body != nil
+	defer func() {
+		if bodyOwned {
+			req.Body.Close()
+		}
+	}()
 	host, port, err := hostPort(req)
 	if err != nil {
 		return nil, err
@@ -128,6 +128,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	if state != nil && state.NegotiatedProtocol == "h2" {
 		stopConn() // the HTTP/2 transport watches the request's context itself
+		bodyOwned = false
 		return t.roundTripH2(req.WithContext(ctx), c, release)
 	}
 
@@ -137,7 +138,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	bw := writers.Get().(*bufio.Writer)
 	bw.Reset(c)
 	err = out.Write(bw)
-	req.Body = nil // Write closed it
+	bodyOwned = false
 	if err == nil {
 		err = bw.Flush()
 	}
