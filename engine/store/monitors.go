@@ -45,7 +45,14 @@ type Monitor struct {
 	Updated  time.Time `cbor:"5,keyasint"`
 	PausedAt time.Time `cbor:"6,keyasint,omitempty"`
 
-	// Runtime state, owned by the monitor's actor (actors/monitor.State).
+	// MonitorState is the runtime state, owned by the monitor's actor; its
+	// fields are the record's own in the encoding (keys 20 to 30).
+	MonitorState
+}
+
+// MonitorState is a monitor's runtime state (actors/monitor.State and what its
+// actor keeps beside it), written alone under 'S' after a probe.
+type MonitorState struct {
 	Status          string    `cbor:"20,keyasint"`
 	Since           time.Time `cbor:"21,keyasint,omitempty"`
 	FailingSince    time.Time `cbor:"22,keyasint,omitempty"`
@@ -59,33 +66,6 @@ type Monitor struct {
 	// IncidentCause is the open incident's cause, kept here so resolving it
 	// rewrites the incident without reading it back.
 	IncidentCause string `cbor:"30,keyasint,omitempty"`
-}
-
-// monitorState is the runtime part of Monitor, under the same CBOR keys.
-type monitorState struct {
-	Status          string    `cbor:"20,keyasint"`
-	Since           time.Time `cbor:"21,keyasint,omitempty"`
-	FailingSince    time.Time `cbor:"22,keyasint,omitempty"`
-	RecoveringSince time.Time `cbor:"23,keyasint,omitempty"`
-	IncidentSince   time.Time `cbor:"24,keyasint,omitempty"`
-	LastProbe       time.Time `cbor:"25,keyasint,omitempty"`
-	Next            time.Time `cbor:"26,keyasint,omitempty"`
-	Wake            uint8     `cbor:"27,keyasint,omitempty"`
-	LastError       string    `cbor:"28,keyasint,omitempty"`
-	NResponses      uint64    `cbor:"29,keyasint,omitempty"`
-	IncidentCause   string    `cbor:"30,keyasint,omitempty"`
-}
-
-func stateOf(m *Monitor) monitorState {
-	return monitorState{Status: m.Status, Since: m.Since, FailingSince: m.FailingSince, RecoveringSince: m.RecoveringSince,
-		IncidentSince: m.IncidentSince, LastProbe: m.LastProbe, Next: m.Next, Wake: m.Wake, LastError: m.LastError,
-		NResponses: m.NResponses, IncidentCause: m.IncidentCause}
-}
-
-func (st *monitorState) applyTo(m *Monitor) {
-	m.Status, m.Since, m.FailingSince, m.RecoveringSince = st.Status, st.Since, st.FailingSince, st.RecoveringSince
-	m.IncidentSince, m.LastProbe, m.Next, m.Wake = st.IncidentSince, st.LastProbe, st.Next, st.Wake
-	m.LastError, m.NResponses, m.IncidentCause = st.LastError, st.NResponses, st.IncidentCause
 }
 
 // ResponseTime is one probe's timing.
@@ -128,9 +108,8 @@ func (b *Batch) PutMonitor(m *Monitor) {
 // PutMonitorState writes only m's runtime state (Status through
 // IncidentCause): what a probe changes.
 func (b *Batch) PutMonitorState(m *Monitor) {
-	st := stateOf(m)
 	b.key = appendID(b.key[:0], pfxMonState, m.ID)
-	b.putRecord(b.key, "monitor state", &st)
+	b.putRecord(b.key, "monitor state", &m.MonitorState)
 }
 
 // responsePrune is how often the old response times are dropped: one range
@@ -210,11 +189,10 @@ func (s *Store) AllMonitors(fn func(*Monitor) error) error {
 		}
 		key = appendID(key[:0], pfxMonState, m.ID)
 		if states.SeekGE(key) && bytes.Equal(states.Key(), key) {
-			var st monitorState
-			if err := decMode.Unmarshal(states.Value(), &st); err != nil {
+			m.MonitorState = MonitorState{}
+			if err := decMode.Unmarshal(states.Value(), &m.MonitorState); err != nil {
 				return false, fmt.Errorf("decode monitor state %x: %w", k[1:], err)
 			}
-			st.applyTo(&m)
 		}
 		key = appendID(key[:0], pfxResponse, m.ID)
 		end = prefixEnd(end[:0], key)

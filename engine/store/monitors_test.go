@@ -9,7 +9,8 @@ import (
 
 func TestMonitorRecords(t *testing.T) {
 	s := openT(t, Options{})
-	m := &Monitor{ID: uuid.New(), ProjectID: uuid.New(), Attrs: []byte(`{"URL":"x"}`), Created: t0, Status: "up"}
+	m := &Monitor{ID: uuid.New(), ProjectID: uuid.New(), Attrs: []byte(`{"URL":"x"}`), Created: t0,
+		MonitorState: MonitorState{Status: "up"}}
 	commitT(t, s, func(b *Batch) { b.PutMonitor(m) })
 	// Response times: the newest ResponseLimit are kept, oldest first.
 	for n := uint64(1); n <= ResponseLimit+5; n++ {
@@ -79,7 +80,8 @@ func TestMonitorState(t *testing.T) {
 	s := openT(t, Options{})
 	var ms []*Monitor
 	for i := range 5 {
-		m := &Monitor{ID: uuid.New(), ProjectID: uuid.New(), Attrs: []byte(`{}`), Status: "pending", NResponses: uint64(i)}
+		m := &Monitor{ID: uuid.New(), ProjectID: uuid.New(), Attrs: []byte(`{}`),
+			MonitorState: MonitorState{Status: "pending", NResponses: uint64(i)}}
 		commitT(t, s, func(b *Batch) { b.PutMonitor(m) })
 		ms = append(ms, m)
 	}
@@ -92,7 +94,8 @@ func TestMonitorState(t *testing.T) {
 		}
 	}
 	// A record from before 'S' existed: its state only in 'M'.
-	legacy := &Monitor{ID: uuid.New(), ProjectID: uuid.New(), Attrs: []byte(`{}`), Status: "up", NResponses: 7}
+	legacy := &Monitor{ID: uuid.New(), ProjectID: uuid.New(), Attrs: []byte(`{}`),
+		MonitorState: MonitorState{Status: "up", NResponses: 7}}
 	commitT(t, s, func(b *Batch) {
 		b.PutMonitor(legacy)
 		b.key = appendID(b.key[:0], pfxMonState, legacy.ID)
@@ -152,7 +155,8 @@ func TestMonitorState(t *testing.T) {
 // against the whole record it used to rewrite.
 func BenchmarkMonitorStateBatch(b *testing.B) {
 	s := openT(b, Options{})
-	m := &Monitor{ID: uuid.New(), ProjectID: uuid.New(), Attrs: make([]byte, 1100), Status: "up", LastProbe: t0, Next: t0, NResponses: 42}
+	m := &Monitor{ID: uuid.New(), ProjectID: uuid.New(), Attrs: make([]byte, 1100),
+		MonitorState: MonitorState{Status: "up", LastProbe: t0, Next: t0, NResponses: 42}}
 	for _, c := range []struct {
 		name string
 		put  func(*Batch, *Monitor)
