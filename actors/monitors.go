@@ -590,7 +590,14 @@ func routineProbe(before, after *store.Monitor) bool {
 }
 
 func (a *monitorActor) commit(b *store.Batch, done chan MonitorResult) {
-	snap := a.m.rec
+	id := a.m.id
+	// The record is copied only for a caller waiting on it: a probe's commit
+	// (most of them) has no one to hand it to.
+	var snap *store.Monitor
+	if done != nil {
+		rec := a.m.rec
+		snap = &rec
+	}
 	after := a.after
 	a.after = nil
 	ms := a.ms
@@ -598,15 +605,15 @@ func (a *monitorActor) commit(b *store.Batch, done chan MonitorResult) {
 	ms.o.Store.CommitAsync(b, func(err error) {
 		defer ms.pending.Add(-1)
 		if err != nil {
-			err = fmt.Errorf("commit monitor %s: %w", snap.ID, err)
+			err = fmt.Errorf("commit monitor %s: %w", id, err)
 			if done == nil {
-				ms.o.Logger.Error("monitor state not persisted", "monitor", snap.ID, "err", err)
+				ms.o.Logger.Error("monitor state not persisted", "monitor", id, "err", err)
 			}
 		} else if after != nil {
 			after()
 		}
 		if done != nil {
-			done <- MonitorResult{Monitor: snap, Err: err}
+			done <- MonitorResult{Monitor: *snap, Err: err}
 		}
 	})
 }

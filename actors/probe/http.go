@@ -95,11 +95,7 @@ func doHTTP(ctx context.Context, t *Target, env *Env, r *Result, times *httpTime
 	if t.RememberCookies && t.FollowRedirects {
 		// A jar per probe: cookies live for one redirect chain, as a first
 		// visit's would, and never leak between probes or monitors.
-		jar, err := cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List})
-		if err != nil {
-			return fmt.Errorf("cookie jar: %w", err)
-		}
-		client.Jar = jar
+		client.Jar = &lazyJar{}
 	}
 
 	method := t.Method
@@ -177,4 +173,30 @@ func doHTTP(ctx context.Context, t *Target, env *Env, r *Result, times *httpTime
 		}
 	}
 	return nil
+}
+
+// lazyJar makes its cookie jar at the first cookie a response sets. Better
+// Uptime turns remember_cookies on by default, and most probes meet no cookie,
+// so a jar made up front was garbage in nearly every probe.
+type lazyJar struct{ jar *cookiejar.Jar }
+
+func (l *lazyJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
+	if len(cookies) == 0 {
+		return
+	}
+	if l.jar == nil {
+		jar, err := cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List})
+		if err != nil {
+			return // documented never to happen; the chain then goes on without cookies
+		}
+		l.jar = jar
+	}
+	l.jar.SetCookies(u, cookies)
+}
+
+func (l *lazyJar) Cookies(u *url.URL) []*http.Cookie {
+	if l.jar == nil {
+		return nil
+	}
+	return l.jar.Cookies(u)
 }
