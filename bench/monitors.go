@@ -69,6 +69,14 @@ type MonitorsResult struct {
 	// TimeWait is the TCP sockets in TIME_WAIT at the window's end
 	// (/proc/net/sockstat), -1 when unknown.
 	TimeWait      int64   `json:"time_wait"`
+	// CPUPerCheck is the process's CPU time (user + system) in the window
+	// over the probes completed in it: the engine and the target together,
+	// as they share the process. Below saturation it is what a check costs,
+	// steadier than checks/s for comparing builds.
+	CPUPerCheck float64 `json:"cpu_seconds_per_check"`
+	// CPUShare is that CPU time over the window and the CPUs: near 1, the
+	// node was saturated.
+	CPUShare      float64 `json:"cpu_share"`
 	CreateSeconds float64 `json:"create_seconds"`
 	WindowSeconds float64 `json:"window_seconds"`
 	TickSeconds   float64 `json:"tick_seconds"`
@@ -92,6 +100,7 @@ func (x *MonitorsResult) rows() [][3]string {
 		{"probe lateness p50 / p99 / max", fmtSeconds(x.Lateness.P50) + " / " + fmtSeconds(x.Lateness.P99) + " / " + fmtSeconds(x.Lateness.Max),
 			verdict(x.Lateness.P99 <= TargetProbeLateness.Seconds(), "p99 ≤ "+fmtSeconds(TargetProbeLateness.Seconds()))},
 		{"probe completion (result − due) p50 / p99", fmtSeconds(x.Completion.P50) + " / " + fmtSeconds(x.Completion.P99), ""},
+		{"CPU per check (engine and target) / CPU share", fmtSeconds(x.CPUPerCheck) + fmt.Sprintf(" / %.0f%%", 100*x.CPUShare), ""},
 		{"target connections / probes in the window", fmtCount(float64(x.Connections)) + " / " + fmtCount(float64(x.Probes)), ""},
 		{"failed probes", strconv.FormatInt(x.Failed, 10), verdict(x.Failed == 0, "0")},
 		{"monitors created", fmtSeconds(x.CreateSeconds), ""},
@@ -234,11 +243,13 @@ func (r *runner) monitors(tmp string) (Result, error) {
 		}()
 	}
 	accepted := ln.n.Load()
+	cpu0 := selfCPU()
 	stats.mu.Lock()
 	stats.from = time.Now()
 	stats.to = stats.from.Add(r.o.Duration)
 	stats.mu.Unlock()
 	time.Sleep(r.o.Duration)
+	cpu := selfCPU() - cpu0
 	x.Connections = ln.n.Load() - accepted
 	x.TimeWait = timeWait()
 	stats.counting.Store(false)
@@ -252,6 +263,10 @@ func (r *runner) monitors(tmp string) (Result, error) {
 	stats.mu.Unlock()
 	x.WindowSeconds = r.o.Duration.Seconds()
 	x.ChecksPerSecond = float64(x.Probes) / x.WindowSeconds
+	if x.Probes > 0 {
+		x.CPUPerCheck = cpu.Seconds() / float64(x.Probes)
+	}
+	x.CPUShare = cpu.Seconds() / x.WindowSeconds / float64(runtime.NumCPU())
 	x.Failed += stats.failed.Load()
 	if id := stats.firstFail.Load(); id != nil && x.FirstError == "" {
 		x.FirstError = "probe failed"
@@ -261,9 +276,9 @@ func (r *runner) monitors(tmp string) (Result, error) {
 			}
 		}
 	}
-	r.progress("monitors: %s checks/s (offered %s/s), lateness p50 %s p99 %s, %d failed, %d TIME_WAIT",
+	r.progress("monitors: %s checks/s (offered %s/s), lateness p50 %s p99 %s, %s CPU per check (%.0f%% of the CPUs), %d failed, %d TIME_WAIT",
 		fmtCount(x.ChecksPerSecond), fmtCount(x.OfferedPerSecond), fmtSeconds(x.Lateness.P50),
-		fmtSeconds(x.Lateness.P99), x.Failed, x.TimeWait)
+		fmtSeconds(x.Lateness.P99), fmtSeconds(x.CPUPerCheck), 100*x.CPUShare, x.Failed, x.TimeWait)
 	return x, nil
 }
 

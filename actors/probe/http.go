@@ -78,63 +78,60 @@ func doHTTP(ctx context.Context, t *Target, env *Env, r *Result, times *httpTime
 		return fmt.Errorf("monitor type %q is not an HTTP type", t.Type)
 	}
 
-	client := &http.Client{
-		Transport: newTransport(ctx, env, t.VerifySSL, times, start, t.IPVersion),
-		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
-			if !t.FollowRedirects {
-				return http.ErrUseLastResponse
-			}
-			// via holds the requests made so far: the first plus each
-			// redirect followed.
-			if len(via) > maxRedirects {
-				return fmt.Errorf("stopped after %d redirects", maxRedirects)
-			}
-			return nil
-		},
-	}
-	if t.RememberCookies && t.FollowRedirects {
-		// A jar per probe: cookies live for one redirect chain, as a first
-		// visit's would, and never leak between probes or monitors.
-		client.Jar = &lazyJar{}
-	}
-
 	method := t.Method
 	if method == "" {
 		method = http.MethodGet
 	}
-	var body io.Reader
-	if t.Body != "" {
-		body = strings.NewReader(t.Body)
+	if err := checkRequest(t, method); err != nil {
+		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	tr := newTransport(ctx, env, t.VerifySSL, times, start, t.IPVersion)
+	a, err := tr.fetch(t, u, method)
 	if err != nil {
-		return fmt.Errorf("request: %w", err)
+		// Worded as net/http's Client words it, as the redirect path does.
+		return &url.Error{Op: method[:1] + strings.ToLower(method[1:]), URL: u.Redacted(), Err: err}
 	}
-	req.Header.Set("User-Agent", userAgent)
-	for k, v := range t.Headers {
-		if strings.EqualFold(k, "Host") {
-			req.Host = v
-			continue
+	defer a.Close()
+	if t.FollowRedirects && isRedirect(a.status) && a.location() != "" {
+		// The rest of the chain is net/http's: its Client rewrites the method,
+		// keeps credentials to the same host and cookies in the jar, as
+		// browsers do, starting from the answer already read.
+		req, err := newRequest(ctx, t, u, method)
+		if err != nil {
+			return err
 		}
-		req.Header.Set(k, v)
+		tr.prefetched = a.stdResponse(req)
+		client := &http.Client{
+			Transport: tr,
+			CheckRedirect: func(_ *http.Request, via []*http.Request) error {
+				// via holds the requests made so far: the first plus each
+				// redirect followed.
+				if len(via) > maxRedirects {
+					return fmt.Errorf("stopped after %d redirects", maxRedirects)
+				}
+				return nil
+			},
+		}
+		if t.RememberCookies {
+			// A jar per probe: cookies live for one redirect chain, as a
+			// first visit's would, and never leak between probes or monitors.
+			client.Jar = &lazyJar{}
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err // *url.Error already names the method and URL
+		}
+		a = stdAnswer(resp)
+		defer a.Close()
 	}
-	if t.BasicAuthUser != "" || t.BasicAuthPassword != "" {
-		req.SetBasicAuth(t.BasicAuthUser, t.BasicAuthPassword)
-	}
-
-	resp, err := client.Do(req)
-	if err != nil {
-		return err // *url.Error already names the method and URL
-	}
-	defer resp.Body.Close()
-	r.StatusCode = resp.StatusCode
-	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
-		r.CertNotAfter = resp.TLS.PeerCertificates[0].NotAfter
+	r.StatusCode = a.status
+	if a.state != nil && len(a.state.PeerCertificates) > 0 {
+		r.CertNotAfter = a.state.PeerCertificates[0].NotAfter
 	}
 
 	// The body is read even when only the status matters, so Total covers the
 	// transfer and a response that breaks off midway fails the probe.
-	lr := io.LimitReader(resp.Body, maxBody)
+	lr := io.LimitReader(a, maxBody)
 	var got []byte
 	keyword := t.Type == "keyword" || t.Type == "keyword_absence"
 	if keyword {
@@ -146,7 +143,7 @@ func doHTTP(ctx context.Context, t *Target, env *Env, r *Result, times *httpTime
 		return fmt.Errorf("read body: %w", err)
 	}
 
-	code := resp.StatusCode
+	code := a.status
 	ok2xx := code >= 200 && code <= 299
 	switch t.Type {
 	case "status":
@@ -199,4 +196,14 @@ func (l *lazyJar) Cookies(u *url.URL) []*http.Cookie {
 		return nil
 	}
 	return l.jar.Cookies(u)
+}
+
+// isRedirect reports whether net/http's Client follows a response of code.
+func isRedirect(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
 }

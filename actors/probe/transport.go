@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"os"
 	"strconv"
 	"sync"
@@ -33,6 +34,9 @@ type transport struct {
 	times  *httpTimes
 	start  time.Time // the probe's, which first byte is timed from
 	family string    // Target.IPVersion
+	// prefetched, if set, is the answer to the first request, already read
+	// by fetch: a redirect whose chain net/http's Client follows from there.
+	prefetched *http.Response
 }
 
 // httpTimes collects the phases of every hop. The HTTP/2 path's trace hooks
@@ -60,9 +64,81 @@ func newTransport(ctx context.Context, env *Env, verify bool, times *httpTimes, 
 	return &transport{ctx: ctx, env: env, verify: verify, times: times, start: start, family: family}
 }
 
+// probeConn is one fresh connection of a probe, dialled and, for https,
+// handshaken.
+type probeConn struct {
+	net.Conn
+	ctx   context.Context      // what ends it: its deadline is the connection's
+	state *tls.ConnectionState // nil for plain HTTP
+	stop  func() bool          // detaches ctx's watch on the connection
+	// release ends what RoundTrip derived from a request's context.
+	release func()
+}
+
+// close closes the connection and ends what watched it.
+func (c *probeConn) close() {
+	c.stop()
+	c.Conn.Close()
+	c.release()
+}
+
+// fail closes c and returns err, naming ctx's end when that is the cause.
+func (c *probeConn) fail(err error) error {
+	err = contextError(c.ctx, err)
+	c.close()
+	return err
+}
+
+// h2 reports whether the TLS server picked HTTP/2.
+func (c *probeConn) h2() bool { return c.state != nil && c.state.NegotiatedProtocol == "h2" }
+
+// dial connects to host:port for one request bounded by ctx, and completes
+// the TLS handshake when https, timing each phase into t.times. release is
+// called when the connection closes, or at once when dial fails.
+func (t *transport) dial(ctx context.Context, host string, port int, https bool, release func()) (*probeConn, error) {
+	now := envNow(t.env)
+	var dns, connect, handshake time.Duration
+	c, err := dialHost(ctx, t.env, "tcp", host, t.family, port, &dns, &connect)
+	if err != nil {
+		t.times.add(dns, connect, 0)
+		release()
+		return nil, err
+	}
+	// Reads and writes are plain blocking calls: the context ends them
+	// through the connection's deadline.
+	if d, ok := ctx.Deadline(); ok {
+		c.SetDeadline(d)
+	}
+	pc := &probeConn{Conn: c, ctx: ctx, release: release}
+	pc.stop = context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	if https {
+		tc := tls.Client(c, t.tlsConfig(host))
+		start := now()
+		err := tc.HandshakeContext(ctx)
+		handshake = now().Sub(start)
+		t.times.add(dns, connect, handshake)
+		if err != nil {
+			return nil, pc.fail(fmt.Errorf("tls handshake with %s: %w", host, err))
+		}
+		st := tc.ConnectionState()
+		pc.Conn, pc.state = tc, &st
+		return pc, nil
+	}
+	t.times.add(dns, connect, 0)
+	return pc, nil
+}
+
 // RoundTrip makes one request on a new connection; the response's Body closes
-// it.
+// it. The first call returns t.prefetched instead when it is set.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if p := t.prefetched; p != nil {
+		t.prefetched = nil
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		p.Request = req
+		return p, nil
+	}
 	// RoundTrip owns the body, even on error; Request.Write closes it, and
 	// the HTTP/2 transport too.
 	bodyOwned := req.Body != nil
@@ -71,7 +147,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Body.Close()
 		}
 	}()
-	host, port, err := hostPort(req)
+	host, port, err := hostPort(req.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -84,52 +160,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		stopProbe := context.AfterFunc(t.ctx, cancel)
 		release = func() { stopProbe(); cancel() }
 	}
-
-	now := envNow(t.env)
-	var dns, connect, handshake time.Duration
-	c, err := dialHost(ctx, t.env, "tcp", host, t.family, port, &dns, &connect)
+	c, err := t.dial(ctx, host, port, req.URL.Scheme == "https", release)
 	if err != nil {
-		t.times.add(dns, connect, 0)
-		release()
 		return nil, err
 	}
-	// Reads and writes below are plain blocking calls: the context ends them
-	// through the connection's deadline.
-	if d, ok := ctx.Deadline(); ok {
-		c.SetDeadline(d)
-	}
-	stopConn := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
-	closeAll := func() {
-		stopConn()
-		c.Close()
-		release()
-	}
-	fail := func(err error) (*http.Response, error) {
-		err = contextError(ctx, err)
-		closeAll()
-		return nil, err
-	}
-
-	var state *tls.ConnectionState
-	if req.URL.Scheme == "https" {
-		tc := tls.Client(c, t.tlsConfig(host))
-		start := now()
-		err := tc.HandshakeContext(ctx)
-		handshake = now().Sub(start)
-		if err != nil {
-			t.times.add(dns, connect, handshake)
-			return fail(fmt.Errorf("tls handshake with %s: %w", host, err))
-		}
-		c = tc
-		st := tc.ConnectionState()
-		state = &st
-	}
-	t.times.add(dns, connect, handshake)
-
-	if state != nil && state.NegotiatedProtocol == "h2" {
-		stopConn() // the HTTP/2 transport watches the request's context itself
+	if c.h2() {
 		bodyOwned = false
-		return t.roundTripH2(req.WithContext(ctx), c, release)
+		return t.roundTripH2(req.WithContext(ctx), c)
 	}
 
 	// HTTP/1.1. Connection: close, as the connection is never reused.
@@ -145,36 +182,45 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	bw.Reset(nil)
 	writers.Put(bw)
 	if err != nil {
-		return fail(fmt.Errorf("write request: %w", err))
+		return nil, c.fail(fmt.Errorf("write request: %w", err))
 	}
 	br := readers.Get().(*bufio.Reader)
 	br.Reset(c)
-	closeAll = func() {
-		stopConn()
-		c.Close()
-		release()
+	closeAll := func() {
+		c.close()
 		br.Reset(nil)
 		readers.Put(br)
 	}
 	if _, err := br.Peek(1); err != nil {
-		return fail(fmt.Errorf("read response: %w", err))
+		err = contextError(ctx, err)
+		closeAll()
+		return nil, fmt.Errorf("read response: %w", err)
 	}
-	t.times.gotFirstByte(now().Sub(t.start))
-	var resp *http.Response
-	for {
-		resp, err = http.ReadResponse(br, &out)
-		if err != nil {
-			return fail(fmt.Errorf("read response: %w", err))
-		}
-		// An informational answer (103 Early Hints) precedes the real one.
-		if resp.StatusCode < 100 || resp.StatusCode > 199 || resp.StatusCode == http.StatusSwitchingProtocols {
-			break
-		}
+	t.times.gotFirstByte(envNow(t.env)().Sub(t.start))
+	resp, err := readStdResponse(br, &out)
+	if err != nil {
+		err = contextError(ctx, err)
+		closeAll()
+		return nil, fmt.Errorf("read response: %w", err)
 	}
 	resp.Request = req
-	resp.TLS = state
+	resp.TLS = c.state
 	resp.Body = &closingBody{ReadCloser: resp.Body, close: closeAll, ctx: ctx}
 	return resp, nil
+}
+
+// readStdResponse reads a response with net/http, passing over informational
+// answers (103 Early Hints) that precede the real one.
+func readStdResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	for {
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode < 100 || resp.StatusCode > 199 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+	}
 }
 
 // Buffers are pooled: a probe's exchange is one short request and a header, and
@@ -186,7 +232,9 @@ var (
 
 // roundTripH2 runs req over c, a TLS connection that negotiated HTTP/2, with a
 // single-use http.Transport that dials nothing but c.
-func (t *transport) roundTripH2(req *http.Request, c net.Conn, release func()) (*http.Response, error) {
+func (t *transport) roundTripH2(req *http.Request, pc *probeConn) (*http.Response, error) {
+	pc.stop() // the HTTP/2 transport watches the request's context itself
+	var c net.Conn = pc.Conn
 	var once sync.Once
 	tr := &http.Transport{
 		Proxy: nil,
@@ -204,7 +252,7 @@ func (t *transport) roundTripH2(req *http.Request, c net.Conn, release func()) (
 	closeAll := func() {
 		tr.CloseIdleConnections()
 		c.Close()
-		release()
+		pc.release()
 	}
 	now := envNow(t.env)
 	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() { t.times.gotFirstByte(now().Sub(t.start)) }}
@@ -277,10 +325,9 @@ func contextError(ctx context.Context, err error) error {
 	return err
 }
 
-// hostPort is where req goes: its URL's host and port, the scheme's port by
-// default.
-func hostPort(req *http.Request) (string, int, error) {
-	u := req.URL
+// hostPort is where a request to u goes: its host and port, the scheme's
+// port by default.
+func hostPort(u *url.URL) (string, int, error) {
 	if u == nil || u.Host == "" {
 		return "", 0, errors.New("request has no host")
 	}

@@ -1,0 +1,265 @@
+package probe
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+	"golang.org/x/net/http/httpguts"
+)
+
+// fetch makes a probe's first request, on a fresh connection. Its HTTP/1.1
+// exchange (every plain-HTTP target, and every HTTPS one whose server does
+// not pick HTTP/2) is written and read with fasthttp's pooled wire types
+// rather than net/http's Client: a probe is a single request, and the Client
+// with its Request, Response and header maps was about a tenth of a probe's
+// CPU, its largest cost after the kernel's. HTTP/2, and a response whose header
+// outgrows the read buffer, are read by net/http.
+func (t *transport) fetch(tg *Target, u *url.URL, method string) (*answer, error) {
+	host, port, err := hostPort(u)
+	if err != nil {
+		return nil, err
+	}
+	c, err := t.dial(t.ctx, host, port, u.Scheme == "https", func() {})
+	if err != nil {
+		return nil, err
+	}
+	if c.h2() {
+		req, err := newRequest(t.ctx, tg, u, method)
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		resp, err := t.roundTripH2(req, c)
+		if err != nil {
+			return nil, err
+		}
+		return stdAnswer(resp), nil
+	}
+
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(c)
+	err = writeRequest(bw, tg, u, method)
+	if err == nil {
+		err = bw.Flush()
+	}
+	bw.Reset(nil)
+	writers.Put(bw)
+	if err != nil {
+		return nil, c.fail(fmt.Errorf("write request: %w", err))
+	}
+
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(c)
+	a := &answer{ctx: c.ctx, state: c.state}
+	a.done = func() {
+		c.close()
+		br.Reset(nil)
+		readers.Put(br)
+	}
+	fail := func(err error) (*answer, error) {
+		err = contextError(c.ctx, err)
+		a.Close()
+		return nil, fmt.Errorf("read response: %w", err)
+	}
+	if _, err := br.Peek(1); err != nil {
+		return fail(err)
+	}
+	t.times.gotFirstByte(envNow(t.env)().Sub(t.start))
+
+	fr := fasthttp.AcquireResponse()
+	fr.StreamBody = true
+	fr.SkipBody = method == http.MethodHead // its Content-Length describes a body not sent
+	a.fast = fr
+	if err := fr.Read(br); err != nil {
+		var small *fasthttp.ErrSmallBuffer
+		if !errors.As(err, &small) {
+			return fail(err)
+		}
+		// A header larger than the buffer (a wall of cookies or a long
+		// policy) is still unread in br, as fasthttp only peeks until it has
+		// the whole header; net/http reads it from there, unbounded by br.
+		fasthttp.ReleaseResponse(fr)
+		a.fast = nil
+		resp, err := readStdResponse(bufio.NewReader(br), &http.Request{Method: method})
+		if err != nil {
+			return fail(err)
+		}
+		a.std, a.status, a.body = resp, resp.StatusCode, resp.Body
+		return a, nil
+	}
+	a.status = fr.StatusCode()
+	a.body = fr.BodyStream()
+	if a.body == nil { // HEAD, 204, 304: nothing follows the header
+		a.body = strings.NewReader("")
+	}
+	return a, nil
+}
+
+// writeRequest writes the probe's request for u, as net/http's Request.Write
+// would: a Host header from u (or the target's own Host header), the probe's
+// User-Agent unless the target sets one, and Connection: close.
+func writeRequest(bw *bufio.Writer, tg *Target, u *url.URL, method string) error {
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	// Neither a default Content-Type nor header-name rewriting beyond
+	// net/http's canonical form: the target sees what net/http would send.
+	req.Header.SetNoDefaultContentType(true)
+	req.Header.SetMethod(method)
+	req.Header.SetRequestURI(u.RequestURI())
+	host, err := httpguts.PunycodeHostPort(u.Host)
+	if err != nil {
+		return fmt.Errorf("host %q: %w", u.Host, err)
+	}
+	req.Header.SetHost(host)
+	req.Header.SetUserAgent(userAgent)
+	for k, v := range tg.Headers {
+		switch http.CanonicalHeaderKey(k) {
+		case "Content-Length", "Transfer-Encoding", "Trailer", "Connection":
+			// Framing is the body's and the connection's, not the user's,
+			// as net/http's Request.Write decides.
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	if tg.BasicAuthUser != "" || tg.BasicAuthPassword != "" {
+		req.Header.Set("Authorization", basicAuth(tg.BasicAuthUser, tg.BasicAuthPassword))
+	}
+	if tg.Body != "" {
+		req.SetBodyString(tg.Body)
+	}
+	req.SetConnectionClose()
+	return req.Write(bw)
+}
+
+func basicAuth(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
+// answer is the response to one request, read by fasthttp or by net/http.
+type answer struct {
+	status int
+	state  *tls.ConnectionState // the connection's, for https
+	body   io.Reader
+	fast   *fasthttp.Response // when fasthttp read it
+	std    *http.Response     // when net/http did
+	ctx    context.Context // the probe's, for naming its end; nil when body does
+	done   func() // closes the connection and returns the buffers
+	closed bool
+}
+
+// read reads from the body, naming the probe's deadline when that ended it.
+func (a *answer) Read(p []byte) (int, error) {
+	if a.closed {
+		// The read buffer went back to its pool with the connection.
+		return 0, errors.New("probe: read on a closed response body")
+	}
+	n, err := a.body.Read(p)
+	if err != nil && err != io.EOF && a.ctx != nil {
+		err = contextError(a.ctx, err)
+	}
+	return n, err
+}
+
+// Close releases the answer and its connection; it may be called again.
+func (a *answer) Close() error {
+	if a.closed {
+		return nil
+	}
+	a.closed = true
+	if a.std != nil {
+		a.std.Body.Close()
+	}
+	if a.fast != nil {
+		a.fast.CloseBodyStream()
+		fasthttp.ReleaseResponse(a.fast)
+		a.fast = nil
+	}
+	if a.done != nil {
+		a.done()
+	}
+	return nil
+}
+
+// location is the answer's Location header.
+func (a *answer) location() string {
+	if a.fast != nil {
+		return string(a.fast.Header.Peek("Location"))
+	}
+	return a.std.Header.Get("Location")
+}
+
+// stdResponse is a as net/http's Client takes it, to follow a redirect from:
+// closing its Body closes a.
+func (a *answer) stdResponse(req *http.Request) *http.Response {
+	if a.std != nil {
+		resp := *a.std
+		resp.Request, resp.TLS, resp.Body = req, a.state, a
+		return &resp
+	}
+	h := make(http.Header)
+	for k, v := range a.fast.Header.All() {
+		h.Add(string(k), string(v))
+	}
+	return &http.Response{
+		Status: fmt.Sprintf("%d %s", a.status, a.fast.Header.StatusMessage()), StatusCode: a.status,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h, Body: a, ContentLength: -1,
+		Close: true, Request: req, TLS: a.state,
+	}
+}
+
+// stdAnswer wraps a response net/http read (over HTTP/2, or along a redirect
+// chain).
+func stdAnswer(resp *http.Response) *answer {
+	return &answer{status: resp.StatusCode, state: resp.TLS, body: resp.Body, std: resp}
+}
+
+// newRequest is the probe's request for net/http: HTTP/2, and redirect chains.
+func newRequest(ctx context.Context, tg *Target, u *url.URL, method string) (*http.Request, error) {
+	var body io.Reader
+	if tg.Body != "" {
+		body = strings.NewReader(tg.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("request: %w", err)
+	}
+	req.Header.Set("User-Agent", userAgent)
+	for k, v := range tg.Headers {
+		if strings.EqualFold(k, "Host") {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	if tg.BasicAuthUser != "" || tg.BasicAuthPassword != "" {
+		req.SetBasicAuth(tg.BasicAuthUser, tg.BasicAuthPassword)
+	}
+	return req, nil
+}
+
+// checkRequest refuses what no request may carry: a method that is not a
+// token, and header names or values that would split the request. The API
+// refuses them too; this guards every other way a target is made.
+func checkRequest(tg *Target, method string) error {
+	if !httpguts.ValidHeaderFieldName(method) {
+		return fmt.Errorf("request: invalid method %q", method)
+	}
+	for k, v := range tg.Headers {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return fmt.Errorf("request: invalid header name %q", k)
+		}
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return fmt.Errorf("request: invalid value for header %q", k)
+		}
+	}
+	return nil
+}

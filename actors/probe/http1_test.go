@@ -1,0 +1,179 @@
+package probe
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The first request of a probe is written and read by fetch (fasthttp's wire
+// types), not by net/http; these tests pin what a target sees and what the
+// probe makes of the answers net/http used to read.
+
+// TestHTTPWireRequest: the request fetch writes is the one net/http wrote:
+// the probe's User-Agent, Connection: close, the target's headers in
+// canonical form, no Content-Type of its own, and user framing headers ignored.
+func TestHTTPWireRequest(t *testing.T) {
+	got := make(chan *http.Request, 1)
+	srv := httpServer(t, func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(strings.NewReader(string(body)))
+		got <- req
+	})
+	wantUp(t, probeURL(t, &Target{Type: "status", URL: srv.URL + "/p/a%20b?q=1&r=%2F", Method: "PUT", Body: "hello",
+		Headers: map[string]string{"x-lower": "v", "Content-Length": "999", "Transfer-Encoding": "chunked"}}, testEnv()))
+	req := <-got
+	body, _ := io.ReadAll(req.Body)
+	switch {
+	case req.Method != "PUT" || req.RequestURI != "/p/a%20b?q=1&r=%2F":
+		t.Errorf("request line %s %s, want PUT /p/a%%20b?q=1&r=%%2F", req.Method, req.RequestURI)
+	case req.UserAgent() != userAgent || !req.Close:
+		t.Errorf("User-Agent %q, Close %v; want %q and true", req.UserAgent(), req.Close, userAgent)
+	case req.Header.Get("X-Lower") != "v":
+		t.Errorf("headers %v, want X-Lower: v", req.Header)
+	case string(body) != "hello" || req.ContentLength != 5 || len(req.TransferEncoding) != 0:
+		t.Errorf("body %q, length %d, transfer encoding %v; want hello framed by Content-Length 5",
+			body, req.ContentLength, req.TransferEncoding)
+	case req.Header.Get("Content-Type") != "":
+		t.Errorf("Content-Type %q added, want none", req.Header.Get("Content-Type"))
+	}
+
+	// A user's User-Agent replaces the probe's.
+	wantUp(t, probeURL(t, &Target{Type: "status", URL: srv.URL, Headers: map[string]string{"User-Agent": "mine"}}, testEnv()))
+	if req := <-got; req.UserAgent() != "mine" {
+		t.Errorf("User-Agent %q, want the target's", req.UserAgent())
+	}
+}
+
+// TestHTTPRefusesSplitting: a header that would split the request fails the
+// probe before any connection is made.
+func TestHTTPRefusesSplitting(t *testing.T) {
+	var hits atomic.Int64
+	srv := httpServer(t, func(http.ResponseWriter, *http.Request) { hits.Add(1) })
+	for _, tg := range []Target{
+		{Type: "status", URL: srv.URL, Headers: map[string]string{"X-A": "v\r\nX-Injected: 1"}},
+		{Type: "status", URL: srv.URL, Headers: map[string]string{"X A": "v"}},
+		{Type: "status", URL: srv.URL, Method: "GET /x HTTP/1.1\r\n"},
+	} {
+		r := probeURL(t, &tg, testEnv())
+		wantDown(t, r)
+		if !strings.Contains(r.Err, "invalid") {
+			t.Errorf("Err = %q, want the invalid part named", r.Err)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("%d requests reached the server, want 0", n)
+	}
+}
+
+// TestHTTPHead: a HEAD answer's Content-Length describes a body that is not
+// sent; the probe must not wait for it.
+func TestHTTPHead(t *testing.T) {
+	srv := httpServer(t, func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		if req.Method != http.MethodHead {
+			w.Write(make([]byte, 1000))
+		}
+	})
+	r := run(probeCtx(t, 5*time.Second), probeHTTP, &Target{Type: "status", URL: srv.URL, Method: http.MethodHead}, testEnv())
+	wantUp(t, r)
+}
+
+// TestHTTPBodyFraming: a keyword is found whatever frames the body: chunks,
+// or no length at all, the body ending with the connection.
+func TestHTTPBodyFraming(t *testing.T) {
+	srv := httpServer(t, func(w http.ResponseWriter, req *http.Request) {
+		switch req.URL.Path {
+		case "/chunked":
+			io.WriteString(w, "first part, ")
+			w.(http.Flusher).Flush() // no Content-Length is known now: chunked
+			io.WriteString(w, "needle in the second")
+		case "/close":
+			c, rw, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			rw.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nbody up to the close, needle last")
+			rw.Flush()
+		}
+	})
+	for _, path := range []string{"/chunked", "/close"} {
+		wantUp(t, probeURL(t, &Target{Type: "keyword", URL: srv.URL + path, RequiredKeyword: "needle"}, testEnv()))
+		wantDown(t, probeURL(t, &Target{Type: "keyword", URL: srv.URL + path, RequiredKeyword: "absent"}, testEnv()))
+	}
+}
+
+// TestHTTPLargeHeader: a response header larger than the read buffer is read
+// by net/http from where fasthttp stopped, with and without a redirect.
+func TestHTTPLargeHeader(t *testing.T) {
+	big := strings.Repeat("x", 20<<10)
+	srv := httpServer(t, func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("X-Big", big)
+		if req.URL.Path == "/moved" {
+			http.Redirect(w, req, "/", http.StatusFound)
+			return
+		}
+		io.WriteString(w, "needle")
+	})
+	for _, path := range []string{"/", "/moved"} {
+		r := probeURL(t, &Target{Type: "keyword", URL: srv.URL + path, FollowRedirects: true, RequiredKeyword: "needle"}, testEnv())
+		wantUp(t, r)
+		wantHTTPPhases(t, r)
+	}
+}
+
+// TestHTTPRedirectMethods: the chain after the first answer follows
+// net/http's rules: 307 and 308 repeat the method and body, 301, 302 and 303
+// turn a POST into a GET without one.
+func TestHTTPRedirectMethods(t *testing.T) {
+	srv := httpServer(t, func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		switch req.URL.Path {
+		case "/307", "/308", "/303", "/302":
+			code := map[string]int{"/307": 307, "/308": 308, "/303": 303, "/302": 302}[req.URL.Path]
+			http.Redirect(w, req, "/end", code)
+		case "/end":
+			io.WriteString(w, req.Method+" "+string(body))
+		}
+	})
+	for path, want := range map[string]string{"/307": "POST data", "/308": "POST data", "/303": "GET ", "/302": "GET "} {
+		r := probeURL(t, &Target{Type: "keyword", URL: srv.URL + path, Method: "POST", Body: "data",
+			FollowRedirects: true, RequiredKeyword: want}, testEnv())
+		if !r.Up {
+			t.Errorf("%s: want %q at the end, got down: %s", path, want, r.Err)
+		}
+	}
+}
+
+// TestHTTPMalformedAnswer: a reply that is not HTTP fails the probe and says
+// why, rather than passing or hanging.
+func TestHTTPMalformedAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			bufio.NewReader(c).ReadString('\n')
+			io.WriteString(c, "SSH-2.0-OpenSSH_9.6\r\n")
+			c.Close()
+		}
+	}()
+	r := probeURL(t, &Target{Type: "status", URL: "http://" + ln.Addr().String() + "/"}, testEnv())
+	wantDown(t, r)
+	if !strings.Contains(r.Err, "read response") {
+		t.Errorf("Err = %q, want the response named", r.Err)
+	}
+}
