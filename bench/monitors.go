@@ -68,7 +68,7 @@ type MonitorsResult struct {
 	Connections int64 `json:"connections"`
 	// TimeWait is the TCP sockets in TIME_WAIT at the window's end
 	// (/proc/net/sockstat), -1 when unknown.
-	TimeWait      int64   `json:"time_wait"`
+	TimeWait int64 `json:"time_wait"`
 	// CPUPerCheck is the process's CPU time (user + system) in the window
 	// over the probes completed in it: the engine and the target together,
 	// as they share the process. Below saturation it is what a check costs,

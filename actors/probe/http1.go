@@ -151,8 +151,8 @@ type answer struct {
 	body   io.Reader
 	fast   *fasthttp.Response // when fasthttp read it
 	std    *http.Response     // when net/http did
-	ctx    context.Context // the probe's, for naming its end; nil when body does
-	done   func() // closes the connection and returns the buffers
+	ctx    context.Context    // the probe's, for naming its end; nil when body does
+	done   func()             // closes the connection and returns the buffers
 	closed bool
 }
 
