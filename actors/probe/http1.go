@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 
@@ -16,15 +16,20 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// fetch makes a probe's first request, on a fresh connection. Its HTTP/1.1
-// exchange (every plain-HTTP target, and every HTTPS one whose server does
-// not pick HTTP/2) is written and read with fasthttp's pooled wire types
-// rather than net/http's Client: a probe is a single request, and the Client
-// with its Request, Response and header maps was about a tenth of a probe's
-// CPU, its largest cost after the kernel's. HTTP/2, and a response whose header
-// outgrows the read buffer, are read by net/http.
+// fetch makes a probe's first request, on a fresh connection, without
+// net/http's Client: a probe is a single request, and the Client with its
+// Response, header maps and textproto reader was about a tenth of a probe's
+// CPU, its largest cost after the kernel's. The request is written by
+// net/http's Request.Write; an HTTP/1.1 answer (every plain-HTTP target, and
+// every HTTPS one whose server does not pick HTTP/2) is read with fasthttp's
+// pooled Response. HTTP/2, chunked bodies and headers fasthttp cannot take are
+// read by net/http.
 func (t *transport) fetch(tg *Target, u *url.URL, method string) (*answer, error) {
 	host, port, err := hostPort(u)
+	if err != nil {
+		return nil, err
+	}
+	req, err := newRequest(t.ctx, tg, u, method)
 	if err != nil {
 		return nil, err
 	}
@@ -33,11 +38,6 @@ func (t *transport) fetch(tg *Target, u *url.URL, method string) (*answer, error
 		return nil, err
 	}
 	if c.h2() {
-		req, err := newRequest(t.ctx, tg, u, method)
-		if err != nil {
-			c.close()
-			return nil, err
-		}
 		resp, err := t.roundTripH2(req, c)
 		if err != nil {
 			return nil, err
@@ -45,9 +45,12 @@ func (t *transport) fetch(tg *Target, u *url.URL, method string) (*answer, error
 		return stdAnswer(resp), nil
 	}
 
+	// The request is net/http's own wire form, so a target sees the same
+	// bytes on every hop of a chain.
+	req.Close = true
 	bw := writers.Get().(*bufio.Writer)
 	bw.Reset(c)
-	err = writeRequest(bw, tg, u, method)
+	err = req.Write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -66,9 +69,9 @@ func (t *transport) fetch(tg *Target, u *url.URL, method string) (*answer, error
 		readers.Put(br)
 	}
 	fail := func(err error) (*answer, error) {
-		err = contextError(c.ctx, err)
+		err = contextError(c.ctx, fmt.Errorf("read response: %w", err))
 		a.Close()
-		return nil, fmt.Errorf("read response: %w", err)
+		return nil, err
 	}
 	if _, err := br.Peek(1); err != nil {
 		return fail(err)
@@ -80,16 +83,14 @@ func (t *transport) fetch(tg *Target, u *url.URL, method string) (*answer, error
 	fr.SkipBody = method == http.MethodHead // its Content-Length describes a body not sent
 	a.fast = fr
 	if err := fr.Read(br); err != nil {
-		var small *fasthttp.ErrSmallBuffer
-		if !errors.As(err, &small) {
-			return fail(err)
-		}
-		// A header larger than the buffer (a wall of cookies or a long
-		// policy) is still unread in br, as fasthttp only peeks until it has
-		// the whole header; net/http reads it from there, unbounded by br.
+		// fasthttp only peeks until it has the whole header, so what it
+		// refused is still unread in br: a header larger than the buffer (a
+		// wall of cookies), or one net/http accepts and fasthttp does not
+		// (bare LF line ends). net/http reads it from there, unbounded by br,
+		// and words the error when there is one.
 		fasthttp.ReleaseResponse(fr)
 		a.fast = nil
-		resp, err := readStdResponse(bufio.NewReader(br), &http.Request{Method: method})
+		resp, err := readStdResponse(bufio.NewReader(br), req)
 		if err != nil {
 			return fail(err)
 		}
@@ -97,51 +98,16 @@ func (t *transport) fetch(tg *Target, u *url.URL, method string) (*answer, error
 		return a, nil
 	}
 	a.status = fr.StatusCode()
-	a.body = fr.BodyStream()
-	if a.body == nil { // HEAD, 204, 304: nothing follows the header
+	switch a.body = fr.BodyStream(); {
+	case a.body == nil: // HEAD, 204, 304: nothing follows the header
 		a.body = strings.NewReader("")
+	case fr.Header.ContentLength() == -1:
+		// net/http's chunked reader, as fasthttp's takes a connection
+		// closed between chunks for the body's end, and a truncated page
+		// must fail.
+		a.body = httputil.NewChunkedReader(br)
 	}
 	return a, nil
-}
-
-// writeRequest writes the probe's request for u, as net/http's Request.Write
-// would: a Host header from u (or the target's own Host header), the probe's
-// User-Agent unless the target sets one, and Connection: close.
-func writeRequest(bw *bufio.Writer, tg *Target, u *url.URL, method string) error {
-	req := fasthttp.AcquireRequest()
-	defer fasthttp.ReleaseRequest(req)
-	// Neither a default Content-Type nor header-name rewriting beyond
-	// net/http's canonical form: the target sees what net/http would send.
-	req.Header.SetNoDefaultContentType(true)
-	req.Header.SetMethod(method)
-	req.Header.SetRequestURI(u.RequestURI())
-	host, err := httpguts.PunycodeHostPort(u.Host)
-	if err != nil {
-		return fmt.Errorf("host %q: %w", u.Host, err)
-	}
-	req.Header.SetHost(host)
-	req.Header.SetUserAgent(userAgent)
-	for k, v := range tg.Headers {
-		switch http.CanonicalHeaderKey(k) {
-		case "Content-Length", "Transfer-Encoding", "Trailer", "Connection":
-			// Framing is the body's and the connection's, not the user's,
-			// as net/http's Request.Write decides.
-			continue
-		}
-		req.Header.Set(k, v)
-	}
-	if tg.BasicAuthUser != "" || tg.BasicAuthPassword != "" {
-		req.Header.Set("Authorization", basicAuth(tg.BasicAuthUser, tg.BasicAuthPassword))
-	}
-	if tg.Body != "" {
-		req.SetBodyString(tg.Body)
-	}
-	req.SetConnectionClose()
-	return req.Write(bw)
-}
-
-func basicAuth(user, password string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 }
 
 // answer is the response to one request, read by fasthttp or by net/http.
@@ -222,7 +188,7 @@ func stdAnswer(resp *http.Response) *answer {
 	return &answer{status: resp.StatusCode, state: resp.TLS, body: resp.Body, std: resp}
 }
 
-// newRequest is the probe's request for net/http: HTTP/2, and redirect chains.
+// newRequest is the probe's request to u.
 func newRequest(ctx context.Context, tg *Target, u *url.URL, method string) (*http.Request, error) {
 	var body io.Reader
 	if tg.Body != "" {
@@ -242,6 +208,10 @@ func newRequest(ctx context.Context, tg *Target, u *url.URL, method string) (*ht
 	}
 	if tg.BasicAuthUser != "" || tg.BasicAuthPassword != "" {
 		req.SetBasicAuth(tg.BasicAuthUser, tg.BasicAuthPassword)
+	} else if ui := u.User; ui != nil && req.Header.Get("Authorization") == "" {
+		// Credentials in the URL, as net/http's Client sends them.
+		password, _ := ui.Password()
+		req.SetBasicAuth(ui.Username(), password)
 	}
 	return req, nil
 }

@@ -177,3 +177,94 @@ func TestHTTPMalformedAnswer(t *testing.T) {
 		t.Errorf("Err = %q, want the response named", r.Err)
 	}
 }
+
+// rawServer answers every connection with reply once it has read the request
+// head, then closes it (or stalls, when stall is set, until the test ends).
+func rawServer(t *testing.T, reply string, stall bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil || line == "\r\n" {
+						break
+					}
+				}
+				io.WriteString(c, reply)
+				if stall {
+					<-done
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/"
+}
+
+// TestHTTPTruncatedChunks: a chunked body cut off by the connection's close
+// fails the probe, even when the keyword came before the cut.
+func TestHTTPTruncatedChunks(t *testing.T) {
+	url := rawServer(t, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nneedle\r\n", false)
+	r := probeURL(t, &Target{Type: "keyword", URL: url, RequiredKeyword: "needle"}, testEnv())
+	wantDown(t, r)
+	if !strings.Contains(r.Err, "unexpected EOF") {
+		t.Errorf("Err = %q, want the truncation named", r.Err)
+	}
+}
+
+// TestHTTPBareLF: a response with bare LF line ends, as some devices and
+// netcat health checks send, passes as net/http read it.
+func TestHTTPBareLF(t *testing.T) {
+	url := rawServer(t, "HTTP/1.1 200 OK\nContent-Length: 6\n\nneedle", false)
+	wantUp(t, probeURL(t, &Target{Type: "keyword", URL: url, RequiredKeyword: "needle"}, testEnv()))
+}
+
+// TestHTTPStallAfterInterim: a 1xx then silence times out with the deadline
+// named exactly as before, not a parser's own timeout.
+func TestHTTPStallAfterInterim(t *testing.T) {
+	url := rawServer(t, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\n", true)
+	for range 5 {
+		r := run(probeCtx(t, 100*time.Millisecond), probeHTTP, &Target{Type: "status", URL: url}, testEnv())
+		wantDown(t, r)
+		if !strings.HasSuffix(r.Err, `": context deadline exceeded`) {
+			t.Fatalf("Err = %q, want it to end with the deadline", r.Err)
+		}
+	}
+}
+
+// TestHTTPURLCredentials: user:password in the URL is sent as basic auth, as
+// net/http's Client sends it, unless the target sets its own.
+func TestHTTPURLCredentials(t *testing.T) {
+	srv := httpServer(t, func(w http.ResponseWriter, req *http.Request) {
+		if u, p, ok := req.BasicAuth(); !ok || u != "ops" || p != "pw" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	})
+	withCreds := strings.Replace(srv.URL, "http://", "http://ops:pw@", 1)
+	wantUp(t, probeURL(t, &Target{Type: "status", URL: withCreds}, testEnv()))
+	wantDown(t, probeURL(t, &Target{Type: "status", URL: withCreds, BasicAuthUser: "ops", BasicAuthPassword: "other"}, testEnv()))
+}
+
+// TestHTTPCookieHeaderVerbatim: a Cookie header the user sets reaches the
+// target byte for byte.
+func TestHTTPCookieHeaderVerbatim(t *testing.T) {
+	const cookie = `j="eyJ"; b="x y"; k=v`
+	got := make(chan string, 1)
+	srv := httpServer(t, func(_ http.ResponseWriter, req *http.Request) { got <- req.Header.Get("Cookie") })
+	wantUp(t, probeURL(t, &Target{Type: "status", URL: srv.URL, Headers: map[string]string{"Cookie": cookie}}, testEnv()))
+	if c := <-got; c != cookie {
+		t.Errorf("Cookie %q, want %q", c, cookie)
+	}
+}

@@ -191,17 +191,18 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		br.Reset(nil)
 		readers.Put(br)
 	}
-	if _, err := br.Peek(1); err != nil {
-		err = contextError(ctx, err)
+	fail := func(err error) (*http.Response, error) {
+		err = contextError(ctx, fmt.Errorf("read response: %w", err))
 		closeAll()
-		return nil, fmt.Errorf("read response: %w", err)
+		return nil, err
+	}
+	if _, err := br.Peek(1); err != nil {
+		return fail(err)
 	}
 	t.times.gotFirstByte(envNow(t.env)().Sub(t.start))
 	resp, err := readStdResponse(br, &out)
 	if err != nil {
-		err = contextError(ctx, err)
-		closeAll()
-		return nil, fmt.Errorf("read response: %w", err)
+		return fail(err)
 	}
 	resp.Request = req
 	resp.TLS = c.state
@@ -311,12 +312,13 @@ func (b *closingBody) Close() error {
 	return err
 }
 
-// contextError names ctx's end as the cause of err when it is: "i/o timeout"
-// would hide which deadline it was. The connection's deadline is only ever
-// ctx's, and the poller may see it pass a moment before ctx's own timer fires,
-// so a deadline error waits for ctx to say so.
+// contextError names ctx's end as the cause of err when it is: "i/o timeout",
+// or a parser's own timeout error, would hide which deadline it was. The
+// connection's deadline is only ever ctx's, and the poller may see it pass a
+// moment before ctx's own timer fires, so once the deadline is past, the
+// error waits for ctx to say so.
 func contextError(ctx context.Context, err error) error {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	if d, ok := ctx.Deadline(); (ok && !time.Now().Before(d)) || errors.Is(err, os.ErrDeadlineExceeded) {
 		<-ctx.Done()
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
