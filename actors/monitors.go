@@ -389,7 +389,14 @@ func (a *monitorActor) Receive(ctx actor.Context) {
 		// The verdict is dated by the probe's start, but the next wake is
 		// reckoned from now: a probe that outlasted a grid instant must not
 		// re-arm it in the past and be followed at once by an off-grid probe.
-		a.step(b, monitor.Event{Kind: monitor.Probed, Result: monitor.ProbeResult{Up: res.Up, At: msg.started, Err: res.Err}}, &res, a.ms.o.Now())
+		if a.step(b, monitor.Event{Kind: monitor.Probed, Result: monitor.ProbeResult{Up: res.Up, At: msg.started, Err: res.Err}}, &res, a.ms.o.Now()) {
+			// Only a response time: a sample, written without waiting for
+			// a sync (store.ApplySample), as nothing and no one waits on it.
+			if err := a.ms.o.Store.ApplySample(b); err != nil {
+				a.ms.o.Logger.Error("response time not recorded", "monitor", m.id, "err", err)
+			}
+			return
+		}
 		a.commit(b, nil)
 	case *monUpdateMsg:
 		defer a.ms.pending.Add(-1)
@@ -533,8 +540,9 @@ func setMonitorState(r *store.Monitor, s monitor.State) {
 	r.IncidentSince, r.LastProbe, r.Next, r.Wake = s.IncidentSince, s.LastProbe, s.Next, uint8(s.Wake)
 }
 
-// step applies ev and writes what it decided into b.
-func (a *monitorActor) step(b *store.Batch, ev monitor.Event, res *probe.Result, now time.Time) {
+// step applies ev and writes what it decided into b. It reports whether b
+// holds only a routine probe's response time: no state, incident or flip.
+func (a *monitorActor) step(b *store.Batch, ev monitor.Event, res *probe.Result, now time.Time) (sample bool) {
 	m := a.m
 	old := m.rec
 	st, eff := monitor.Apply(m.spec.Machine, monitorStateOf(&m.rec), ev, now)
@@ -569,7 +577,8 @@ func (a *monitorActor) step(b *store.Batch, ev monitor.Event, res *probe.Result,
 	// A probe changes no attribute, so the state alone is written, and not
 	// even that when the probe only moved LastProbe, Next and NResponses: its
 	// response time records the first and last, and Load recomputes Next.
-	if (eff.Changed || eff.Record || eff.Flip != nil) && !(eff.Record && routineProbe(&old, &m.rec)) {
+	routine := eff.Record && res != nil && routineProbe(&old, &m.rec)
+	if (eff.Changed || eff.Record || eff.Flip != nil) && !routine {
 		b.PutMonitorState(&m.rec)
 	}
 	if eff.Next.IsZero() {
@@ -577,6 +586,7 @@ func (a *monitorActor) step(b *store.Batch, ev monitor.Event, res *probe.Result,
 	} else {
 		a.ms.o.Wheel.Schedule(&m.timer, eff.Next)
 	}
+	return routine && eff.Flip == nil && eff.IncidentOpened.IsZero() && eff.IncidentResolved.IsZero()
 }
 
 // routineProbe reports whether after differs from before in nothing but what

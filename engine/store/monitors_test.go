@@ -1,6 +1,12 @@
 package store
 
 import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -172,5 +178,95 @@ func BenchmarkMonitorStateBatch(b *testing.B) {
 			}
 			b.ReportMetric(float64(bytes), "batch-bytes")
 		})
+	}
+}
+
+// TestApplySample: samples are readable at once and counted, refused after
+// Close, and survive a kill -9 both alone (the first, which syncs itself) and
+// followed by a Commit.
+func TestApplySample(t *testing.T) {
+	id := uuid.MustParse("0d6f4b9e-6f2e-4d55-9a61-3f1c2b7d8e90")
+	const n = 50
+	if dir := os.Getenv("VIGILO_SAMPLE_DIR"); dir != "" {
+		s, err := Open(Options{Dir: dir})
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		for i := uint64(1); i <= n; i++ {
+			b := s.NewBatch()
+			b.AddResponseTime(id, &ResponseTime{N: i, At: t0.Add(time.Duration(i) * time.Second)})
+			if err := s.ApplySample(b); err != nil {
+				fmt.Println(err)
+				os.Exit(1)
+			}
+			if i == 1 {
+				fmt.Println("first") // synced on its own: nothing had synced before
+				bufio.NewReader(os.Stdin).ReadString('\n')
+			}
+		}
+		b := s.NewBatch()
+		b.PutIncident(id, &Incident{Start: t0})
+		if err := s.Commit(b); err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		fmt.Println("ready")
+		select {} // killed here
+	}
+
+	count := func(dir string) int {
+		s := openT(t, Options{Dir: dir})
+		rts, err := s.ResponseTimes(id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rts)
+	}
+	// Killed after the first sample, then after the later Commit.
+	for _, stage := range []string{"first", "ready"} {
+		dir := t.TempDir()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestApplySample$")
+		cmd.Env = append(os.Environ(), "VIGILO_SAMPLE_DIR="+dir)
+		stdin, _ := cmd.StdinPipe()
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		out := bufio.NewReader(stdout)
+		line, err := out.ReadString('\n')
+		if stage == "ready" && err == nil {
+			io.WriteString(stdin, "go on\n")
+			line, err = out.ReadString('\n')
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		if err != nil || line != stage+"\n" {
+			t.Fatalf("helper said %q, %v; want %q", line, err, stage)
+		}
+		want := 1
+		if stage == "ready" {
+			want = n
+		}
+		if got := count(dir); got != want {
+			t.Errorf("killed at %s: %d samples after reopening, want %d", stage, got, want)
+		}
+	}
+
+	s := openT(t, Options{})
+	b := s.NewBatch()
+	b.AddResponseTime(id, &ResponseTime{N: 1, At: t0})
+	if err := s.ApplySample(b); err != nil {
+		t.Fatal(err)
+	}
+	if rts, err := s.ResponseTimes(id, 0); err != nil || len(rts) != 1 {
+		t.Fatalf("read back: %v %v", rts, err)
+	}
+	if st := s.Stats(); st.Samples != 1 {
+		t.Errorf("Stats.Samples = %d, want 1", st.Samples)
+	}
+	s.Close()
+	if err := s.ApplySample(s.NewBatch()); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
 	}
 }

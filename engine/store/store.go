@@ -97,6 +97,10 @@ type Store struct {
 
 	batches sync.Pool // *Batch
 	flipSeq atomic.Uint32
+	// samples counts ApplySample's batches; lastSync is when the WAL was
+	// last synced (unix nanoseconds), by the committer or by ApplySample.
+	samples  atomic.Uint64
+	lastSync atomic.Int64
 
 	c committer
 }
@@ -223,12 +227,15 @@ type Stats struct {
 	BatchedOps uint64 // Pebble operations (sets, deletes, range deletes) committed
 	MaxGroup   uint64 // most commits ever merged into one sync
 	Queued     uint64 // commits waiting for the committer right now
+	Samples    uint64 // batches applied by ApplySample, without a sync of their own
 }
 
 // Stats returns the committer's counters. It is cheap; for Pebble's own
 // metrics (LSM shape, cache hit rates, WAL bytes) use Metrics.
 func (s *Store) Stats() Stats {
-	return s.c.stats()
+	st := s.c.stats()
+	st.Samples = s.samples.Load()
+	return st
 }
 
 // Metrics returns Pebble's metrics (nil after Close). Not free: it takes
