@@ -631,3 +631,31 @@ func TestMonitorShutdownIsNotAFailure(t *testing.T) {
 		t.Errorf("incidents after shutdown: %+v", ins)
 	}
 }
+
+// An update between arming and the wheel's expiry takes the armed probe back
+// and arms one with the new spec: the probe that runs is the new target's,
+// and only one runs.
+func TestMonitorUpdateRearmsProbe(t *testing.T) {
+	e := newMonEnv(t, nil)
+	var oldHits, newHits atomic.Int64
+	oldTarget := startTarget(t, "", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		oldHits.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	newTarget := startTarget(t, "", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { newHits.Add(1) }))
+	attrs := testMonAttrs{URL: oldTarget.URL, Frequency: 10 * time.Second}
+	m := e.create(attrs, false)
+	attrs.URL = newTarget.URL
+	if res := e.ms.Update(m, mustAttrs(t, attrs), nil); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	e.advance(e.snapshot(m).Next)
+	if p := e.nextProbe(); !p.up {
+		t.Fatalf("probe after the update: %+v, want the new target's answer", p)
+	}
+	e.settle()
+	e.noProbe()
+	if oldHits.Load() != 0 || newHits.Load() != 1 {
+		t.Fatalf("old target %d requests, new %d; want 0 and 1", oldHits.Load(), newHits.Load())
+	}
+}
