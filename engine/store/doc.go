@@ -18,6 +18,12 @@
 // first, and a second Open (this process or another) fails with ErrLocked.
 // Close commits and syncs everything queued before it returns.
 //
+// ApplySample is the one exception, for records that are samples (a routine
+// probe's response time): it applies a batch on the caller's goroutine
+// without waiting for a sync. The batch is still atomic and readable at once,
+// and becomes durable with the next sync, which is any commit's or its own
+// when none came for a second.
+//
 // # Key layout
 //
 // Keys are binary, with a one-byte prefix; ids are the 16 raw bytes of the
