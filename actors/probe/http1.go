@@ -48,26 +48,11 @@ func (t *transport) fetch(tg *Target, u *url.URL, method string) (*answer, error
 	// The request is net/http's own wire form, so a target sees the same
 	// bytes on every hop of a chain.
 	req.Close = true
-	bw := writers.Get().(*bufio.Writer)
-	bw.Reset(c)
-	err = req.Write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	bw.Reset(nil)
-	writers.Put(bw)
+	br, closeAll, err := c.writeRequest(req)
 	if err != nil {
-		return nil, c.fail(fmt.Errorf("write request: %w", err))
+		return nil, err
 	}
-
-	br := readers.Get().(*bufio.Reader)
-	br.Reset(c)
-	a := &answer{ctx: c.ctx, state: c.state}
-	a.done = func() {
-		c.close()
-		br.Reset(nil)
-		readers.Put(br)
-	}
+	a := &answer{ctx: c.ctx, state: c.state, done: closeAll}
 	fail := func(err error) (*answer, error) {
 		err = contextError(c.ctx, fmt.Errorf("read response: %w", err))
 		a.Close()

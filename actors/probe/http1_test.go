@@ -155,23 +155,7 @@ func TestHTTPRedirectMethods(t *testing.T) {
 // TestHTTPMalformedAnswer: a reply that is not HTTP fails the probe and says
 // why, rather than passing or hanging.
 func TestHTTPMalformedAnswer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			bufio.NewReader(c).ReadString('\n')
-			io.WriteString(c, "SSH-2.0-OpenSSH_9.6\r\n")
-			c.Close()
-		}
-	}()
-	r := probeURL(t, &Target{Type: "status", URL: "http://" + ln.Addr().String() + "/"}, testEnv())
+	r := probeURL(t, &Target{Type: "status", URL: rawServer(t, "SSH-2.0-OpenSSH_9.6\r\n", false)}, testEnv())
 	wantDown(t, r)
 	if !strings.Contains(r.Err, "read response") {
 		t.Errorf("Err = %q, want the response named", r.Err)

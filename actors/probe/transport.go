@@ -89,6 +89,30 @@ func (c *probeConn) fail(err error) error {
 	return err
 }
 
+// writeRequest writes req on c with net/http's Request.Write and returns a
+// pooled reader on c for the answer, and closeAll, which closes c and returns
+// the reader. On error c is closed.
+func (c *probeConn) writeRequest(req *http.Request) (br *bufio.Reader, closeAll func(), err error) {
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(c)
+	err = req.Write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	bw.Reset(nil)
+	writers.Put(bw)
+	if err != nil {
+		return nil, nil, c.fail(fmt.Errorf("write request: %w", err))
+	}
+	br = readers.Get().(*bufio.Reader)
+	br.Reset(c)
+	return br, func() {
+		c.close()
+		br.Reset(nil)
+		readers.Put(br)
+	}, nil
+}
+
 // h2 reports whether the TLS server picked HTTP/2.
 func (c *probeConn) h2() bool { return c.state != nil && c.state.NegotiatedProtocol == "h2" }
 
@@ -172,24 +196,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// HTTP/1.1. Connection: close, as the connection is never reused.
 	out := *req
 	out.Close = true
-	bw := writers.Get().(*bufio.Writer)
-	bw.Reset(c)
-	err = out.Write(bw)
-	bodyOwned = false
-	if err == nil {
-		err = bw.Flush()
-	}
-	bw.Reset(nil)
-	writers.Put(bw)
+	bodyOwned = false // Request.Write closes it
+	br, closeAll, err := c.writeRequest(&out)
 	if err != nil {
-		return nil, c.fail(fmt.Errorf("write request: %w", err))
-	}
-	br := readers.Get().(*bufio.Reader)
-	br.Reset(c)
-	closeAll := func() {
-		c.close()
-		br.Reset(nil)
-		readers.Put(br)
+		return nil, err
 	}
 	fail := func(err error) (*http.Response, error) {
 		err = contextError(ctx, fmt.Errorf("read response: %w", err))
