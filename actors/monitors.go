@@ -112,7 +112,7 @@ func (m *Monitor) arm() {
 	if m.probing || m.armedJob != nil || monitor.Wake(m.rec.Wake) != monitor.WakeProbe || m.rec.Next.IsZero() {
 		return
 	}
-	j := &probeJob{m: m, spec: m.spec, pid: m.pid}
+	j := &probeJob{m: m, spec: m.spec}
 	m.armedJob = j
 	m.armed.Store(j)
 }
@@ -260,11 +260,11 @@ func (ms *Monitors) Load(rec *store.Monitor) error {
 		}
 	}
 	m := &Monitor{rec: *rec, spec: &spec}
+	m.arm() // before add publishes m to the API and its actor
 	if err := ms.add(m); err != nil {
 		return err
 	}
 	if !rec.Next.IsZero() {
-		m.arm()
 		ms.o.Wheel.Schedule(&m.timer, rec.Next)
 	}
 	return nil
@@ -290,11 +290,11 @@ func (ms *Monitors) Create(rec store.Monitor, paused bool) (store.Monitor, error
 		return store.Monitor{}, fmt.Errorf("create monitor %s: %w", rec.ID, err)
 	}
 	m := &Monitor{rec: rec, spec: &spec}
+	m.arm() // before add publishes m to the API and its actor
 	if err := ms.add(m); err != nil {
 		return store.Monitor{}, err
 	}
 	if !rec.Next.IsZero() {
-		m.arm()
 		ms.o.Wheel.Schedule(&m.timer, rec.Next)
 	}
 	return rec, nil
@@ -496,7 +496,6 @@ func (a *monitorActor) wake(due time.Time) {
 type probeJob struct {
 	m            *Monitor
 	spec         *MonitorSpec
-	pid          *actor.PID
 	due, started time.Time
 }
 
@@ -504,7 +503,7 @@ type probeJob struct {
 func (a *monitorActor) probe(due, started time.Time) {
 	ms, m := a.ms, a.m
 	ms.pending.Add(1) // the result message
-	ms.queue(&probeJob{m: m, spec: m.spec, pid: m.pid, due: due, started: started})
+	ms.queue(&probeJob{m: m, spec: m.spec, due: due, started: started})
 }
 
 // queue hands j to the workers, starting them on first use. The queue is
@@ -563,7 +562,7 @@ func (ms *Monitors) run(wctx context.Context, j *probeJob) {
 		cancel()
 	}
 	if ms.ctx.Err() != nil {
-		ms.o.System.Root.Send(j.pid, &monResultMsg{job: j, due: j.due, started: j.started, aborted: true})
+		ms.o.System.Root.Send(j.m.pid, &monResultMsg{job: j, due: j.due, started: j.started, aborted: true})
 		return
 	}
 	if mt := ms.o.Metrics; mt != nil {
@@ -572,7 +571,7 @@ func (ms *Monitors) run(wctx context.Context, j *probeJob) {
 	if fn := ms.o.OnProbe; fn != nil {
 		fn(j.m.id, j.due, j.started, res.Up)
 	}
-	ms.o.System.Root.Send(j.pid, &monResultMsg{job: j, due: j.due, started: j.started, res: res})
+	ms.o.System.Root.Send(j.m.pid, &monResultMsg{job: j, due: j.due, started: j.started, res: res})
 }
 
 func monitorStateOf(r *store.Monitor) monitor.State {

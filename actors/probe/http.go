@@ -88,8 +88,13 @@ func doHTTP(ctx context.Context, t *Target, env *Env, r *Result, times *httpTime
 	tr := newTransport(ctx, env, t.VerifySSL, times, start, t.IPVersion)
 	a, err := tr.fetch(t, u, method)
 	if err != nil {
-		// Worded as net/http's Client words it, as the redirect path does.
-		return &url.Error{Op: method[:1] + strings.ToLower(method[1:]), URL: u.Redacted(), Err: err}
+		// Worded as net/http's Client words it, as the redirect path does,
+		// a password in the URL shown as ***.
+		shown := u.String()
+		if _, ok := u.User.Password(); ok {
+			shown = strings.Replace(shown, u.User.String()+"@", u.User.Username()+":***@", 1)
+		}
+		return &url.Error{Op: method[:1] + strings.ToLower(method[1:]), URL: shown, Err: err}
 	}
 	defer a.Close()
 	if t.FollowRedirects && isRedirect(a.status) && a.location() != "" {

@@ -252,3 +252,14 @@ func TestHTTPCookieHeaderVerbatim(t *testing.T) {
 		t.Errorf("Cookie %q, want %q", c, cookie)
 	}
 }
+
+// TestHTTPErrorHidesPassword: a failed probe's error names the URL as
+// net/http's Client does, with the password starred out.
+func TestHTTPErrorHidesPassword(t *testing.T) {
+	withCreds := strings.Replace(rawServer(t, "not http\r\n", false), "http://", "http://ops:s3cret@", 1)
+	r := probeURL(t, &Target{Type: "status", URL: withCreds}, testEnv())
+	wantDown(t, r)
+	if strings.Contains(r.Err, "s3cret") || !strings.Contains(r.Err, "ops:***@") {
+		t.Errorf("Err = %q, want the password starred out", r.Err)
+	}
+}
