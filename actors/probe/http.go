@@ -85,8 +85,14 @@ func doHTTP(ctx context.Context, t *Target, env *Env, r *Result, times *httpTime
 	if err := checkRequest(t, method); err != nil {
 		return err
 	}
+	// One request for the whole chain: fetch writes it, and net/http's Client
+	// builds each redirect's from it (its body again through GetBody).
+	req, err := newRequest(ctx, t, u, method)
+	if err != nil {
+		return err
+	}
 	tr := newTransport(ctx, env, t.VerifySSL, times, start, t.IPVersion)
-	a, err := tr.fetch(t, u, method)
+	a, err := tr.fetch(req)
 	if err != nil {
 		// Worded as net/http's Client words it, as the redirect path does,
 		// a password in the URL shown as ***.
@@ -101,10 +107,6 @@ func doHTTP(ctx context.Context, t *Target, env *Env, r *Result, times *httpTime
 		// The rest of the chain is net/http's: its Client rewrites the method,
 		// keeps credentials to the same host and cookies in the jar, as
 		// browsers do, starting from the answer already read.
-		req, err := newRequest(ctx, t, u, method)
-		if err != nil {
-			return err
-		}
 		tr.prefetched = a.stdResponse(req)
 		client := &http.Client{
 			Transport: tr,

@@ -24,16 +24,12 @@ import (
 // every HTTPS one whose server does not pick HTTP/2) is read with fasthttp's
 // pooled Response. HTTP/2, chunked bodies and headers fasthttp cannot take are
 // read by net/http.
-func (t *transport) fetch(tg *Target, u *url.URL, method string) (*answer, error) {
-	host, port, err := hostPort(u)
+func (t *transport) fetch(req *http.Request) (*answer, error) {
+	host, port, err := hostPort(req.URL)
 	if err != nil {
 		return nil, err
 	}
-	req, err := newRequest(t.ctx, tg, u, method)
-	if err != nil {
-		return nil, err
-	}
-	c, err := t.dial(t.ctx, host, port, u.Scheme == "https", func() {})
+	c, err := t.dial(t.ctx, host, port, req.URL.Scheme == "https", func() {})
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +61,7 @@ func (t *transport) fetch(tg *Target, u *url.URL, method string) (*answer, error
 
 	fr := fasthttp.AcquireResponse()
 	fr.StreamBody = true
-	fr.SkipBody = method == http.MethodHead // its Content-Length describes a body not sent
+	fr.SkipBody = req.Method == http.MethodHead // its Content-Length describes a body not sent
 	a.fast = fr
 	if err := fr.Read(br); err != nil {
 		// fasthttp only peeks until it has the whole header, so what it
@@ -107,7 +103,7 @@ type answer struct {
 	closed bool
 }
 
-// read reads from the body, naming the probe's deadline when that ended it.
+// Read reads from the body, naming the probe's deadline when that ended it.
 func (a *answer) Read(p []byte) (int, error) {
 	if a.closed {
 		// The read buffer went back to its pool with the connection.
