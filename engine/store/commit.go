@@ -1,7 +1,6 @@
 package store
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -147,8 +146,19 @@ func pending(group []*Batch, merged *pebble.Batch) (*pebble.Batch, error) {
 func (c *committer) commitGroup(group []*Batch, merged *pebble.Batch) {
 	pb, err := pending(group, merged)
 	if pb != nil {
+		// A sample accepted before one of these commits was submitted must
+		// not land after it (a monitor's deletion would leave it behind),
+		// and it becomes durable with this sync. A failed group of samples
+		// is counted as lost and does not fail the commits.
+		_ = c.s.flushSamples(syncNever, 1)
+		// Cleared before the apply, not after: a group of samples applied
+		// meanwhile sets it again rather than passing for covered.
+		c.s.sm.unsynced.Store(false)
 		start := time.Now()
 		err = c.s.db.Apply(pb, pebble.Sync)
+		if err != nil {
+			c.s.sm.unsynced.Store(true)
+		}
 		c.s.lastSync.Store(time.Now().UnixNano())
 		c.syncTime.Observe(time.Since(start).Seconds())
 		c.syncs.Add(1)
@@ -221,45 +231,6 @@ func (s *Store) CommitAsync(b *Batch, done func(error)) {
 	if err := s.submit(b, done); err != nil {
 		done(err)
 	}
-}
-
-// sampleSyncEvery bounds how long samples wait for a WAL sync when nothing
-// else commits.
-const sampleSyncEvery = time.Second
-
-// ApplySample applies b atomically on the caller's goroutine without waiting
-// for the WAL to reach the disk, and returns b to the pool. It is for records
-// that are samples, whose loss in a crash costs a data point and nothing
-// else: a routine probe's response time. At thousands of probes a second the
-// committer's hand-offs and its fsyncs were a tenth of the node's CPU, spent
-// on data nobody waits for. b is in the WAL and readable at once; it becomes
-// durable with the next sync (Pebble syncs the WAL in order): any Commit's, or
-// this call's own when none came for sampleSyncEvery. So a power cut loses at
-// most about a second of samples, and a kill -9 only what the WAL writer had
-// not yet handed to the kernel. Never use it for state, nor for anything a
-// caller acknowledges.
-func (s *Store) ApplySample(b *Batch) error {
-	defer b.Discard()
-	if b.err != nil {
-		return b.err
-	}
-	if !s.enter() {
-		return ErrClosed
-	}
-	defer s.exit()
-	if b.pb.Empty() {
-		return nil
-	}
-	opts := pebble.NoSync
-	now := time.Now().UnixNano()
-	if last := s.lastSync.Load(); now-last > int64(sampleSyncEvery) && s.lastSync.CompareAndSwap(last, now) {
-		opts = pebble.Sync
-	}
-	if err := s.db.Apply(b.pb, opts); err != nil {
-		return fmt.Errorf("apply sample: %w", err)
-	}
-	s.samples.Add(1)
-	return nil
 }
 
 // submit queues b for the committer; on error b is back in the pool.

@@ -19,10 +19,19 @@
 // Close commits and syncs everything queued before it returns.
 //
 // ApplySample is the one exception, for records that are samples (a routine
-// probe's response time): it applies a batch on the caller's goroutine
-// without waiting for a sync. The batch is still atomic and readable at once,
-// and becomes durable with the next sync, which is any commit's or its own
-// when none came for a second.
+// probe's response time): it buffers the batch in memory and returns, and the
+// buffer is applied to Pebble in groups (samples.go), one Pebble commit for
+// up to 256 samples: by the call that fills a group, by the Store's flusher
+// goroutine every 50 ms (started by Open, stopped by Close), and by the
+// committer before each group of commits it applies, so that a sample never
+// lands after a commit submitted after it (a monitor's deletion would leave
+// it behind). Each sample is still atomic; reads of samples (ResponseTimes,
+// AllMonitors) apply the buffer first, so a sample is readable at once. An
+// applied group is durable with the next sync: any commit's, or the
+// flusher's when none came for a second. So a kill -9 loses at most the
+// samples of the last flush interval that no commit carried, and a power cut
+// at most about a second of samples. FlushSamples, and Close, apply and sync
+// what is buffered.
 //
 // # Key layout
 //

@@ -19,6 +19,7 @@ type collector struct {
 	s *Store
 
 	commits, syncs, ops, maxGroup, queued *prometheus.Desc
+	samples, sampleGroups, samplesLost    *prometheus.Desc
 
 	walBytes, walWritten, compactions, compactDebt, flushes, readAmp,
 	cacheHits, cacheMisses, cacheBytes, memBytes, memCount, diskBytes, tables *prometheus.Desc
@@ -33,6 +34,10 @@ func newCollector(s *Store) *collector {
 		ops:      d("vigilo_store_batched_ops_total", "Pebble operations (sets, deletes, range deletes) committed."),
 		maxGroup: d("vigilo_store_max_group_commits", "Most commits ever merged into one WAL sync."),
 		queued:   d("vigilo_store_queued_commits", "Commits waiting for the group committer."),
+
+		samples:      d("vigilo_store_samples_total", "Samples (routine probes' response times) accepted by ApplySample."),
+		sampleGroups: d("vigilo_store_sample_groups_total", "Groups of buffered samples applied to Pebble."),
+		samplesLost:  d("vigilo_store_samples_lost_total", "Samples dropped because their group failed to apply."),
 
 		walBytes:    d("vigilo_pebble_wal_bytes", "Size of the live WAL files (logical bytes)."),
 		walWritten:  d("vigilo_pebble_wal_written_bytes_total", "Bytes written to the WAL, including overhead."),
@@ -52,6 +57,7 @@ func newCollector(s *Store) *collector {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.commits, c.syncs, c.ops, c.maxGroup, c.queued,
+		c.samples, c.sampleGroups, c.samplesLost,
 		c.walBytes, c.walWritten, c.compactions, c.compactDebt, c.flushes, c.readAmp,
 		c.cacheHits, c.cacheMisses, c.cacheBytes, c.memBytes, c.memCount, c.diskBytes, c.tables} {
 		ch <- d
@@ -75,6 +81,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.ops, float64(st.BatchedOps))
 	gauge(c.maxGroup, float64(st.MaxGroup))
 	gauge(c.queued, float64(st.Queued))
+	counter(c.samples, float64(st.Samples))
+	counter(c.sampleGroups, float64(st.SampleGroups))
+	counter(c.samplesLost, float64(st.SamplesLost))
 
 	m := c.s.Metrics()
 	if m == nil { // closed

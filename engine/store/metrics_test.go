@@ -15,13 +15,18 @@ func TestMetricsCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := testCheck(uuid.New(), 1)
-	commitT(t, s, func(b *Batch) { b.PutCheck(nil, c) })
+	sample := s.NewBatch()
+	sample.AddResponseTime(c.ID, &ResponseTime{N: 1, At: t0})
+	if err := s.ApplySample(sample); err != nil {
+		t.Fatal(err)
+	}
+	commitT(t, s, func(b *Batch) { b.PutCheck(nil, c) }) // applies the sample's group first
 	n, err := testutil.GatherAndCount(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 20 {
-		t.Errorf("%d series, want 20", n)
+	if n != 23 {
+		t.Errorf("%d series, want 23", n)
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -37,8 +42,11 @@ func TestMetricsCollector(t *testing.T) {
 		t.Errorf("group size observed %v times, sync time %v times; want 1 and 1",
 			got["vigilo_store_group_commits"], got["vigilo_store_commit_seconds"])
 	}
+	if got["vigilo_store_samples_lost_total"] != 0 {
+		t.Errorf("samples lost: %v", got["vigilo_store_samples_lost_total"])
+	}
 	for _, name := range []string{"vigilo_store_commits_total", "vigilo_store_syncs_total",
-		"vigilo_store_batched_ops_total", "vigilo_pebble_wal_written_bytes_total", "vigilo_pebble_memtable_bytes"} {
+		"vigilo_store_samples_total", "vigilo_store_sample_groups_total", "vigilo_store_batched_ops_total", "vigilo_pebble_wal_written_bytes_total", "vigilo_pebble_memtable_bytes"} {
 		if got[name] < 1 {
 			t.Errorf("%s = %v, want ≥ 1", name, got[name])
 		}

@@ -163,12 +163,16 @@ func (b *Batch) DeleteMonitor(m *Monitor) {
 
 // AllMonitors calls fn for every monitor, for loading at start: its latest
 // state, with NResponses and LastProbe those of its newest response time when
-// that is newer. Next is as last written and may have passed.
+// that is newer (samples ApplySample has accepted included). Next is as last
+// written and may have passed.
 func (s *Store) AllMonitors(fn func(*Monitor) error) error {
 	if !s.enter() {
 		return ErrClosed
 	}
 	defer s.exit()
+	if err := s.readSamples(); err != nil {
+		return err
+	}
 	// All three prefixes are in id order, so the other iterators only move
 	// forward.
 	states, err := s.iter([]byte{pfxMonState}, []byte{pfxMonState + 1})
@@ -217,10 +221,18 @@ func (s *Store) AllMonitors(fn func(*Monitor) error) error {
 }
 
 // ResponseTimes returns up to limit (0 or over ResponseLimit: ResponseLimit)
-// of the monitor's newest response times, oldest first.
+// of the monitor's newest response times, oldest first, every one ApplySample
+// has accepted included.
 func (s *Store) ResponseTimes(id uuid.UUID, limit int) ([]ResponseTime, error) {
 	if limit <= 0 || limit > ResponseLimit {
 		limit = ResponseLimit
+	}
+	if !s.enter() {
+		return nil, ErrClosed
+	}
+	defer s.exit()
+	if err := s.readSamples(); err != nil {
+		return nil, err
 	}
 	out, err := scanRecords[ResponseTime](s, appendID(nil, pfxResponse, id), limit, true)
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {

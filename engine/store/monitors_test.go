@@ -182,8 +182,9 @@ func BenchmarkMonitorStateBatch(b *testing.B) {
 }
 
 // TestApplySample: samples are readable at once and counted, refused after
-// Close, and survive a kill -9 both alone (the first, which syncs itself) and
-// followed by a Commit.
+// Close, and survive a kill -9 both alone once FlushSamples has returned, and
+// buffered then carried by a Commit (the committer applies them before its
+// group, and its sync makes them durable).
 func TestApplySample(t *testing.T) {
 	id := uuid.MustParse("0d6f4b9e-6f2e-4d55-9a61-3f1c2b7d8e90")
 	const n = 50
@@ -201,10 +202,16 @@ func TestApplySample(t *testing.T) {
 				os.Exit(1)
 			}
 			if i == 1 {
-				fmt.Println("first") // synced on its own: nothing had synced before
+				if err := s.FlushSamples(); err != nil {
+					fmt.Println(err)
+					os.Exit(1)
+				}
+				fmt.Println("first") // applied and synced
 				bufio.NewReader(os.Stdin).ReadString('\n')
 			}
 		}
+		// Samples 2 to n are buffered (or some applied by the flusher,
+		// maybe without a sync): the Commit must carry them all.
 		b := s.NewBatch()
 		b.PutIncident(id, &Incident{Start: t0})
 		if err := s.Commit(b); err != nil {
@@ -268,5 +275,8 @@ func TestApplySample(t *testing.T) {
 	s.Close()
 	if err := s.ApplySample(s.NewBatch()); !errors.Is(err, ErrClosed) {
 		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
+	if err := s.FlushSamples(); !errors.Is(err, ErrClosed) {
+		t.Errorf("FlushSamples after Close: %v, want ErrClosed", err)
 	}
 }

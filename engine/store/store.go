@@ -97,17 +97,17 @@ type Store struct {
 
 	batches sync.Pool // *Batch
 	flipSeq atomic.Uint32
-	// samples counts ApplySample's batches; lastSync is when the WAL was
-	// last synced (unix nanoseconds), by the committer or by ApplySample.
-	samples  atomic.Uint64
+	// lastSync is when the WAL was last synced (unix nanoseconds), by the
+	// committer or by a flush of samples.
 	lastSync atomic.Int64
 
-	c committer
+	c  committer
+	sm samples // ApplySample's buffer and its flusher (samples.go)
 }
 
 // Open opens (creating if needed) the store in o.Dir and starts its
-// committer. It fails with an error wrapping ErrLocked when the directory is
-// already open, in this process or another.
+// committer and its flusher of samples. It fails with an error wrapping
+// ErrLocked when the directory is already open, in this process or another.
 func Open(o Options) (*Store, error) {
 	o = o.WithDefaults()
 	wrap := func(err error) error { return fmt.Errorf("open store %s: %w", o.Dir, err) }
@@ -152,6 +152,7 @@ func Open(o Options) (*Store, error) {
 	}
 	s := &Store{opts: o, db: db, lock: lock, drained: make(chan struct{}, 1)}
 	s.c.start(s)
+	s.startSamples()
 	return s, nil
 }
 
@@ -188,8 +189,9 @@ func checkFormat(db *pebble.DB) error {
 	return nil
 }
 
-// Close stops the committer after it has committed everything queued, then
-// closes Pebble. Methods called after Close return ErrClosed.
+// Close stops the committer after it has committed everything queued, applies
+// and syncs the samples still buffered, then closes Pebble. Methods called
+// after Close return ErrClosed.
 //
 // Close waits for reads in progress (an AllChecks scan, say) to finish; it
 // must not be called from a callback of one.
@@ -199,15 +201,23 @@ func (s *Store) Close() error {
 	if s.closed {
 		return nil
 	}
-	// No new operations; wait for those in progress (commits among them
-	// finish queueing), then let the committer sync what is queued.
+	// No new operations; wait for those in progress (commits and samples
+	// among them finish queueing), then let the committer sync what is
+	// queued, and only then flush the samples left: the committer applies
+	// those accepted before each of its groups first.
 	s.closing.Store(true)
 	for s.active.Load() != 0 {
 		<-s.drained
 	}
 	s.c.stop()
 	s.closed = true
-	err := s.db.Close()
+	err := s.stopSamples()
+	if err != nil {
+		err = fmt.Errorf("flush samples: %w", err)
+	}
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
 	if lerr := s.lock.Close(); err == nil {
 		err = lerr
 	}
@@ -220,21 +230,29 @@ func (s *Store) Close() error {
 // Options returns the options the store was opened with, defaults applied.
 func (s *Store) Options() Options { return s.opts }
 
-// Stats are the committer's counters.
+// Stats are the committer's counters, and ApplySample's.
 type Stats struct {
 	Commits    uint64 // batches committed (Commit, CommitAsync, DeleteCheck, DeleteProject)
 	Syncs      uint64 // WAL syncs done by the committer: one per group of commits
 	BatchedOps uint64 // Pebble operations (sets, deletes, range deletes) committed
 	MaxGroup   uint64 // most commits ever merged into one sync
 	Queued     uint64 // commits waiting for the committer right now
-	Samples    uint64 // batches applied by ApplySample, without a sync of their own
+	// Samples are ApplySample's: batches accepted (buffered), groups of them
+	// applied to Pebble, and those dropped because their group failed to
+	// apply (the error went to the ApplySample or read that applied it, if
+	// any).
+	Samples      uint64
+	SampleGroups uint64
+	SamplesLost  uint64
 }
 
-// Stats returns the committer's counters. It is cheap; for Pebble's own
+// Stats returns the committer's counters, and ApplySample's. It is cheap; for Pebble's own
 // metrics (LSM shape, cache hit rates, WAL bytes) use Metrics.
 func (s *Store) Stats() Stats {
 	st := s.c.stats()
-	st.Samples = s.samples.Load()
+	st.Samples = s.sm.accepted.Load()
+	st.SampleGroups = s.sm.groups.Load()
+	st.SamplesLost = s.sm.lost.Load()
 	return st
 }
 
