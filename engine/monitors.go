@@ -23,7 +23,7 @@ import (
 
 // openMonitors makes the monitors' registry; loadMonitors fills it.
 func (e *Engine) openMonitors() error {
-	env := &probe.Env{Dial: e.guard.DialContext, Now: e.o.Now}
+	env := &probe.Env{Dial: e.guard.DialContext, DialTCP: e.guard.DialTCP, Now: e.o.Now}
 	if e.o.DenyPrivateTargets {
 		env.Allow = func(ip net.IP) error {
 			a, ok := netip.AddrFromSlice(ip)
@@ -127,6 +127,7 @@ func compileMonitor(rec *store.Monitor) (actors.MonitorSpec, error) {
 			t.Headers[h.Name] = h.Value
 		}
 	}
+	t.Prepare()
 	spec := actors.MonitorSpec{Machine: sm, Target: t, Prober: prober, Timeout: a.RequestTimeout,
 		Name: a.PronounceableName, Email: a.Email}
 	if spec.Timeout <= 0 {

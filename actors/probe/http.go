@@ -3,14 +3,12 @@ package probe
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/net/publicsuffix"
@@ -52,58 +50,39 @@ func doHTTP(ctx context.Context, t *Target, env *Env, r *Result, times *httpTime
 	if env == nil || env.Dial == nil {
 		return errNoDial
 	}
-	u, err := url.Parse(strings.TrimSpace(t.URL))
-	if err != nil {
-		return fmt.Errorf("url: %w", err)
+	hr := t.http
+	if hr == nil {
+		hr = prepareHTTP(t)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("url %q: scheme must be http or https", t.URL)
+	if hr.err != nil {
+		return hr.err
 	}
-	if u.Host == "" {
-		return fmt.Errorf("url %q: no host", t.URL)
-	}
-	// Settle configuration errors before touching the network, so a monitor
-	// that can never pass says why rather than what the target answered.
-	switch t.Type {
-	case "status":
-	case "expected_status_code":
-		if len(t.ExpectedStatusCodes) == 0 {
-			return errors.New("expected_status_code: no expected status codes")
+	// The net/http form of the request, made only for the paths that need
+	// one (HTTP/2, a redirect to follow, an answer fasthttp cannot read), and
+	// then once for the whole chain: net/http's Client builds each redirect's
+	// request from it (its body again through GetBody).
+	var req *http.Request
+	request := func() (*http.Request, error) {
+		if req == nil {
+			var err error
+			if req, err = hr.request(ctx, t); err != nil {
+				return nil, err
+			}
 		}
-	case "keyword", "keyword_absence":
-		if t.RequiredKeyword == "" {
-			return fmt.Errorf("%s: no required keyword", t.Type)
-		}
-	default:
-		return fmt.Errorf("monitor type %q is not an HTTP type", t.Type)
-	}
-
-	method := t.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	if err := checkRequest(t, method); err != nil {
-		return err
-	}
-	// One request for the whole chain: fetch writes it, and net/http's Client
-	// builds each redirect's from it (its body again through GetBody).
-	req, err := newRequest(ctx, t, u, method)
-	if err != nil {
-		return err
+		return req, nil
 	}
 	tr := newTransport(ctx, env, t.VerifySSL, times, start, t.IPVersion)
-	a, err := tr.fetch(req)
+	a, err := tr.fetch(hr, request)
 	if err != nil {
-		// Worded as net/http's Client words it, as the redirect path does,
-		// a password in the URL shown as ***.
-		shown := u.String()
-		if _, ok := u.User.Password(); ok {
-			shown = strings.Replace(shown, u.User.String()+"@", u.User.Username()+":***@", 1)
-		}
-		return &url.Error{Op: method[:1] + strings.ToLower(method[1:]), URL: shown, Err: err}
+		// Worded as net/http's Client words it, as the redirect path does.
+		return &url.Error{Op: hr.op, URL: hr.shown, Err: err}
 	}
 	defer a.Close()
 	if t.FollowRedirects && isRedirect(a.status) && a.location() != "" {
+		req, err := request()
+		if err != nil {
+			return err
+		}
 		// The rest of the chain is net/http's: its Client rewrites the method,
 		// keeps credentials to the same host and cookies in the jar, as
 		// browsers do, starting from the answer already read.

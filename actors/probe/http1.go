@@ -2,6 +2,7 @@ package probe
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -19,21 +20,27 @@ import (
 // fetch makes a probe's first request, on a fresh connection, without
 // net/http's Client: a probe is a single request, and the Client with its
 // Response, header maps and textproto reader was about a tenth of a probe's
-// CPU, its largest cost after the kernel's. The request is written by
-// net/http's Request.Write; an HTTP/1.1 answer (every plain-HTTP target, and
-// every HTTPS one whose server does not pick HTTP/2) is read with fasthttp's
-// pooled Response. HTTP/2, chunked bodies and headers fasthttp cannot take are
-// read by net/http.
-func (t *transport) fetch(req *http.Request) (*answer, error) {
-	host, port, err := hostPort(req.URL)
+// CPU, its largest cost after the kernel's. The request's bytes were written
+// once by net/http's Request.Write (prepareHTTP); an HTTP/1.1 answer (every
+// plain-HTTP target, and every HTTPS one whose server does not pick HTTP/2 in
+// ALPN) is read with fasthttp's pooled Response. HTTP/2, chunked bodies and
+// headers fasthttp cannot take are read by net/http, with the request that
+// request returns.
+func (t *transport) fetch(hr *httpRequest, request func() (*http.Request, error)) (*answer, error) {
+	host, port, err := hostPort(hr.u)
 	if err != nil {
 		return nil, err
 	}
-	c, err := t.dial(t.ctx, host, port, req.URL.Scheme == "https", func() {})
+	c, err := t.dial(t.ctx, host, port, hr.u.Scheme == "https", func() {})
 	if err != nil {
 		return nil, err
 	}
 	if c.h2() {
+		req, err := request()
+		if err != nil {
+			c.close()
+			return nil, err
+		}
 		resp, err := t.roundTripH2(req, c)
 		if err != nil {
 			return nil, err
@@ -41,10 +48,7 @@ func (t *transport) fetch(req *http.Request) (*answer, error) {
 		return stdAnswer(resp), nil
 	}
 
-	// The request is net/http's own wire form, so a target sees the same
-	// bytes on every hop of a chain.
-	req.Close = true
-	br, closeAll, err := c.writeRequest(req)
+	br, closeAll, err := c.send(hr.wire)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +65,7 @@ func (t *transport) fetch(req *http.Request) (*answer, error) {
 
 	fr := fasthttp.AcquireResponse()
 	fr.StreamBody = true
-	fr.SkipBody = req.Method == http.MethodHead // its Content-Length describes a body not sent
+	fr.SkipBody = hr.method == http.MethodHead // its Content-Length describes a body not sent
 	a.fast = fr
 	if err := fr.Read(br); err != nil {
 		// fasthttp only peeks until it has the whole header, so what it
@@ -71,6 +75,11 @@ func (t *transport) fetch(req *http.Request) (*answer, error) {
 		// and words the error when there is one.
 		fasthttp.ReleaseResponse(fr)
 		a.fast = nil
+		req, err := request()
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
 		resp, err := readStdResponse(bufio.NewReader(br), req)
 		if err != nil {
 			return fail(err)
@@ -167,6 +176,94 @@ func (a *answer) stdResponse(req *http.Request) *http.Response {
 // chain).
 func stdAnswer(resp *http.Response) *answer {
 	return &answer{status: resp.StatusCode, state: resp.TLS, body: resp.Body, std: resp}
+}
+
+// httpRequest is an HTTP target's request, settled once (Target.Prepare).
+type httpRequest struct {
+	err    error    // why no probe of the target can be made; then nothing else is set
+	u      *url.URL // the target's URL; never changed, requests get a copy
+	method string
+	// wire is the request as net/http's Request.Write renders it, with
+	// Connection: close, so every probe sends the bytes net/http would.
+	wire []byte
+	// op and shown name the request in a probe's error as net/http's
+	// Client does ("Get", the URL with a password shown as ***).
+	op, shown string
+}
+
+// httpType reports whether a monitor_type is one of the HTTP ones.
+func httpType(monitorType string) bool {
+	switch monitorType {
+	case "status", "expected_status_code", "keyword", "keyword_absence":
+		return true
+	}
+	return false
+}
+
+// prepareHTTP settles t's request, or why it cannot be made: configuration
+// errors are found before touching the network, so a monitor that can never
+// pass says why rather than what the target answered.
+func prepareHTTP(t *Target) *httpRequest {
+	hr, err := settleHTTP(t)
+	if err != nil {
+		return &httpRequest{err: err}
+	}
+	return hr
+}
+
+func settleHTTP(t *Target) (*httpRequest, error) {
+	u, err := url.Parse(strings.TrimSpace(t.URL))
+	if err != nil {
+		return nil, fmt.Errorf("url: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("url %q: scheme must be http or https", t.URL)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("url %q: no host", t.URL)
+	}
+	switch t.Type {
+	case "status":
+	case "expected_status_code":
+		if len(t.ExpectedStatusCodes) == 0 {
+			return nil, errors.New("expected_status_code: no expected status codes")
+		}
+	case "keyword", "keyword_absence":
+		if t.RequiredKeyword == "" {
+			return nil, fmt.Errorf("%s: no required keyword", t.Type)
+		}
+	default:
+		return nil, fmt.Errorf("monitor type %q is not an HTTP type", t.Type)
+	}
+	method := t.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	if err := checkRequest(t, method); err != nil {
+		return nil, err
+	}
+	hr := &httpRequest{u: u, method: method, op: method[:1] + strings.ToLower(method[1:]), shown: u.String()}
+	if _, ok := u.User.Password(); ok {
+		hr.shown = strings.Replace(hr.shown, u.User.String()+"@", u.User.Username()+":***@", 1)
+	}
+	req, err := hr.request(context.Background(), t)
+	if err != nil {
+		return nil, err
+	}
+	req.Close = true
+	var wire bytes.Buffer
+	if err := req.Write(&wire); err != nil {
+		return nil, fmt.Errorf("request: %w", err)
+	}
+	hr.wire = wire.Bytes()
+	return hr, nil
+}
+
+// request is hr as a net/http request bounded by ctx, for the paths net/http
+// takes.
+func (hr *httpRequest) request(ctx context.Context, t *Target) (*http.Request, error) {
+	u := *hr.u
+	return newRequest(ctx, t, &u, hr.method)
 }
 
 // newRequest is the probe's request to u.

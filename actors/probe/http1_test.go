@@ -263,3 +263,77 @@ func TestHTTPErrorHidesPassword(t *testing.T) {
 		t.Errorf("Err = %q, want the password starred out", r.Err)
 	}
 }
+
+// TestHTTPPrepared: a prepared target sends, probe after probe, the bytes an
+// unprepared one sends (its body each time), follows redirects as one does,
+// and keeps a configuration error as the probe's.
+func TestHTTPPrepared(t *testing.T) {
+	raw := make(chan string, 4)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			br := bufio.NewReader(c)
+			req, err := http.ReadRequest(br)
+			if err == nil {
+				var got strings.Builder
+				req.Write(&got) // canonical: the header map in sorted order
+				raw <- got.String()
+				if req.URL.Path == "/from" {
+					io.WriteString(c, "HTTP/1.1 302 Found\r\nLocation: /to\r\nContent-Length: 0\r\n\r\n")
+				} else {
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}
+			c.Close()
+		}
+	}()
+	base := "http://user:secret@" + ln.Addr().String()
+	newTarget := func() *Target {
+		return &Target{Type: "status", URL: base + "/p?q=1", Method: "POST", Body: "hello",
+			Headers: map[string]string{"X-A": "1", "Host": "example.test"}}
+	}
+	wantUp(t, probeURL(t, newTarget(), testEnv()))
+	want := <-raw
+	prepared := newTarget()
+	prepared.Prepare()
+	if prepared.http == nil || prepared.http.err != nil {
+		t.Fatalf("Prepare: %+v", prepared.http)
+	}
+	for i := range 2 {
+		wantUp(t, probeURL(t, prepared, testEnv()))
+		if got := <-raw; got != want {
+			t.Errorf("probe %d of the prepared target sent\n%q\nwant\n%q", i, got, want)
+		}
+	}
+	if !strings.Contains(want, "hello") || !strings.Contains(want, "Host: example.test") || !strings.Contains(want, "Authorization: Basic") {
+		t.Errorf("request %q lacks the body, the Host or the URL's credentials", want)
+	}
+
+	redirect := &Target{Type: "status", URL: "http://" + ln.Addr().String() + "/from", FollowRedirects: true}
+	redirect.Prepare()
+	wantUp(t, probeURL(t, redirect, testEnv()))
+	if from, to := <-raw, <-raw; !strings.HasPrefix(from, "GET /from ") || !strings.HasPrefix(to, "GET /to ") {
+		t.Errorf("redirect chain %q then %q, want GET /from then GET /to", from, to)
+	}
+
+	bad := &Target{Type: "keyword", URL: base}
+	bad.Prepare()
+	for range 2 {
+		if r := probeURL(t, bad, testEnv()); r.Up || r.Err != "keyword: no required keyword" {
+			t.Errorf("prepared keyword target without a keyword: Up %v, Err %q", r.Up, r.Err)
+		}
+	}
+	select {
+	case got := <-raw:
+		t.Errorf("the misconfigured target reached the server: %q", got)
+	default:
+	}
+}

@@ -413,15 +413,24 @@ func TestCertExpiring(t *testing.T) {
 func BenchmarkHTTP(b *testing.B) {
 	srv := httpServer(b, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
 	env := testEnv()
-	tg := &Target{Type: "status", URL: srv.URL}
 	ctx := probeCtx(b, time.Minute)
-	b.ReportAllocs()
-	var r Result
-	for b.Loop() {
-		probeHTTP(ctx, tg, env, &r)
-		if !r.Up {
-			b.Fatal(r.Err)
-		}
+	// prepared is the engine's way (Target.Prepare at compile); unprepared
+	// settles the request at every probe.
+	for _, prepared := range []bool{true, false} {
+		b.Run(map[bool]string{true: "prepared", false: "unprepared"}[prepared], func(b *testing.B) {
+			tg := &Target{Type: "status", URL: srv.URL}
+			if prepared {
+				tg.Prepare()
+			}
+			b.ReportAllocs()
+			var r Result
+			for b.Loop() {
+				probeHTTP(ctx, tg, env, &r)
+				if !r.Up {
+					b.Fatal(r.Err)
+				}
+			}
+		})
 	}
 }
 
@@ -431,6 +440,7 @@ func BenchmarkHTTPParallel(b *testing.B) {
 	srv := httpServer(b, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
 	env := testEnv()
 	tg := &Target{Type: "status", URL: srv.URL}
+	tg.Prepare()
 	ctx := probeCtx(b, time.Minute)
 	b.ReportAllocs()
 	b.SetParallelism(32)

@@ -104,13 +104,28 @@ func (c *probeConn) writeRequest(req *http.Request) (br *bufio.Reader, closeAll 
 	if err != nil {
 		return nil, nil, c.fail(fmt.Errorf("write request: %w", err))
 	}
-	br = readers.Get().(*bufio.Reader)
+	br, closeAll = c.reader()
+	return br, closeAll, nil
+}
+
+// send is writeRequest for a request already in its wire form.
+func (c *probeConn) send(wire []byte) (br *bufio.Reader, closeAll func(), err error) {
+	if _, err := c.Write(wire); err != nil {
+		return nil, nil, c.fail(fmt.Errorf("write request: %w", err))
+	}
+	br, closeAll = c.reader()
+	return br, closeAll, nil
+}
+
+// reader is a pooled reader on c, and what closes c and returns it.
+func (c *probeConn) reader() (*bufio.Reader, func()) {
+	br := readers.Get().(*bufio.Reader)
 	br.Reset(c)
 	return br, func() {
 		c.close()
 		br.Reset(nil)
 		readers.Put(br)
-	}, nil
+	}
 }
 
 // h2 reports whether the TLS server picked HTTP/2.
