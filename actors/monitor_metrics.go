@@ -17,12 +17,29 @@ import (
 type MonitorMetrics struct {
 	results  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// byType holds each monitor type's series (*typeSeries), looked up once
+	// rather than by label values at every probe.
+	byType sync.Map
 
 	perMonitor bool
 	mu         sync.Mutex
 	last       map[uuid.UUID]lastProbe
 	success    *prometheus.Desc
 	seconds    *prometheus.Desc
+}
+
+type typeSeries struct {
+	up, down prometheus.Counter
+	seconds  prometheus.Observer
+}
+
+func (m *MonitorMetrics) series(kind string) *typeSeries {
+	if v, ok := m.byType.Load(kind); ok {
+		return v.(*typeSeries)
+	}
+	v, _ := m.byType.LoadOrStore(kind, &typeSeries{up: m.results.WithLabelValues(kind, "up"),
+		down: m.results.WithLabelValues(kind, "down"), seconds: m.duration.WithLabelValues(kind)})
+	return v.(*typeSeries)
 }
 
 type lastProbe struct {
@@ -86,12 +103,13 @@ func (m *MonitorMetrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (m *MonitorMetrics) probed(id uuid.UUID, name string, t *probe.Target, r *probe.Result) {
-	result := "down"
+	ts := m.series(t.Type)
 	if r.Up {
-		result = "up"
+		ts.up.Inc()
+	} else {
+		ts.down.Inc()
 	}
-	m.results.WithLabelValues(t.Type, result).Inc()
-	m.duration.WithLabelValues(t.Type).Observe(r.Total.Seconds())
+	ts.seconds.Observe(r.Total.Seconds())
 	if m.perMonitor {
 		m.mu.Lock()
 		m.last[id] = lastProbe{kind: t.Type, name: name, up: r.Up, seconds: r.Total.Seconds()}

@@ -527,11 +527,8 @@ func (ms *Monitors) queue(j *probeJob) {
 // work runs queued probes until the registry drains.
 func (ms *Monitors) work() {
 	defer ms.wg.Done()
-	// Each probe's context is a child of this worker's, not of the registry's
-	// directly: a context keeps its children in a map under its lock, and
-	// hundreds of probes registering with one parent contended on it.
-	wctx, cancel := context.WithCancel(ms.ctx)
-	defer cancel()
+	w := &worker{}
+	defer context.AfterFunc(ms.ctx, w.stop)()
 	for {
 		ms.jobsMu.Lock()
 		for len(ms.jobs) == 0 && ms.ctx.Err() == nil {
@@ -545,22 +542,60 @@ func (ms *Monitors) work() {
 		ms.jobs[0] = nil
 		ms.jobs = ms.jobs[1:]
 		ms.jobsMu.Unlock()
-		ms.run(wctx, j)
+		ms.run(w, j)
 	}
 }
 
-// run makes one probe, bounded by wctx, and sends its result to the monitor's
-// actor.
-func (ms *Monitors) run(wctx context.Context, j *probeJob) {
+// worker is what a probe worker shares with the shutdown: the cancel of the
+// probe it is running. A probe's context is a root of its own rather than a
+// child of the registry's: a child registers with its parent, in a map under
+// the parent's lock, and leaves it again, at every probe. Shutdown reaches
+// the probes through their workers instead, one registration per worker.
+type worker struct {
+	mu      sync.Mutex
+	cancel  context.CancelFunc // the running probe's; nil between probes
+	stopped bool
+}
+
+// begin records cancel as the running probe's; false when shutdown came first.
+func (w *worker) begin(cancel context.CancelFunc) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return false
+	}
+	w.cancel = cancel
+	return true
+}
+
+func (w *worker) end() {
+	w.mu.Lock()
+	w.cancel = nil
+	w.mu.Unlock()
+}
+
+// stop cancels the running probe and any the worker would begin after it.
+func (w *worker) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	if w.cancel != nil {
+		w.cancel()
+	}
+}
+
+// run makes one probe on w and sends its result to the monitor's actor.
+func (ms *Monitors) run(w *worker, j *probeJob) {
 	var res probe.Result
-	if ms.ctx.Err() == nil {
-		ctx, cancel := context.WithTimeout(wctx, j.spec.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), j.spec.Timeout)
+	if ms.ctx.Err() == nil && w.begin(cancel) {
 		j.spec.Prober(ctx, &j.spec.Target, ms.o.Env, &res)
 		if res.Up && j.spec.DomainExpiration > 0 {
 			ms.checkDomain(ctx, j.m, j.spec, j.started, &res)
 		}
-		cancel()
+		w.end()
 	}
+	cancel()
 	if ms.ctx.Err() != nil {
 		ms.o.System.Root.Send(j.m.pid, &monResultMsg{job: j, due: j.due, started: j.started, aborted: true})
 		return

@@ -27,6 +27,7 @@ type testMonAttrs struct {
 	Frequency          time.Duration `json:"freq"`
 	ConfirmationPeriod time.Duration `json:"cp"`
 	RecoveryPeriod     time.Duration `json:"rp"`
+	Timeout            time.Duration `json:"timeout"` // the probe's; 10 s when zero
 }
 
 func compileTestMonitor(rec *store.Monitor) (MonitorSpec, error) {
@@ -40,7 +41,10 @@ func compileTestMonitor(rec *store.Monitor) (MonitorSpec, error) {
 		return MonitorSpec{}, err
 	}
 	prober, _ := probe.Lookup("status")
-	return MonitorSpec{Machine: sm, Prober: prober, Timeout: 10 * time.Second, Name: "test",
+	if a.Timeout == 0 {
+		a.Timeout = 10 * time.Second
+	}
+	return MonitorSpec{Machine: sm, Prober: prober, Timeout: a.Timeout, Name: "test",
 		Target: probe.Target{Type: "status", URL: a.URL, Method: http.MethodGet}}, nil
 }
 
@@ -605,13 +609,14 @@ func BenchmarkMonitorProbe(b *testing.B) {
 }
 
 // A probe cut short by shutdown (Drain) says nothing about its target: the
-// monitor is not failed, no incident opens and nothing is recorded.
+// monitor is not failed, no incident opens and nothing is recorded. The
+// probe's timeout is an hour, so Drain returning at all shows it cancelled.
 func TestMonitorShutdownIsNotAFailure(t *testing.T) {
 	e := newMonEnv(t, nil)
 	slow := newSlowTarget()
 	defer close(slow.release)
 	target := startTarget(t, "", slow)
-	m := e.create(testMonAttrs{URL: target.URL, Frequency: 10 * time.Second}, false)
+	m := e.create(testMonAttrs{URL: target.URL, Frequency: 10 * time.Second, Timeout: time.Hour}, false)
 	before := e.snapshot(m)
 	e.advance(before.Next)
 	<-slow.entered
