@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -54,6 +55,11 @@ func TestQuickRun(t *testing.T) {
 	if mon.Monitors != QuickMonitors || mon.Failed != 0 || mon.Probes <= 0 || mon.ChecksPerSecond <= 0 ||
 		mon.Connections <= 0 || mon.Lateness.P50 < 0 || mon.Lateness.P50 > mon.Lateness.P99 || mon.Lateness.P99 > mon.Lateness.Max {
 		t.Errorf("monitors: %+v", mon)
+	}
+	// Each monitor is due at most ⌈window / period⌉ times in the window: the
+	// sustained count cannot include a backlog.
+	if most := int64(mon.Monitors) * int64(math.Ceil(mon.WindowSeconds/mon.FrequencySeconds)); mon.DueDone <= 0 || mon.DueDone > most {
+		t.Errorf("monitors: %d probes due in the window done, want 1..%d", mon.DueDone, most)
 	}
 	al := rep.Scenarios[4].(*AlertsResult)
 	if al.Checks != QuickAlertChecks || al.Delivered != int64(al.Checks) || al.Duplicates != 0 || al.Missed != 0 ||

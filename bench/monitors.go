@@ -41,18 +41,28 @@ const (
 // MonitorsResult is the monitors scenario: a real engine, in-process, with N
 // HTTP monitors created through engine.CreateMonitor against a local target
 // answering 200, each probing on a fresh connection every check_frequency.
-// Over a measured window after a warm-up it counts the probes completed per
-// second and each probe's scheduling lateness (its start, when its actor woke,
-// minus when it was due), from engine.Options.OnProbe.
+// Over a measured window after a warm-up it counts the probes due in the
+// window that were done, per second, and each probe's scheduling lateness (its
+// start, when its actor woke, minus when it was due), from
+// engine.Options.OnProbe.
 type MonitorsResult struct {
 	Name             string  `json:"name"`
 	Monitors         int     `json:"monitors"`
 	FrequencySeconds float64 `json:"check_frequency_seconds"`
 	// OfferedPerSecond is monitors / check_frequency: what the schedule asks for.
 	OfferedPerSecond float64 `json:"offered_checks_per_second"`
-	// ChecksPerSecond is probes completed in the window per second.
+	// ChecksPerSecond is the sustained rate: the probes due in the window
+	// that were done by the time the results are read (a second after it),
+	// per second of the window. It cannot exceed OfferedPerSecond, so a
+	// backlog left by the creation of the monitors, worked off in the window,
+	// does not pass for capacity; it falls short when probes fall behind.
 	ChecksPerSecond float64 `json:"checks_per_second"`
-	Probes          int64   `json:"probes"` // completed in the window
+	DueDone         int64   `json:"due_done"` // its numerator
+	// CompletedPerSecond is the probes completed in the window per second,
+	// whenever they were due (the measure before due_done): above the offered
+	// rate while a backlog is worked off.
+	CompletedPerSecond float64 `json:"completed_per_second"`
+	Probes             int64   `json:"probes"` // completed in the window
 	// Lateness is the actor's wake minus the due time, for probes started in
 	// the window: the wheel's tick and the actors' queueing.
 	Lateness Latency `json:"lateness_seconds"`
@@ -94,8 +104,9 @@ func (x *MonitorsResult) rows() [][3]string {
 		rate = verdict(x.ChecksPerSecond >= TargetChecksPerSecond, "≥ 10,000")
 	}
 	return [][3]string{
-		{fmt.Sprintf("HTTP checks/s (%s monitors every %s, offered %s/s)", fmtCount(float64(x.Monitors)),
+		{fmt.Sprintf("HTTP checks/s sustained: due in the window and done (%s monitors every %s, offered %s/s)", fmtCount(float64(x.Monitors)),
 			fmtSeconds(x.FrequencySeconds), fmtCount(x.OfferedPerSecond)), fmtCount(x.ChecksPerSecond), rate},
+		{"HTTP checks/s completed in the window, whenever due", fmtCount(x.CompletedPerSecond), ""},
 		{"wheel tick", fmtSeconds(x.TickSeconds), ""},
 		{"probe lateness p50 / p99 / max", fmtSeconds(x.Lateness.P50) + " / " + fmtSeconds(x.Lateness.P99) + " / " + fmtSeconds(x.Lateness.Max),
 			verdict(x.Lateness.P99 <= TargetProbeLateness.Seconds(), "p99 ≤ "+fmtSeconds(TargetProbeLateness.Seconds()))},
@@ -126,7 +137,8 @@ type probeStats struct {
 	mu         sync.Mutex
 	from, to   time.Time // the window, real clock
 	late, done *hist
-	probes     int64
+	probes     int64       // completed in the window
+	dueDone    int64       // due in the window, completed whenever
 	counting   atomic.Bool // failures count until the window ends
 	failed     atomic.Int64
 	firstFail  atomic.Pointer[uuid.UUID]
@@ -146,6 +158,9 @@ func (s *probeStats) onProbe(id uuid.UUID, due, started time.Time, up bool) {
 		}
 		if !now.Before(s.from) && now.Before(s.to) {
 			s.probes++
+		}
+		if !due.Before(s.from) && due.Before(s.to) {
+			s.dueDone++
 		}
 	}
 	s.mu.Unlock()
@@ -258,11 +273,12 @@ func (r *runner) monitors(tmp string) (Result, error) {
 	time.Sleep(min(time.Second, freq))
 
 	stats.mu.Lock()
-	x.Probes = stats.probes
+	x.Probes, x.DueDone = stats.probes, stats.dueDone
 	x.Lateness, x.Completion = stats.late.latency(), stats.done.latency()
 	stats.mu.Unlock()
 	x.WindowSeconds = r.o.Duration.Seconds()
-	x.ChecksPerSecond = float64(x.Probes) / x.WindowSeconds
+	x.ChecksPerSecond = float64(x.DueDone) / x.WindowSeconds
+	x.CompletedPerSecond = float64(x.Probes) / x.WindowSeconds
 	if x.Probes > 0 {
 		x.CPUPerCheck = cpu.Seconds() / float64(x.Probes)
 	}
@@ -276,8 +292,8 @@ func (r *runner) monitors(tmp string) (Result, error) {
 			}
 		}
 	}
-	r.progress("monitors: %s checks/s (offered %s/s), lateness p50 %s p99 %s, %s CPU per check (%.0f%% of the CPUs), %d failed, %d TIME_WAIT",
-		fmtCount(x.ChecksPerSecond), fmtCount(x.OfferedPerSecond), fmtSeconds(x.Lateness.P50),
+	r.progress("monitors: %s checks/s sustained (offered %s/s; %s/s completed in the window), lateness p50 %s p99 %s, %s CPU per check (%.0f%% of the CPUs), %d failed, %d TIME_WAIT",
+		fmtCount(x.ChecksPerSecond), fmtCount(x.OfferedPerSecond), fmtCount(x.CompletedPerSecond), fmtSeconds(x.Lateness.P50),
 		fmtSeconds(x.Lateness.P99), fmtSeconds(x.CPUPerCheck), 100*x.CPUShare, x.Failed, x.TimeWait)
 	return x, nil
 }
