@@ -88,6 +88,9 @@ type MonitorsResult struct {
 	// node was saturated.
 	CPUShare      float64 `json:"cpu_share"`
 	CreateSeconds float64 `json:"create_seconds"`
+	// WarmupSeconds is the wait between the creation and the window: the
+	// --warmup, or one check_frequency when that is longer.
+	WarmupSeconds float64 `json:"warmup_seconds"`
 	WindowSeconds float64 `json:"window_seconds"`
 	TickSeconds   float64 `json:"tick_seconds"`
 	Workers       int     `json:"probe_workers"`
@@ -244,9 +247,15 @@ func (r *runner) monitors(tmp string) (Result, error) {
 	if made := e.MonitorRegistry().Len(); made != n {
 		return x, fmt.Errorf("monitors: %d of %d created (%s)", made, n, x.FirstError)
 	}
-	r.progress("monitors: %d created in %.1fs; warm-up %v, window %v", n, x.CreateSeconds, r.o.Warmup, r.o.Duration)
+	// The window is the steady state: at least one period after the last
+	// monitor was created, every monitor has made its first probe (a flip
+	// from pending, committed with a sync, unlike the samples that follow)
+	// and the backlog the creation left is worked off.
+	warmup := max(r.o.Warmup, freq)
+	x.WarmupSeconds = warmup.Seconds()
+	r.progress("monitors: %d created in %.1fs; warm-up %v, window %v", n, x.CreateSeconds, warmup, r.o.Duration)
 
-	time.Sleep(r.o.Warmup)
+	time.Sleep(warmup)
 	if r.o.CPUProfile != "" && !r.o.has(ScenarioIngest) && !r.o.has(ScenarioDeadlines) {
 		stop, err := startProfile(r.o.CPUProfile)
 		if err != nil {

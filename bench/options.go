@@ -65,7 +65,9 @@ type Options struct {
 	// and once for the bare baseline handler; default 20 s (2 s with Quick).
 	Duration time.Duration
 	// Warmup is load applied before each measured window and not counted (errors
-	// during it are); default 2 s (0.5 s with Quick). Negative means none.
+	// during it are); default 2 s (0.5 s with Quick). Negative means none. The
+	// monitors scenario waits at least one MonitorFrequency after creating its
+	// monitors, whatever Warmup says.
 	Warmup time.Duration
 	// Conns is the number of load-generator connections, one goroutine each, every
 	// one sending GET /ping/<uuid> of a random seeded check in a closed loop;

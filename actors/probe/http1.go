@@ -27,11 +27,10 @@ import (
 // headers fasthttp cannot take are read by net/http, with the request that
 // request returns.
 func (t *transport) fetch(hr *httpRequest, request func() (*http.Request, error)) (*answer, error) {
-	host, port, err := hostPort(hr.u)
-	if err != nil {
-		return nil, err
+	if hr.hostErr != nil {
+		return nil, hr.hostErr
 	}
-	c, err := t.dial(t.ctx, host, port, hr.u.Scheme == "https", func() {})
+	c, err := t.dial(t.ctx, hr.host, hr.port, hr.u.Scheme == "https", func() {})
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +182,11 @@ type httpRequest struct {
 	err    error    // why no probe of the target can be made; then nothing else is set
 	u      *url.URL // the target's URL; never changed, requests get a copy
 	method string
+	// host and port are where the request goes, or hostErr why it cannot:
+	// a probe's error then, worded as net/http's Client words it.
+	host    string
+	port    int
+	hostErr error
 	// wire is the request as net/http's Request.Write renders it, with
 	// Connection: close, so every probe sends the bytes net/http would.
 	wire []byte
@@ -243,6 +247,7 @@ func settleHTTP(t *Target) (*httpRequest, error) {
 		return nil, err
 	}
 	hr := &httpRequest{u: u, method: method, op: method[:1] + strings.ToLower(method[1:]), shown: u.String()}
+	hr.host, hr.port, hr.hostErr = hostPort(u)
 	if _, ok := u.User.Password(); ok {
 		hr.shown = strings.Replace(hr.shown, u.User.String()+"@", u.User.Username()+":***@", 1)
 	}

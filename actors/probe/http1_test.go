@@ -324,6 +324,12 @@ func TestHTTPPrepared(t *testing.T) {
 		t.Errorf("redirect chain %q then %q, want GET /from then GET /to", from, to)
 	}
 
+	badPort := &Target{Type: "status", URL: "http://127.0.0.1:99999/x"}
+	badPort.Prepare()
+	if r := probeURL(t, badPort, testEnv()); r.Up || r.Err != `Get "http://127.0.0.1:99999/x": bad port "99999"` {
+		t.Errorf("prepared target with port 99999: Up %v, Err %q", r.Up, r.Err)
+	}
+
 	bad := &Target{Type: "keyword", URL: base}
 	bad.Prepare()
 	for range 2 {
