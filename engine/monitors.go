@@ -23,7 +23,7 @@ import (
 
 // openMonitors makes the monitors' registry; loadMonitors fills it.
 func (e *Engine) openMonitors() error {
-	env := &probe.Env{Dial: e.guard.DialContext, DialTCP: e.guard.DialTCP, Now: e.o.Now}
+	env := &probe.Env{Dial: e.guard.DialContext, Now: e.o.Now}
 	if e.o.DenyPrivateTargets {
 		env.Allow = func(ip net.IP) error {
 			a, ok := netip.AddrFromSlice(ip)

@@ -74,18 +74,6 @@ func (g *Guard) DialContext(ctx context.Context, network, addr string) (net.Conn
 	return g.dialer.DialContext(ctx, network, addr)
 }
 
-// DialTCP connects to addr over TCP: DialContext for an address already
-// resolved, without parsing it back from a string and the address-list
-// machinery a host name needs, which a probe dialling thousands of times a
-// second pays for on every connection. The same destinations are refused.
-func (g *Guard) DialTCP(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
-	c, err := g.dialer.DialTCP(ctx, "tcp", netip.AddrPort{}, addr)
-	if err != nil {
-		return nil, err // not a nil *net.TCPConn in a non-nil net.Conn
-	}
-	return c, nil
-}
-
 // control runs for every socket the dialer creates, once per resolved address
 // it tries, with that address in numeric form.
 func control(network, address string, _ syscall.RawConn) error {

@@ -44,35 +44,6 @@ func TestDenyPrivateRefusesLoopback(t *testing.T) {
 	}
 }
 
-// TestDialTCP: the resolved-address dial refuses what DialContext refuses
-// and connects where it connects.
-func TestDialTCP(t *testing.T) {
-	ap := netip.MustParseAddrPort(listen(t))
-	deny, err := New(Options{DenyPrivate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range []netip.AddrPort{ap, netip.AddrPortFrom(netip.MustParseAddr("::ffff:127.0.0.1"), ap.Port())} {
-		c, err := deny.DialTCP(context.Background(), a)
-		if err == nil {
-			c.Close()
-			t.Fatalf("DialTCP %s succeeded, want ErrDenied", a)
-		}
-		if !errors.Is(err, ErrDenied) || c != nil {
-			t.Fatalf("DialTCP %s: %v, %v; want a nil conn and ErrDenied", a, c, err)
-		}
-	}
-	allow, err := New(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := allow.DialTCP(context.Background(), ap)
-	if err != nil {
-		t.Fatalf("DialTCP %s: %v", ap, err)
-	}
-	c.Close()
-}
-
 func TestDenyPrivateRefusesLoopbackName(t *testing.T) {
 	addr := listen(t)
 	_, port, _ := net.SplitHostPort(addr)

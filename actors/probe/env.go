@@ -119,19 +119,10 @@ func dialHost(ctx context.Context, env *Env, network, host, family string, port 
 	defer func() { *connect += now().Sub(start) }()
 	var errs []error
 	for _, ip := range ips {
-		var c net.Conn
-		var addr string
-		if a, ok := netip.AddrFromSlice(ip); ok && network == "tcp" && env.DialTCP != nil {
-			ap := netip.AddrPortFrom(a.Unmap(), uint16(port))
-			if c, err = env.DialTCP(ctx, ap); err == nil {
-				return c, nil
-			}
-			addr = ap.String()
-		} else {
-			addr = net.JoinHostPort(ip.String(), strconv.Itoa(port))
-			if c, err = env.Dial(ctx, network, addr); err == nil {
-				return c, nil
-			}
+		addr := net.JoinHostPort(ip.String(), strconv.Itoa(port))
+		c, err := env.Dial(ctx, network, addr)
+		if err == nil {
+			return c, nil
 		}
 		errs = append(errs, fmt.Errorf("dial %s %s: %w", network, addr, err))
 		if ctx.Err() != nil {

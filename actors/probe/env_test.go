@@ -2,28 +2,16 @@ package probe
 
 import (
 	"context"
-	"errors"
 	"net"
-	"net/http"
-	"net/netip"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 )
 
 // testEnv dials for real with no destination policy, as a developer's engine
-// would with --deny-private-targets off, and as the engine does: TCP to a
-// resolved address through DialTCP.
+// would with --deny-private-targets off.
 func testEnv() *Env {
 	var d net.Dialer
-	return &Env{Dial: d.DialContext, DialTCP: func(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
-		c, err := d.DialTCP(ctx, "tcp", netip.AddrPort{}, addr)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	}}
+	return &Env{Dial: d.DialContext}
 }
 
 // probeCtx bounds a probe the way the monitor actor does. The timeout is only
@@ -101,43 +89,5 @@ func TestTargetHost(t *testing.T) {
 		if got, err := targetHost(in); err == nil {
 			t.Errorf("targetHost(%q) = %q, want an error", in, got)
 		}
-	}
-}
-
-// TestEnvDialTCP: with DialTCP set, TCP connections to a resolved address go
-// through it (its refusal fails the probe), and the rest still through Dial.
-func TestEnvDialTCP(t *testing.T) {
-	srv := httpServer(t, func(http.ResponseWriter, *http.Request) {})
-	var viaTCP, viaDial []string
-	var d net.Dialer
-	env := &Env{
-		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			viaDial = append(viaDial, network+" "+addr)
-			return d.DialContext(ctx, network, addr)
-		},
-		DialTCP: func(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
-			viaTCP = append(viaTCP, addr.String())
-			return d.DialContext(ctx, "tcp", addr.String())
-		},
-	}
-	wantUp(t, probeURL(t, &Target{Type: "status", URL: srv.URL}, env))
-	u, _ := url.Parse(srv.URL)
-	if len(viaTCP) != 1 || viaTCP[0] != u.Host || len(viaDial) != 0 {
-		t.Errorf("DialTCP %v, Dial %v; want one DialTCP to %s", viaTCP, viaDial, u.Host)
-	}
-
-	refused := errors.New("refused by policy")
-	env.DialTCP = func(context.Context, netip.AddrPort) (net.Conn, error) { return nil, refused }
-	r := probeURL(t, &Target{Type: "status", URL: srv.URL}, env)
-	wantDown(t, r)
-	if !strings.Contains(r.Err, "refused by policy") || !strings.Contains(r.Err, u.Host) {
-		t.Errorf("Err = %q, want the refusal and the address", r.Err)
-	}
-
-	viaDial = nil
-	port := udpServer(t, echoPong)
-	wantUp(t, run(probeCtx(t, 10*time.Second), probeUDP, &Target{Type: "udp", URL: "127.0.0.1", Port: port, RequiredKeyword: "pong"}, env))
-	if len(viaDial) != 1 || !strings.HasPrefix(viaDial[0], "udp ") {
-		t.Errorf("UDP dialled %v, want once through Dial", viaDial)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"net/netip"
 	"time"
 )
 
@@ -66,10 +65,6 @@ type Env struct {
 	// Dial opens every connection (TCP and UDP). Required. The engine passes a
 	// dialer that may refuse loopback and private addresses.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
-	// DialTCP, if set, opens TCP connections to an address already resolved,
-	// in place of Dial; it must refuse what Dial refuses. It spares a probe
-	// the formatting and parsing of the address Dial takes as a string.
-	DialTCP func(ctx context.Context, addr netip.AddrPort) (net.Conn, error)
 	// Allow, if set, vets an address no dialer sees (the ICMP prober's); it
 	// returns an error to refuse it, as Dial would.
 	Allow func(ip net.IP) error

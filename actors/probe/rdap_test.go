@@ -70,7 +70,6 @@ func TestDomainExpiryUsesEnvDial(t *testing.T) {
 	env := testEnv()
 	dialed := make(chan string, 10)
 	inner := env.Dial
-	env.DialTCP = nil // every connection through Dial, which this test watches
 	env.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		dialed <- addr
 		return inner(ctx, network, addr)
