@@ -44,8 +44,10 @@ func compileTestMonitor(rec *store.Monitor) (MonitorSpec, error) {
 	if a.Timeout == 0 {
 		a.Timeout = 10 * time.Second
 	}
-	return MonitorSpec{Machine: sm, Prober: prober, Timeout: a.Timeout, Name: "test",
-		Target: probe.Target{Type: "status", URL: a.URL, Method: http.MethodGet}}, nil
+	// Prepared, as the engine's compile does.
+	t := probe.Target{Type: "status", URL: a.URL, Method: http.MethodGet}
+	t.Prepare()
+	return MonitorSpec{Machine: sm, Prober: prober, Timeout: a.Timeout, Name: "test", Target: t}, nil
 }
 
 func mustAttrs(t testing.TB, a testMonAttrs) []byte {
