@@ -166,35 +166,25 @@ func TestHTTPMalformedAnswer(t *testing.T) {
 // head, then closes it (or stalls, when stall is set, until the test ends).
 func rawServer(t *testing.T, reply string, stall bool) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	done := make(chan struct{})
-	t.Cleanup(func() { close(done); ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
+	t.Cleanup(func() { close(done) })
+	addr := serveTCP(t, func(c net.Conn) {
+		go func() {
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil || line == "\r\n" {
+					break
+				}
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil || line == "\r\n" {
-						break
-					}
-				}
-				io.WriteString(c, reply)
-				if stall {
-					<-done
-				}
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String() + "/"
+			io.WriteString(c, reply)
+			if stall {
+				<-done
+			}
+		}()
+	})
+	return "http://" + addr.String() + "/"
 }
 
 // TestHTTPTruncatedChunks: a chunked body cut off by the connection's close
@@ -269,33 +259,22 @@ func TestHTTPErrorHidesPassword(t *testing.T) {
 // and keeps a configuration error as the probe's.
 func TestHTTPPrepared(t *testing.T) {
 	raw := make(chan string, 4)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			br := bufio.NewReader(c)
-			req, err := http.ReadRequest(br)
-			if err == nil {
-				var got strings.Builder
-				req.Write(&got) // canonical: the header map in sorted order
-				raw <- got.String()
-				if req.URL.Path == "/from" {
-					io.WriteString(c, "HTTP/1.1 302 Found\r\nLocation: /to\r\nContent-Length: 0\r\n\r\n")
-				} else {
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				}
-			}
-			c.Close()
+	addr := serveTCP(t, func(c net.Conn) {
+		defer c.Close()
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
 		}
-	}()
-	base := "http://user:secret@" + ln.Addr().String()
+		var got strings.Builder
+		req.Write(&got) // canonical: the header map in sorted order
+		raw <- got.String()
+		if req.URL.Path == "/from" {
+			io.WriteString(c, "HTTP/1.1 302 Found\r\nLocation: /to\r\nContent-Length: 0\r\n\r\n")
+		} else {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	base := "http://user:secret@" + addr.String()
 	newTarget := func() *Target {
 		return &Target{Type: "status", URL: base + "/p?q=1", Method: "POST", Body: "hello",
 			Headers: map[string]string{"X-A": "1", "Host": "example.test"}}
@@ -317,7 +296,7 @@ func TestHTTPPrepared(t *testing.T) {
 		t.Errorf("request %q lacks the body, the Host or the URL's credentials", want)
 	}
 
-	redirect := &Target{Type: "status", URL: "http://" + ln.Addr().String() + "/from", FollowRedirects: true}
+	redirect := &Target{Type: "status", URL: "http://" + addr.String() + "/from", FollowRedirects: true}
 	redirect.Prepare()
 	wantUp(t, probeURL(t, redirect, testEnv()))
 	if from, to := <-raw, <-raw; !strings.HasPrefix(from, "GET /from ") || !strings.HasPrefix(to, "GET /to ") {

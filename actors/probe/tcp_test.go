@@ -10,8 +10,10 @@ import (
 	"time"
 )
 
-// listenTCP serves connections by closing them, and returns the port.
-func listenTCP(t *testing.T) int {
+// serveTCP listens on loopback and runs serve on each connection it
+// accepts, in the accepting goroutine (serve starts its own when it blocks),
+// until the test ends; it returns the address.
+func serveTCP(t *testing.T, serve func(net.Conn)) *net.TCPAddr {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -24,10 +26,16 @@ func listenTCP(t *testing.T) int {
 			if err != nil {
 				return
 			}
-			c.Close()
+			serve(c)
 		}
 	}()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr)
+}
+
+// listenTCP serves connections by closing them, and returns the port.
+func listenTCP(t *testing.T) int {
+	t.Helper()
+	return serveTCP(t, func(c net.Conn) { c.Close() }).Port
 }
 
 // closedPort returns a loopback port that nothing listens on.
