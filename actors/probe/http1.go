@@ -103,11 +103,11 @@ func (t *transport) fetch(hr *httpRequest, request func() (*http.Request, error)
 type answer struct {
 	status int
 	state  *tls.ConnectionState // the connection's, for https
-	body   io.Reader
-	fast   *fasthttp.Response // when fasthttp read it
-	std    *http.Response     // when net/http did
-	ctx    context.Context    // the probe's, for naming its end; nil when body does
-	done   func()             // closes the connection and returns the buffers
+	body   io.Reader            // net/http's Body itself when std is set
+	fast   *fasthttp.Response   // when fasthttp read it
+	std    *http.Response       // when net/http did
+	ctx    context.Context      // the probe's, for naming its end; nil when body does
+	done   func()               // closes the connection and returns the buffers
 	closed bool
 }
 
@@ -130,8 +130,8 @@ func (a *answer) Close() error {
 		return nil
 	}
 	a.closed = true
-	if a.std != nil {
-		a.std.Body.Close()
+	if c, ok := a.body.(io.Closer); ok && a.std != nil {
+		c.Close() // not std.Body, which may be a itself (closeWithBody)
 	}
 	if a.fast != nil {
 		a.fast.CloseBodyStream()

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -231,7 +230,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Request = req
 	resp.TLS = c.state
-	resp.Body = &closingBody{ReadCloser: resp.Body, close: closeAll, ctx: ctx}
+	closeWithBody(resp, ctx, closeAll)
 	return resp, nil
 }
 
@@ -288,7 +287,7 @@ func (t *transport) roundTripH2(req *http.Request, pc *probeConn) (*http.Respons
 		closeAll()
 		return nil, err
 	}
-	resp.Body = &closingBody{ReadCloser: resp.Body, close: closeAll, ctx: req.Context()}
+	closeWithBody(resp, req.Context(), closeAll)
 	return resp, nil
 }
 
@@ -306,35 +305,12 @@ func (t *transport) tlsConfig(host string) *tls.Config {
 	return conf
 }
 
-// closingBody closes the connection with the body, and names the context's
-// error when a read fails because it ended.
-type closingBody struct {
-	io.ReadCloser
-	close  func()
-	closed bool
-	ctx    context.Context
-}
-
-func (b *closingBody) Read(p []byte) (int, error) {
-	if b.closed {
-		// The read buffer went back to its pool with the connection.
-		return 0, errors.New("probe: read on a closed response body")
-	}
-	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF {
-		err = contextError(b.ctx, err)
-	}
-	return n, err
-}
-
-func (b *closingBody) Close() error {
-	if b.closed {
-		return nil
-	}
-	err := b.ReadCloser.Close()
-	b.closed = true
-	b.close()
-	return err
+// closeWithBody makes resp's body an answer: closing it runs closeAll, and a
+// read that fails because ctx ended says so.
+func closeWithBody(resp *http.Response, ctx context.Context, closeAll func()) {
+	a := stdAnswer(resp)
+	a.ctx, a.done = ctx, closeAll
+	resp.Body = a
 }
 
 // contextError names ctx's end as the cause of err when it is: "i/o timeout",
