@@ -154,6 +154,8 @@ type Monitors struct {
 	byNumber map[uint64][]*Monitor
 	// pending counts messages and commits not yet done, for Drain.
 	pending atomic.Int64
+	// dispatch runs the actors' mailboxes (see dispatcher).
+	dispatch *dispatcher
 }
 
 // NewMonitors makes the registry; it spawns an actor per monitor loaded or created.
@@ -182,7 +184,8 @@ func NewMonitors(o MonitorOptions) (*Monitors, error) {
 	case o.Workers < 0:
 		return nil, fmt.Errorf("actors: monitor workers %d is negative", o.Workers)
 	}
-	ms := &Monitors{o: o, byID: make(map[uuid.UUID]*Monitor), byNumber: make(map[uint64][]*Monitor)}
+	ms := &Monitors{o: o, byID: make(map[uuid.UUID]*Monitor), byNumber: make(map[uint64][]*Monitor),
+		dispatch: newDispatcher(dispatchWorkers())}
 	ms.ctx, ms.stop = context.WithCancel(context.Background())
 	ms.jobsCond.L = &ms.jobsMu
 	return ms, nil
@@ -238,7 +241,8 @@ func (ms *Monitors) add(m *Monitor) error {
 	ms.byID[m.rec.ID] = m
 	n := store.CheckNumber(m.rec.ID)
 	ms.byNumber[n] = append(ms.byNumber[n], m)
-	m.pid = ms.o.System.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &monitorActor{ms: ms, m: m} }))
+	m.pid = ms.o.System.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &monitorActor{ms: ms, m: m} },
+		actor.WithDispatcher(ms.dispatch)))
 	return nil
 }
 
@@ -372,11 +376,13 @@ func (ms *Monitors) Drain(timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for ms.pending.Load() > 0 {
 		if time.Now().After(deadline) {
+			ms.dispatch.quitIdle() // a stuck handler keeps its worker
 			return false
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
 	ms.wg.Wait()
+	ms.dispatch.stop()
 	return true
 }
 
