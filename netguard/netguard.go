@@ -39,7 +39,9 @@ func (o Options) Validate() error {
 // Guard dials TCP and UDP destinations, refusing the denied ones when its
 // Options say so. It is safe for concurrent use.
 type Guard struct {
-	dialer net.Dialer
+	dialer      net.Dialer
+	denyPrivate bool
+	timeout     time.Duration
 }
 
 // New returns a Guard for o.
@@ -54,7 +56,7 @@ func New(o Options) (*Guard, error) {
 	// bounded by its own timeout, long before a keep-alive probe would be
 	// sent, and enabling it costs four setsockopt calls per connection (about
 	// a tenth of a probe's CPU on loopback).
-	g := &Guard{dialer: net.Dialer{Timeout: o.Timeout, KeepAlive: -1}}
+	g := &Guard{dialer: net.Dialer{Timeout: o.Timeout, KeepAlive: -1}, denyPrivate: o.DenyPrivate, timeout: o.Timeout}
 	if o.DenyPrivate {
 		g.dialer.Control = control
 	}
@@ -71,6 +73,13 @@ func (g *Guard) DialContext(ctx context.Context, network, addr string) (net.Conn
 		// Unix sockets and raw IP would sidestep the address check entirely.
 		return nil, fmt.Errorf("netguard: dial %s %s: network not supported", network, addr)
 	}
+	if network[0] == 't' {
+		if ap, err := netip.ParseAddrPort(addr); err == nil {
+			if c, ok, err := g.dialTCP(ctx, network, ap); ok {
+				return c, err
+			}
+		}
+	}
 	return g.dialer.DialContext(ctx, network, addr)
 }
 
@@ -84,10 +93,12 @@ func control(network, address string, _ syscall.RawConn) error {
 		return fmt.Errorf("netguard: unexpected address %q: %w", address, ErrDenied)
 	}
 	if Denied(ap.Addr()) {
-		return fmt.Errorf("%s: %w", ap.Addr(), ErrDenied)
+		return deniedError(ap.Addr())
 	}
 	return nil
 }
+
+func deniedError(ip netip.Addr) error { return fmt.Errorf("%s: %w", ip, ErrDenied) }
 
 // Prefixes refused besides what netip.Addr's own predicates cover.
 var deniedPrefixes = []netip.Prefix{
