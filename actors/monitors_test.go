@@ -17,6 +17,7 @@ import (
 	"github.com/vigilo/vigilo/actors/monitor"
 	"github.com/vigilo/vigilo/actors/probe"
 	"github.com/vigilo/vigilo/engine/store"
+	"github.com/vigilo/vigilo/netguard"
 	"github.com/vigilo/vigilo/wheel"
 )
 
@@ -95,12 +96,15 @@ func newMonEnv(t testing.TB, st *store.Store) *monEnv {
 	}
 	sys := actor.NewActorSystem()
 	t.Cleanup(sys.Shutdown)
-	var d net.Dialer
+	g, err := netguard.New(netguard.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.ms, err = NewMonitors(MonitorOptions{
 		Store: st, Wheel: e.w, System: sys, Compile: compileTestMonitor, Now: e.clock,
 		// The probe's phases are timed on the real clock: the fake one stands
 		// still while the request runs.
-		Env: &probe.Env{Dial: d.DialContext},
+		Env: &probe.Env{Dial: g.DialContext},
 		OnProbe: func(id uuid.UUID, due, started time.Time, up bool) {
 			e.probe <- probeSeen{id, due, started, up}
 		},

@@ -2,16 +2,20 @@ package probe
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
+
+	"github.com/vigilo/vigilo/netguard"
 )
 
-// testEnv dials for real with no destination policy, as a developer's engine
-// would with --deny-private-targets off.
+// testEnv dials for real through the engine's own dialer with no destination
+// policy, as a developer's engine would with --deny-private-targets off.
 func testEnv() *Env {
-	var d net.Dialer
-	return &Env{Dial: d.DialContext}
+	g, err := netguard.New(netguard.Options{})
+	if err != nil {
+		panic(err) // the zero Options are valid
+	}
+	return &Env{Dial: g.DialContext}
 }
 
 // probeCtx bounds a probe the way the monitor actor does. The timeout is only

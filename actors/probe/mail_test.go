@@ -102,8 +102,8 @@ func (d *mailTestDialer) dial(ctx context.Context, network, addr string) (net.Co
 	if !ok {
 		return nil, fmt.Errorf("test dialer: no server for port %d", port)
 	}
-	var nd net.Dialer
-	return nd.DialContext(ctx, network, real)
+	// The engine's own dialer, so the mail dialogues run on its connections.
+	return testEnv().Dial(ctx, network, real)
 }
 
 func (d *mailTestDialer) calls() []string {
