@@ -40,15 +40,15 @@ func (g *Guard) dialTCP(ctx context.Context, network string, ap netip.AddrPort) 
 	default:
 		return nil, false, nil
 	}
-	raddr := net.TCPAddrFromAddrPort(ap)
-	fail := func(op string, err error) (net.Conn, bool, error) {
-		return nil, true, &net.OpError{Op: "dial", Net: network, Addr: raddr, Err: os.NewSyscallError(op, err)}
+	dialError := func(err error) (net.Conn, bool, error) {
+		return nil, true, &net.OpError{Op: "dial", Net: network, Addr: net.TCPAddrFromAddrPort(ap), Err: err}
 	}
+	fail := func(op string, err error) (net.Conn, bool, error) { return dialError(os.NewSyscallError(op, err)) }
 	if g.denyPrivate && Denied(ip) {
-		return nil, true, &net.OpError{Op: "dial", Net: network, Addr: raddr, Err: deniedError(ip)}
+		return dialError(deniedError(ip))
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, true, &net.OpError{Op: "dial", Net: network, Addr: raddr, Err: contextError(err)}
+		return dialError(contextError(err))
 	}
 
 	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
@@ -73,11 +73,11 @@ func (g *Guard) dialTCP(ctx context.Context, network string, ap netip.AddrPort) 
 		return fail("setsockopt", err)
 	}
 	f := os.NewFile(uintptr(fd), "tcp")
-	tc := &tcpConn{f: f, raddr: raddr}
+	tc := &tcpConn{f: f, raddr: ap}
 	if !connected {
 		if err := tc.waitConnected(ctx, g.timeout); err != nil {
 			f.Close()
-			return nil, true, &net.OpError{Op: "dial", Net: network, Addr: raddr, Err: err}
+			return dialError(err)
 		}
 	}
 	return tc, true, nil
@@ -164,7 +164,7 @@ func (canceledError) Is(target error) bool { return target == context.Canceled }
 // WriteTo, which try file-to-file copies first) is reached through it.
 type tcpConn struct {
 	f     *os.File
-	raddr *net.TCPAddr
+	raddr netip.AddrPort // made a net.Addr only when asked: a probe never does
 
 	laddrOnce sync.Once
 	laddr     net.Addr
@@ -206,7 +206,7 @@ func (c *tcpConn) LocalAddr() net.Addr {
 	return c.laddr
 }
 
-func (c *tcpConn) RemoteAddr() net.Addr { return c.raddr }
+func (c *tcpConn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.raddr) }
 
 func (c *tcpConn) SetDeadline(t time.Time) error {
 	return c.opError("set", c.f.SetDeadline(t))
@@ -239,5 +239,5 @@ func (c *tcpConn) opError(op string, err error) error {
 	case errors.As(inner, &errno):
 		inner = os.NewSyscallError(op, errno)
 	}
-	return &net.OpError{Op: op, Net: "tcp", Addr: c.raddr, Err: inner}
+	return &net.OpError{Op: op, Net: "tcp", Addr: net.TCPAddrFromAddrPort(c.raddr), Err: inner}
 }
