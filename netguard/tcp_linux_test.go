@@ -24,26 +24,12 @@ func newGuard(t *testing.T, o Options) *Guard {
 // it came from and what it read, then closes it.
 func echoServer(t *testing.T, network, addr string) net.Listener {
 	t.Helper()
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		t.Skipf("listen %s %s: %v", network, addr, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 64)
-				n, _ := c.Read(buf)
-				c.Write(append([]byte(c.RemoteAddr().String()+" "), buf[:n]...))
-			}()
-		}
-	}()
-	return ln
+	return serve(t, network, addr, func(c net.Conn) {
+		defer c.Close()
+		buf := make([]byte, 64)
+		n, _ := c.Read(buf)
+		c.Write(append([]byte(c.RemoteAddr().String()+" "), buf[:n]...))
+	})
 }
 
 // A numeric TCP address is dialled on a socket of the Guard's own; the
@@ -259,25 +245,12 @@ func TestDialTCPLeftToNet(t *testing.T) {
 // same process: cpu-ns/op, the process's CPU time per connection, is both
 // ends' cost, what a node probing at full load pays.
 func BenchmarkDialTCP(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				buf := make([]byte, 64)
-				c.Read(buf)
-				c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
-				c.Close()
-			}()
-		}
-	}()
+	ln := serve(b, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		buf := make([]byte, 64)
+		c.Read(buf)
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
+		c.Close()
+	})
 	addr := ln.Addr().String()
 	g, err := New(Options{})
 	if err != nil {
