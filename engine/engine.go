@@ -79,6 +79,9 @@ func Open(o Options) (*Engine, error) {
 	}
 	e := &Engine{o: o, store: st, stop: make(chan struct{})}
 	if err := e.open(); err != nil {
+		if e.monitors != nil {
+			e.monitors.Drain(time.Second) // its probe workers and mailbox workers
+		}
 		st.Close()
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -73,7 +74,7 @@ func (g *Guard) DialContext(ctx context.Context, network, addr string) (net.Conn
 		// Unix sockets and raw IP would sidestep the address check entirely.
 		return nil, fmt.Errorf("netguard: dial %s %s: network not supported", network, addr)
 	}
-	if network[0] == 't' {
+	if strings.HasPrefix(network, "tcp") {
 		if ap, err := netip.ParseAddrPort(addr); err == nil {
 			if c, ok, err := g.dialTCP(ctx, network, ap); ok {
 				return c, err
