@@ -17,11 +17,10 @@ import (
 // it, so a handler that blocks can never starve the others. It implements
 // actor.Dispatcher.
 type dispatcher struct {
-	throughput int
-	runs       chan func() // unbuffered: a send succeeds only to an idle worker
-	quit       chan struct{}
-	stopOnce   sync.Once
-	wg         sync.WaitGroup
+	runs     chan func() // unbuffered: a send succeeds only to an idle worker
+	quit     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
 }
 
 // dispatcherThroughput is the messages a mailbox handles per run before it
@@ -36,7 +35,7 @@ func dispatchWorkers() int { return 4 * runtime.GOMAXPROCS(0) }
 
 // newDispatcher starts workers idle goroutines; stop ends them.
 func newDispatcher(workers int) *dispatcher {
-	d := &dispatcher{throughput: dispatcherThroughput, runs: make(chan func()), quit: make(chan struct{})}
+	d := &dispatcher{runs: make(chan func()), quit: make(chan struct{})}
 	for range workers {
 		d.wg.Go(d.work)
 	}
@@ -64,7 +63,7 @@ func (d *dispatcher) Schedule(fn func()) {
 }
 
 // Throughput is the messages a mailbox handles per run.
-func (d *dispatcher) Throughput() int { return d.throughput }
+func (d *dispatcher) Throughput() int { return dispatcherThroughput }
 
 // stop ends the idle workers and waits for the busy ones to finish their
 // runs. Runs scheduled after it get goroutines of their own.
