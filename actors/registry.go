@@ -109,6 +109,9 @@ type Registry struct {
 	// byStatus counts checks by kind (simple, cron) and stored status, kept by
 	// whoever changes a record: Load, Create, an actor's step and update, delete.
 	byStatus [2][heartbeat.NumStatuses]atomic.Int64
+	// perProject counts each project's checks (*atomic.Int64 by project id), so
+	// a page of a list knows its total without counting the project.
+	perProject sync.Map
 }
 
 func kindIndex(kind string) int {
@@ -209,7 +212,24 @@ func (r *Registry) add(c *Check) bool {
 	}
 	s.checks[c.rec.ID] = c
 	r.count.Add(1)
+	r.projectCount(c.rec.ProjectID).Add(1)
 	return true
+}
+
+func (r *Registry) projectCount(project uuid.UUID) *atomic.Int64 {
+	if n, ok := r.perProject.Load(project); ok {
+		return n.(*atomic.Int64)
+	}
+	n, _ := r.perProject.LoadOrStore(project, new(atomic.Int64))
+	return n.(*atomic.Int64)
+}
+
+// ProjectLen is the number of resident checks of the project.
+func (r *Registry) ProjectLen(project uuid.UUID) int {
+	if n, ok := r.perProject.Load(project); ok {
+		return int(n.(*atomic.Int64).Load())
+	}
+	return 0
 }
 
 func (r *Registry) remove(c *Check) {
@@ -218,6 +238,7 @@ func (r *Registry) remove(c *Check) {
 	if s.checks[c.rec.ID] == c {
 		delete(s.checks, c.rec.ID)
 		r.count.Add(-1)
+		r.projectCount(c.rec.ProjectID).Add(-1)
 		r.recount(c.rec.Kind, c.rec.Status, "", "")
 	}
 	s.mu.Unlock()

@@ -375,7 +375,10 @@ func TestMonitorHTTP(t *testing.T) {
 			}
 			tomorrow := time.Now().UTC().Add(48 * time.Hour).Format("2006-01-02")
 			yesterday := time.Now().UTC().Add(-48 * time.Hour).Format("2006-01-02")
-			for _, q := range []string{"from=" + tomorrow, "from=" + today + "&to=" + yesterday, "from=yesterday", "to=2021-13-01"} {
+			// The day before from, exactly: the whole of it ends where from begins.
+			dayBefore := time.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02")
+			for _, q := range []string{"from=" + tomorrow, "from=" + today + "&to=" + yesterday,
+				"from=" + today + "&to=" + dayBefore, "from=yesterday", "to=2021-13-01"} {
 				var e struct{ Errors string }
 				monCall(t, s, "GET", "/api/v2/monitors/"+m.ID+"/sla?"+q, apiKey, "", 400, &e)
 				if e.Errors == "" {

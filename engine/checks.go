@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -74,20 +75,26 @@ func (e *Engine) PingSlug(pingKey, slug string, create bool, ev heartbeat.Event,
 
 // provision makes a check named and slugged slug, unless a concurrent ping made it first.
 func (e *Engine) provision(project uuid.UUID, slug string) ([]uuid.UUID, bool, error) {
-	defer e.lockCreate(project)()
-	ids, err := e.store.ChecksBySlug(project, slug)
-	if err != nil || len(ids) > 0 {
-		return ids, false, err
-	}
 	rec := e.newCheck(project)
 	rec.Name, rec.Slug = slug, slug
+	var ids []uuid.UUID
+	_, exists, land, err := e.claim(&rec, func(c *store.Check) bool { return c.Slug == slug },
+		func() (store.Check, bool, error) {
+			var err error
+			ids, err = e.store.ChecksBySlug(project, slug)
+			return store.Check{}, len(ids) > 0, err
+		})
+	if err != nil || exists {
+		return ids, false, err
+	}
+	defer land()
 	if _, err := e.reg.Create(&rec); err != nil {
 		return nil, false, err
 	}
 	return []uuid.UUID{rec.ID}, true, nil
 }
 
-// Checks implements healthchecks.Backend.
+// Checks implements opsgenie.Backend: every check of the project.
 func (e *Engine) Checks(project uuid.UUID) ([]store.Check, error) {
 	var out []store.Check
 	err := e.store.ProjectChecks(project, func(c *store.Check) error {
@@ -95,6 +102,71 @@ func (e *Engine) Checks(project uuid.UUID) ([]store.Check, error) {
 		return nil
 	})
 	return out, err
+}
+
+// EachCheck implements healthchecks.Backend. A slug or a tag narrows the
+// walk to its index's entries; further tags are checked on each record.
+func (e *Engine) EachCheck(project uuid.UUID, slug string, tags []string, fn func(*store.Check) (bool, error)) error {
+	hasTags := func(c *store.Check) bool {
+		have := store.Tags(c.Tags)
+		for _, t := range tags {
+			if !slices.Contains(have, t) {
+				return false
+			}
+		}
+		return true
+	}
+	visit := func(c *store.Check) (bool, error) {
+		if !e.resident(c.ID) || !hasTags(c) {
+			return true, nil
+		}
+		return fn(c)
+	}
+	switch {
+	case slug != "":
+		return e.store.SluggedChecks(project, slug, visit)
+	case len(tags) > 0:
+		return e.store.TaggedChecks(project, tags[0], visit)
+	}
+	stop := errors.New("stop")
+	err := e.store.ProjectChecks(project, func(c *store.Check) error {
+		more, err := fn(c)
+		if err == nil && !more {
+			err = stop
+		}
+		return err
+	})
+	if err == stop {
+		err = nil
+	}
+	return err
+}
+
+// ProjectCheckCount implements betteruptime.Backend.
+func (e *Engine) ProjectCheckCount(project uuid.UUID) int { return e.reg.ProjectLen(project) }
+
+// CreatedChecks implements betteruptime.Backend.
+func (e *Engine) CreatedChecks(project uuid.UUID, skip, limit int) ([]store.Check, error) {
+	out := make([]store.Check, 0, min(limit, 256))
+	if limit <= 0 {
+		return out, nil
+	}
+	err := e.store.CreatedChecks(project, skip, func(c *store.Check) (bool, error) {
+		if e.resident(c.ID) {
+			out = append(out, *c)
+		}
+		return len(out) < limit, nil
+	})
+	return out, err
+}
+
+// CheckByUniqueKey implements healthchecks.Backend.
+func (e *Engine) CheckByUniqueKey(project uuid.UUID, key [20]byte) (store.Check, error) {
+	ids, err := e.store.ChecksByUniqueKey(project, key)
+	if err != nil {
+		return store.Check{}, err
+	}
+	return e.oldest(project, ids, func(c *store.Check) bool { return store.UniqueKey(c.ID) == key })
 }
 
 // Check implements healthchecks.Backend.
@@ -109,32 +181,37 @@ func (e *Engine) Check(project, id uuid.UUID) (store.Check, error) {
 	return *c, nil
 }
 
-// CreateCheck implements healthchecks.Backend.
-func (e *Engine) CreateCheck(project uuid.UUID, match func(*store.Check) bool, edit func(*store.Check) error) (store.Check, bool, error) {
-	defer e.lockCreate(project)()
-	var found *store.Check
-	if match != nil {
-		err := e.store.ProjectChecks(project, func(c *store.Check) error {
-			if found == nil && match(c) {
-				cc := *c
-				found = &cc
-			}
-			return nil
-		})
-		if err != nil {
-			return store.Check{}, false, err
-		}
-	}
-	if found != nil {
-		c, err := e.UpdateCheck(project, found.ID, edit)
-		return c, false, err
-	}
+// CreateCheck implements healthchecks.Backend. Without a match there is
+// nothing to look up: the create takes no lock and shares group commits with
+// every other. With one, the oldest matching check is found from the store's
+// lookup indexes (and the creations in flight), not by reading the project.
+func (e *Engine) CreateCheck(project uuid.UUID, m store.Match, edit func(*store.Check) error) (store.Check, bool, error) {
 	rec := e.newCheck(project)
 	if err := edit(&rec); err != nil {
 		return store.Check{}, false, err
 	}
+	if !m.Empty() {
+		found, ok, land, err := e.claim(&rec, m.Matches, func() (store.Check, bool, error) {
+			c, err := e.store.FindMatch(project, m, e.resident)
+			if errors.Is(err, store.ErrNotFound) {
+				return store.Check{}, false, nil
+			}
+			if err != nil {
+				return store.Check{}, false, err
+			}
+			return *c, true, nil
+		})
+		if err != nil {
+			return store.Check{}, false, err
+		}
+		if ok {
+			c, err := e.UpdateCheck(project, found.ID, edit)
+			return c, false, err
+		}
+		defer land()
+	}
 	c, err := e.reg.Create(&rec)
-	return c, true, err
+	return c, err == nil, err
 }
 
 func (e *Engine) withCheck(project, id uuid.UUID, do func(*actors.Check) actors.Result) (store.Check, error) {

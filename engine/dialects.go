@@ -88,29 +88,46 @@ func (e *Engine) oldest(project uuid.UUID, ids []uuid.UUID, match func(*store.Ch
 	return best, nil
 }
 
-// CreateNamed implements opsgenie.Backend: under the project's creation lock, so
-// two creations cannot both see a name free.
+// CreateNamed implements opsgenie.Backend: a name free in the store and among
+// the creations in flight, so two concurrent creations cannot both take it.
 func (e *Engine) CreateNamed(project uuid.UUID, name string, paused bool, edit func(*store.Check) error) (store.Check, error) {
-	defer e.lockCreate(project)()
-	switch _, err := e.CheckByName(project, name); {
-	case err == nil:
-		return store.Check{}, opsgenie.ErrNameTaken
-	case !errors.Is(err, store.ErrNotFound):
+	rec, err := e.heartbeat(project, paused, edit)
+	if err != nil {
 		return store.Check{}, err
 	}
-	return e.createHeartbeat(project, paused, edit)
+	_, taken, land, err := e.claim(&rec, func(c *store.Check) bool { return c.Name == name },
+		func() (store.Check, bool, error) {
+			c, err := e.CheckByName(project, name)
+			if errors.Is(err, store.ErrNotFound) {
+				return store.Check{}, false, nil
+			}
+			return c, err == nil, err
+		})
+	switch {
+	case err != nil:
+		return store.Check{}, err
+	case taken:
+		return store.Check{}, opsgenie.ErrNameTaken
+	}
+	defer land()
+	return e.createHeartbeat(&rec)
 }
 
-// CreateHeartbeat implements betteruptime.Backend.
+// CreateHeartbeat implements betteruptime.Backend. Nothing about it has to be
+// unique, so it takes no lock.
 func (e *Engine) CreateHeartbeat(project uuid.UUID, paused bool, edit func(*store.Check) error) (store.Check, error) {
-	defer e.lockCreate(project)()
-	return e.createHeartbeat(project, paused, edit)
+	rec, err := e.heartbeat(project, paused, edit)
+	if err != nil {
+		return store.Check{}, err
+	}
+	return e.createHeartbeat(&rec)
 }
 
-// createHeartbeat makes a check from newCheck's defaults changed by edit. A paused
-// one is created paused, in the same single write: its state is what the state
-// machine's Pause makes of a new check, so it is never briefly monitored.
-func (e *Engine) createHeartbeat(project uuid.UUID, paused bool, edit func(*store.Check) error) (store.Check, error) {
+// heartbeat is a check from newCheck's defaults changed by edit. A paused
+// one is made paused, to be created in the same single write: its state is
+// what the state machine's Pause makes of a new check, so it is never briefly
+// monitored.
+func (e *Engine) heartbeat(project uuid.UUID, paused bool, edit func(*store.Check) error) (store.Check, error) {
 	rec := e.newCheck(project)
 	if err := edit(&rec); err != nil {
 		return store.Check{}, err
@@ -126,7 +143,11 @@ func (e *Engine) createHeartbeat(project uuid.UUID, paused bool, edit func(*stor
 		rec.Dialect = rec.Dialect.Clone()
 		rec.Dialect.PausedAt = now.UnixNano()
 	}
-	c, err := e.reg.Create(&rec)
+	return rec, nil
+}
+
+func (e *Engine) createHeartbeat(rec *store.Check) (store.Check, error) {
+	c, err := e.reg.Create(rec)
 	if err != nil {
 		return store.Check{}, fmt.Errorf("create heartbeat: %w", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 
 	"github.com/vigilo/vigilo/actors"
@@ -38,9 +37,10 @@ type Engine struct {
 	guard    *netguard.Guard
 
 	projects projectTable
-	// createLocks serialise check creation per project (striped), so unique
-	// matching and slug auto-provisioning cannot race into duplicates.
-	createLocks [64]sync.Mutex
+	// creating holds the creations in flight, per stripe of projects, so
+	// unique matching, Opsgenie names and slug auto-provisioning cannot race
+	// into duplicates (creates.go).
+	creating [64]createStripe
 
 	ingest *ingest.Handler
 	hc     *healthchecks.API
@@ -292,10 +292,4 @@ func (e *Engine) Close() error {
 		return fmt.Errorf("close store %s: %w", e.o.DataDir, err)
 	}
 	return nil
-}
-
-func (e *Engine) lockCreate(project uuid.UUID) func() {
-	m := &e.createLocks[project[15]%uint8(len(e.createLocks))]
-	m.Lock()
-	return m.Unlock
 }

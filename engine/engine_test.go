@@ -70,7 +70,7 @@ func TestDeadlinesNeverEarlyWithinOneTick(t *testing.T) {
 	defer e.Close()
 
 	const timeout, grace = 5 * time.Second, 3 * time.Second
-	rec, created, err := e.CreateCheck(DefaultProjectID, nil, func(c *store.Check) error {
+	rec, created, err := e.CreateCheck(DefaultProjectID, store.Match{}, func(c *store.Check) error {
 		c.Timeout, c.Grace = timeout, grace
 		return nil
 	})
@@ -113,7 +113,7 @@ func TestRestartRearms(t *testing.T) {
 	clock := &fakeClock{now: t0}
 	e := openTest(t, dir, clock, time.Minute)
 	mk := func(timeout time.Duration) uuid.UUID {
-		rec, _, err := e.CreateCheck(DefaultProjectID, nil, func(c *store.Check) error {
+		rec, _, err := e.CreateCheck(DefaultProjectID, store.Match{}, func(c *store.Check) error {
 			c.Timeout, c.Grace = timeout, time.Second
 			return nil
 		})
@@ -155,7 +155,7 @@ func TestPassivation(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	e := openTest(t, t.TempDir(), clock, 20*time.Millisecond)
 	defer e.Close()
-	rec, _, err := e.CreateCheck(DefaultProjectID, nil, func(c *store.Check) error { return nil })
+	rec, _, err := e.CreateCheck(DefaultProjectID, store.Match{}, func(c *store.Check) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestOnTransition(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	rec, _, err := e.CreateCheck(DefaultProjectID, nil, func(c *store.Check) error {
+	rec, _, err := e.CreateCheck(DefaultProjectID, store.Match{}, func(c *store.Check) error {
 		c.Timeout, c.Grace = 5*time.Second, 3*time.Second
 		return nil
 	})
@@ -249,7 +249,7 @@ func TestHeartbeatIncidents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	rec, _, err := e.CreateCheck(DefaultProjectID, nil, func(c *store.Check) error {
+	rec, _, err := e.CreateCheck(DefaultProjectID, store.Match{}, func(c *store.Check) error {
 		c.Timeout, c.Grace = 5*time.Second, 3*time.Second
 		return nil
 	})

@@ -165,20 +165,22 @@ func (a *API) list(ctx *fasthttp.RequestCtx, caller wire.Caller) {
 		fail(ctx, f)
 		return
 	}
-	checks, err := a.b.Checks(caller.Project)
+	// Oldest first, so pages stay put as checks are added; the page is read
+	// from the creation index, not the project.
+	total := a.b.ProjectCheckCount(caller.Project)
+	lo, hi := page.Window(total)
+	checks, err := a.b.CreatedChecks(caller.Project, lo, hi-lo)
 	if err != nil {
 		fail(ctx, wire.FromBackend(err))
 		return
 	}
-	sortByCreation(checks)
-	lo, hi := page.Window(len(checks))
-	out := make([]resource, 0, hi-lo)
-	for i := lo; i < hi; i++ {
+	out := make([]resource, 0, len(checks))
+	for i := range checks {
 		out = append(out, a.render(&checks[i]))
 	}
 	wire.JSON(ctx, fasthttp.StatusOK, map[string]any{
 		"data":       out,
-		"pagination": page.Links(a.o.BaseURL+Prefix, len(checks)),
+		"pagination": page.Links(a.o.BaseURL+Prefix, total),
 	})
 }
 

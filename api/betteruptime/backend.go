@@ -13,8 +13,11 @@ import (
 // every change goes through the check's actor.
 type Backend interface {
 	wire.Keys
-	// Checks is every check of the project.
-	Checks(project uuid.UUID) ([]store.Check, error)
+	// ProjectCheckCount is the number of the project's checks.
+	ProjectCheckCount(project uuid.UUID) int
+	// CreatedChecks are up to limit of the project's checks, oldest first,
+	// after skipping the skip oldest.
+	CreatedChecks(project uuid.UUID, skip, limit int) ([]store.Check, error)
 	// CheckByNumber is the project's check whose store.CheckNumber is n.
 	CheckByNumber(project uuid.UUID, n uint64) (store.Check, error)
 	// CreateHeartbeat makes a check from the engine's defaults changed by edit,

@@ -1,7 +1,6 @@
 package betteruptime
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -249,14 +248,4 @@ func (a *API) render(c *store.Check) resource {
 		Type:       "heartbeat",
 		Attributes: at,
 	}
-}
-
-// sortByCreation orders a list oldest first, so pages stay put as checks are added.
-func sortByCreation(checks []store.Check) {
-	slices.SortFunc(checks, func(x, y store.Check) int {
-		if c := x.Created.Compare(y.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(x.ID.String(), y.ID.String())
-	})
 }

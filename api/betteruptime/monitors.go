@@ -214,6 +214,12 @@ func (a *API) sla(ctx *fasthttp.RequestCtx, caller wire.Caller, n uint64) {
 			bad()
 			return
 		}
+		// A to date before the from date is a range the wrong way round, even
+		// though the whole of the to date ends where the from date begins.
+		if d.Before(from.Truncate(24 * time.Hour)) {
+			bad()
+			return
+		}
 		to = d.Add(24 * time.Hour) // the whole of the end date
 		if to.After(now) {
 			to = now

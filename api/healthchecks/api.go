@@ -1,7 +1,8 @@
 package healthchecks
 
 import (
-	"crypto/sha1"
+	"bufio"
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -260,8 +261,8 @@ func (a *API) authorize(r *request, readOK bool) bool {
 
 // uniqueKey is Healthchecks.io's stable read-only identifier of a check.
 func uniqueKey(id uuid.UUID) string {
-	h := sha1.Sum([]byte(hex.EncodeToString(id[:])[:16]))
-	return hex.EncodeToString(h[:])
+	k := store.UniqueKey(id)
+	return hex.EncodeToString(k[:])
 }
 
 // isoSecond formats as Python's isoformat() of a time with microseconds dropped.
@@ -325,54 +326,83 @@ func fail(r *request, err error) {
 	writeError(r.ctx, fasthttp.StatusServiceUnavailable, "temporarily unavailable: "+err.Error())
 }
 
+// listHead is how many checks a list answers before it streams: a project
+// that small gets one ordinary body, and a store that fails at once still
+// gets its 503.
+const listHead = 100
+
+// list streams the project's checks: Healthchecks.io's list has no paging, so a
+// project of a million checks is a long answer, written check by check rather
+// than built in memory. A read failing in the middle of the stream cannot
+// change the status any more; the answer is then cut short of its closing
+// brackets, so that no client takes it for the whole list.
 func (a *API) list(r *request) {
-	checks, err := a.b.Checks(r.project)
+	var tags []string
+	for _, t := range r.ctx.QueryArgs().PeekMulti("tag") {
+		tags = append(tags, string(t))
+	}
+	slug := ""
+	if r.v >= 2 {
+		slug = string(r.ctx.QueryArgs().Peek("slug"))
+	}
+	head := make([]store.Check, 0, listHead)
+	err := a.b.EachCheck(r.project, slug, tags, func(c *store.Check) (bool, error) {
+		head = append(head, *c)
+		return len(head) < listHead+1, nil
+	})
 	if err != nil {
 		fail(r, err)
 		return
 	}
-	want := map[string]bool{}
-	for _, t := range r.ctx.QueryArgs().PeekMulti("tag") {
-		want[string(t)] = true
-	}
-	slug := string(r.ctx.QueryArgs().Peek("slug"))
-	out := make([]map[string]any, 0, len(checks))
-	for i := range checks {
-		c := &checks[i]
-		if r.v >= 2 && slug != "" && c.Slug != slug {
-			continue
+	if len(head) <= listHead {
+		out := make([]map[string]any, len(head))
+		for i := range head {
+			out[i] = a.checkJSON(r, &head[i])
 		}
-		if len(want) > 0 {
-			have := map[string]bool{}
-			for _, t := range splitTags(c.Tags) {
-				have[t] = true
+		writeJSON(r.ctx, fasthttp.StatusOK, map[string]any{"checks": out})
+		return
+	}
+	rr := *r
+	rr.ctx, rr.body = nil, nil
+	r.ctx.SetStatusCode(fasthttp.StatusOK)
+	r.ctx.SetContentType("application/json")
+	r.ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		enc := json.NewEncoder(w)
+		w.WriteString(`{"checks":[`)
+		n := 0
+		emit := func(c *store.Check) error {
+			if n > 0 {
+				w.WriteByte(',')
 			}
-			all := true
-			for t := range want {
-				all = all && have[t]
-			}
-			if !all {
-				continue
+			n++
+			return enc.Encode(a.checkJSON(&rr, c))
+		}
+		for i := range head[:listHead] {
+			if emit(&head[i]) != nil {
+				return
 			}
 		}
-		out = append(out, a.checkJSON(r, c))
-	}
-	writeJSON(r.ctx, fasthttp.StatusOK, map[string]any{"checks": out})
+		last := head[listHead-1].ID
+		err := a.b.EachCheck(rr.project, slug, tags, func(c *store.Check) (bool, error) {
+			if bytes.Compare(c.ID[:], last[:]) <= 0 {
+				return true, nil
+			}
+			return true, emit(c)
+		})
+		if err == nil {
+			w.WriteString("]}")
+		}
+	})
 }
 
 // lookup resolves a uuid or, for reads, a unique_key within the project.
 func (a *API) lookup(r *request, id string) (store.Check, error) {
 	if len(id) == 40 {
-		checks, err := a.b.Checks(r.project)
-		if err != nil {
-			return store.Check{}, err
+		var key [20]byte
+		if _, err := hex.Decode(key[:], []byte(id)); err != nil {
+			return store.Check{}, store.ErrNotFound
 		}
-		for _, c := range checks {
-			if uniqueKey(c.ID) == id {
-				return c, nil
-			}
-		}
-		return store.Check{}, store.ErrNotFound
+		return a.b.CheckByUniqueKey(r.project, key)
 	}
 	return a.b.Check(r.project, uuid.MustParse(id))
 }
@@ -449,37 +479,41 @@ func (sp *spec) apply(c *store.Check, v int) {
 	}
 }
 
-// matches is Healthchecks.io's _lookup: every field named in unique must be given
-// and equal.
-func (sp *spec) matches(c *store.Check) bool {
-	if len(sp.Unique) == 0 {
-		return false
-	}
+// match is Healthchecks.io's _lookup: every field named in unique must be
+// given and equal. A named field that is not given matches no check, so the
+// request makes a new one, as an empty match does.
+func (sp *spec) match() store.Match {
+	var m store.Match
 	for _, f := range sp.Unique {
 		switch f {
 		case "name":
-			if sp.Name == nil || c.Name != *sp.Name {
-				return false
+			m.Name = sp.Name
+			if sp.Name == nil {
+				return store.Match{}
 			}
 		case "slug":
-			if sp.Slug == nil || c.Slug != *sp.Slug {
-				return false
+			m.Slug = sp.Slug
+			if sp.Slug == nil {
+				return store.Match{}
 			}
 		case "tags":
-			if sp.Tags == nil || c.Tags != *sp.Tags {
-				return false
+			m.Tags = sp.Tags
+			if sp.Tags == nil {
+				return store.Match{}
 			}
 		case "timeout":
-			if sp.Timeout == nil || c.Kind != "simple" || c.Timeout != *sp.Timeout {
-				return false
+			m.Timeout = sp.Timeout
+			if sp.Timeout == nil {
+				return store.Match{}
 			}
 		case "grace":
-			if sp.Grace == nil || c.Grace != *sp.Grace {
-				return false
+			m.Grace = sp.Grace
+			if sp.Grace == nil {
+				return store.Match{}
 			}
 		}
 	}
-	return true
+	return m
 }
 
 func (a *API) create(r *request) {
@@ -487,7 +521,7 @@ func (a *API) create(r *request) {
 	if !ok {
 		return
 	}
-	c, created, err := a.b.CreateCheck(r.project, sp.matches, func(c *store.Check) error {
+	c, created, err := a.b.CreateCheck(r.project, sp.match(), func(c *store.Check) error {
 		sp.apply(c, r.v)
 		return nil
 	})

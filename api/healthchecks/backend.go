@@ -13,12 +13,16 @@ import (
 type Backend interface {
 	// Authenticate maps an API key to its project.
 	Authenticate(key string) (project uuid.UUID, readOnly bool, ok bool)
-	Checks(project uuid.UUID) ([]store.Check, error)
+	// EachCheck calls fn with each check of the project, in id order, until fn
+	// says stop: those with the slug if one is given, and with every one of tags.
+	EachCheck(project uuid.UUID, slug string, tags []string, fn func(*store.Check) (more bool, err error)) error
 	Check(project, id uuid.UUID) (store.Check, error)
-	// CreateCheck returns the first check of the project that match accepts, after
+	// CheckByUniqueKey is the project's check whose store.UniqueKey is key.
+	CheckByUniqueKey(project uuid.UUID, key [20]byte) (store.Check, error)
+	// CreateCheck returns the oldest check of the project that m matches, after
 	// edit, or else a new check made by edit from defaults; created says which.
-	// Concurrent creates in one project are serialised so unique matching holds.
-	CreateCheck(project uuid.UUID, match func(*store.Check) bool, edit func(*store.Check) error) (c store.Check, created bool, err error)
+	// Concurrent creates in one project cannot both create a check m matches.
+	CreateCheck(project uuid.UUID, m store.Match, edit func(*store.Check) error) (c store.Check, created bool, err error)
 	UpdateCheck(project, id uuid.UUID, edit func(*store.Check) error) (store.Check, error)
 	PauseCheck(project, id uuid.UUID) (store.Check, error)
 	// ResumeCheck resumes a paused check; for one that is not paused it changes

@@ -177,6 +177,7 @@ func (b *Batch) PutCheck(old, c *Check) {
 		b.set(b.key, nil)
 	}
 	b.putDialectIndex(old, c)
+	b.putLookupIndex(old, c)
 }
 
 // AppendPing writes log entry p.N of the check (and p.Body, if any, under its
@@ -226,6 +227,7 @@ func (b *Batch) deleteCheck(c *Check) {
 		b.del(b.key)
 	}
 	b.deleteDialectIndex(c)
+	b.deleteLookupIndex(c)
 	b.delIDRange(pfxPing, c.ID)
 	b.delIDRange(pfxBody, c.ID)
 	b.delIDRange(pfxFlip, c.ID)

@@ -329,5 +329,6 @@ func (s *Store) deleteProject(b *Batch, id uuid.UUID) error {
 	b.delIDRange(pfxChannel, id)
 	b.delIDRange(pfxProjMonitor, id)
 	b.deleteProjectDialectIndex(id)
+	b.deleteProjectLookupIndex(id)
 	return nil
 }

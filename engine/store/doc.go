@@ -48,6 +48,11 @@
 //	's'     project id (16) slug 0x00 id (16)  empty: slug index (slugs hold no NUL)
 //	'N'     project id (16) name 0x00 id (16)  empty: name index (dialects.go)
 //	'n'     project id (16) number (8) id (16) empty: CheckNumber index (dialects.go)
+//	'C'     project id (16) created (8) id     empty: creation order (lookup.go)
+//	'T'     project id (16) tag 0x00 id (16)   empty: one per tag (lookup.go)
+//	'g'     project id (16) tags 0x00 created (8) id  empty: tags as written (lookup.go)
+//	'd'     project id (16) grace simple timeout created id  empty: durations (lookup.go)
+//	'u'     project id (16) unique key (8) id  empty: read-only unique_key (lookup.go)
 //	'l'     check id (16) n (8)                Ping without body (CBOR): the ping log
 //	'b'     check id (16) n (8)                ping body, raw bytes (only if non-empty)
 //	'f'     check id (16) time (8) seq (4)     Flip (CBOR)
@@ -64,10 +69,10 @@
 // signed number); seq is a per-process counter that keeps flips with equal
 // times apart and in insertion order. Retention writes point deletes of entry
 // N-PingLogLimit (and its body) with each ping N. Deleting a check is point
-// deletes of its 'c', 'P', 's', 'N' and 'n' keys plus four range deletions
+// deletes of its 'c', 'P', 's', 'N', 'n' and lookup keys plus four range deletions
 // ('l', 'b', 'f', 'o' under its id; its 'q' entries are dropped by the
 // outbox); deleting a project is, for each of its checks, the 'c' delete and the four range deletions, then its 'p' and 'k'/'K'
-// entries and range deletions of its 'P', 's', 'h', 'N' and 'n' keys — one
+// entries and range deletions of its 'P', 's', 'h', 'N', 'n' and lookup keys — one
 // batch, one sync.
 //
 // Records are CBOR maps keyed by the integers of the cbor tags in records.go;

@@ -150,6 +150,11 @@ func Open(o Options) (*Store, error) {
 		lock.Close()
 		return nil, wrap(err)
 	}
+	if err := ensureLookupIndex(db); err != nil {
+		db.Close()
+		lock.Close()
+		return nil, wrap(fmt.Errorf("build lookup index: %w", err))
+	}
 	s := &Store{opts: o, db: db, lock: lock, drained: make(chan struct{}, 1)}
 	s.c.start(s)
 	s.startSamples()

@@ -787,9 +787,10 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatalf("no group commit: %d syncs for %d commits (stats %+v)", syncs, commits, st)
 	}
 	// Each commit: check, project list, slug, name and number (PutCheck(nil, …)
-	// writes them as for a new check), log entry; past 100 pings also the two
-	// retention deletes.
-	const ops = commits*6 + goroutines*(perG-100)*2
+	// writes them as for a new check), the lookup entries (creation, tags
+	// string, durations, unique key, and one per tag: "prod db" has two), log
+	// entry; past 100 pings also the two retention deletes.
+	const ops = commits*(6+4+2) + goroutines*(perG-100)*2
 	if st.Commits != commits || st.BatchedOps != ops {
 		t.Fatalf("stats: %+v", st)
 	}
