@@ -25,13 +25,23 @@ type Check struct {
 
 	rec  store.Check
 	spec heartbeat.Spec
+
+	// id and project are rec's, copied so that they can be read while the
+	// actor replaces rec (neither ever changes).
+	id, project uuid.UUID
+}
+
+func newCheck(rec *store.Check, spec heartbeat.Spec) *Check {
+	c := &Check{rec: *rec, spec: spec, id: rec.ID, project: rec.ProjectID}
+	c.timer.Owner = c
+	return c
 }
 
 // ID is the check's uuid; immutable.
-func (c *Check) ID() uuid.UUID { return c.rec.ID }
+func (c *Check) ID() uuid.UUID { return c.id }
 
 // ProjectID is the check's project; immutable.
-func (c *Check) ProjectID() uuid.UUID { return c.rec.ProjectID }
+func (c *Check) ProjectID() uuid.UUID { return c.project }
 
 func specOf(r *store.Check) (heartbeat.Spec, error) {
 	return heartbeat.Compile(ConfigOf(r))

@@ -252,8 +252,7 @@ func (r *Registry) Load(rec *store.Check) error {
 	if err != nil {
 		return fmt.Errorf("load check %s: %w", rec.ID, err)
 	}
-	c := &Check{rec: *rec, spec: spec}
-	c.timer.Owner = c
+	c := newCheck(rec, spec)
 	if !r.add(c) {
 		return fmt.Errorf("load check %s: duplicate id", rec.ID)
 	}
@@ -271,8 +270,7 @@ func (r *Registry) Create(rec *store.Check) (store.Check, error) {
 	if err != nil {
 		return store.Check{}, err
 	}
-	c := &Check{rec: *rec, spec: spec}
-	c.timer.Owner = c
+	c := newCheck(rec, spec)
 	b := r.o.Store.NewBatch()
 	b.PutCheck(nil, &c.rec)
 	if err := r.o.Store.Commit(b); err != nil {

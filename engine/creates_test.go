@@ -1,0 +1,164 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vigilo/vigilo/api/opsgenie"
+	"github.com/vigilo/vigilo/engine/store"
+)
+
+// Concurrent creates that must not duplicate each other make one check; the
+// rest find it, even though none of them holds a lock across its commit.
+func TestConcurrentUniqueCreates(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	e := openTest(t, dir, clock, time.Minute)
+	const racers = 64
+	names := []string{"alpha", "beta", "gamma"}
+	type result struct {
+		id      uuid.UUID
+		created bool
+		err     error
+	}
+	run := func(create func(i int) (uuid.UUID, bool, error)) []result {
+		out := make([]result, racers)
+		var wg sync.WaitGroup
+		for i := range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id, created, err := create(i)
+				out[i] = result{id, created, err}
+			}()
+		}
+		wg.Wait()
+		return out
+	}
+
+	// Healthchecks.io unique on name: per name one 201, every other answer the same check.
+	hc := run(func(i int) (uuid.UUID, bool, error) {
+		name := names[i%len(names)]
+		c, created, err := e.CreateCheck(DefaultProjectID, store.Match{Name: &name}, func(c *store.Check) error {
+			c.Name, c.Desc = name, fmt.Sprint("racer ", i)
+			return nil
+		})
+		return c.ID, created, err
+	})
+	ids := map[string]uuid.UUID{}
+	createdBy := map[string]int{}
+	for i, r := range hc {
+		name := names[i%len(names)]
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if id, ok := ids[name]; ok && id != r.id {
+			t.Fatalf("%s: two checks, %s and %s", name, id, r.id)
+		}
+		ids[name] = r.id
+		if r.created {
+			createdBy[name]++
+		}
+	}
+	for _, name := range names {
+		if createdBy[name] != 1 {
+			t.Errorf("%s: %d creates answered created, want 1", name, createdBy[name])
+		}
+	}
+
+	// Opsgenie names: one success per name, the rest ErrNameTaken.
+	og := run(func(i int) (uuid.UUID, bool, error) {
+		name := "og-" + names[i%len(names)]
+		c, err := e.CreateNamed(DefaultProjectID, name, false, func(c *store.Check) error {
+			c.Name = name
+			return nil
+		})
+		return c.ID, err == nil, err
+	})
+	wins := map[string]int{}
+	for i, r := range og {
+		switch {
+		case r.err == nil:
+			wins[names[i%len(names)]]++
+		case !errors.Is(r.err, opsgenie.ErrNameTaken):
+			t.Fatal(r.err)
+		}
+	}
+	for _, name := range names {
+		if wins[name] != 1 {
+			t.Errorf("og-%s: %d creations succeeded, want 1", name, wins[name])
+		}
+	}
+	if got, want := e.reg.ProjectLen(DefaultProjectID), 2*len(names); got != want {
+		t.Fatalf("%d checks in the project, want %d", got, want)
+	}
+
+	// After a restart the indexes still answer: unique finds, names conflict.
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = openTest(t, dir, clock, time.Minute)
+	defer e.Close()
+	name := names[0]
+	c, created, err := e.CreateCheck(DefaultProjectID, store.Match{Name: &name}, func(c *store.Check) error { return nil })
+	if err != nil || created || c.ID != ids[name] {
+		t.Fatalf("after restart: %s created=%v %v, want %s", c.ID, created, err, ids[name])
+	}
+	if _, err := e.CreateNamed(DefaultProjectID, "og-"+name, false, func(c *store.Check) error {
+		c.Name = "og-" + name
+		return nil
+	}); !errors.Is(err, opsgenie.ErrNameTaken) {
+		t.Fatalf("after restart: Opsgenie name not taken: %v", err)
+	}
+	// A deleted check is matched no more; its name is free again.
+	if _, err := e.DeleteCheck(DefaultProjectID, ids[name]); err != nil {
+		t.Fatal(err)
+	}
+	c, created, err = e.CreateCheck(DefaultProjectID, store.Match{Name: &name}, func(c *store.Check) error {
+		c.Name = name
+		return nil
+	})
+	if err != nil || !created || c.ID == ids[name] {
+		t.Fatalf("after delete: %s created=%v %v", c.ID, created, err)
+	}
+	if got, want := e.reg.ProjectLen(DefaultProjectID), 2*len(names); got != want {
+		t.Fatalf("after delete and create: %d checks, want %d", got, want)
+	}
+}
+
+// Creates without anything unique take no lock: many at once share group
+// commits (fewer syncs than creates).
+func TestPlainCreatesShareCommits(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+	e := openTest(t, t.TempDir(), clock, time.Minute)
+	defer e.Close()
+	before := e.store.Stats()
+	const racers, each = 32, 20
+	var wg sync.WaitGroup
+	for range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				if _, _, err := e.CreateCheck(DefaultProjectID, store.Match{}, func(c *store.Check) error { return nil }); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	after := e.store.Stats()
+	commits, syncs := after.Commits-before.Commits, after.Syncs-before.Syncs
+	if commits < racers*each || syncs >= commits {
+		t.Fatalf("%d creates: %d commits in %d syncs; want groups", racers*each, commits, syncs)
+	}
+	if n := e.reg.ProjectLen(DefaultProjectID); n != racers*each {
+		t.Fatalf("%d checks, want %d", n, racers*each)
+	}
+}
