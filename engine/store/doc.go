@@ -69,11 +69,15 @@
 // signed number); seq is a per-process counter that keeps flips with equal
 // times apart and in insertion order. Retention writes point deletes of entry
 // N-PingLogLimit (and its body) with each ping N. Deleting a check is point
-// deletes of its 'c', 'P', 's', 'N', 'n' and lookup keys plus four range deletions
-// ('l', 'b', 'f', 'o' under its id; its 'q' entries are dropped by the
-// outbox); deleting a project is, for each of its checks, the 'c' delete and the four range deletions, then its 'p' and 'k'/'K'
-// entries and range deletions of its 'P', 's', 'h', 'N', 'n' and lookup keys — one
-// batch, one sync.
+// deletes of its 'c', 'P', 's', 'N', 'n' and lookup keys and of every stored
+// key under its id in 'l', 'b', 'f', 'o' and 'I' (its 'q' entries are dropped
+// by the outbox); retention of incidents and response times is point deletes
+// too. They are not range deletions because each one added to the memtable
+// makes the next read re-fragment all of them (Batch.delKeys). Deleting a
+// project, which is rare and large, is, for each of its checks, the 'c' delete
+// and range deletions under its id, then its 'p' and 'k'/'K' entries and range
+// deletions of its 'P', 's', 'h', 'N', 'n' and lookup keys — one batch, one
+// sync.
 //
 // Records are CBOR maps keyed by the integers of the cbor tags in records.go;
 // times are encoded as int64 Unix nanoseconds (exact, and cheap to decode)

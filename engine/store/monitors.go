@@ -112,9 +112,10 @@ func (b *Batch) PutMonitorState(m *Monitor) {
 	b.putRecord(b.key, "monitor state", &m.MonitorState)
 }
 
-// responsePrune is how often the old response times are dropped: one range
-// deletion every responsePrune entries rather than a point deletion with each,
-// since at thousands of probes a second each Pebble operation counts.
+// responsePrune is how often the old response times are dropped: the ones
+// expired since the last prune, every responsePrune entries, so a probe result
+// costs one iterator seek in 64 rather than one each (see Batch.delKeys for why
+// they are point deletions).
 const responsePrune = 64
 
 // AddResponseTime appends r as entry r.N of the monitor's response times and,
@@ -124,9 +125,12 @@ func (b *Batch) AddResponseTime(id uuid.UUID, r *ResponseTime) {
 	b.key = pingLogKey(b.key[:0], pfxResponse, id, r.N)
 	b.putRecord(b.key, "response time", r)
 	if r.N > ResponseLimit && r.N%responsePrune == 0 {
-		b.key = appendID(b.key[:0], pfxResponse, id)
+		// Only the entries expired since the last prune (and the one
+		// before, in case its batch was lost): the ones below were deleted
+		// then, and their tombstones need not be walked again.
+		b.key = pingLogKey(b.key[:0], pfxResponse, id, r.N-ResponseLimit-min(r.N-ResponseLimit, 2*responsePrune))
 		b.key2 = pingLogKey(b.key2[:0], pfxResponse, id, r.N-ResponseLimit+1)
-		b.delRange(b.key, b.key2)
+		b.delKeys(b.key, b.key2)
 	}
 }
 
@@ -141,7 +145,7 @@ func (b *Batch) PutIncident(id uuid.UUID, in *Incident) {
 	if in.End.IsZero() {
 		b.key = appendID(b.key[:0], pfxIncident, id)
 		b.key2 = incidentKey(b.key2[:0], id, in.Start.Add(-IncidentRetention))
-		b.delRange(b.key, b.key2)
+		b.delKeys(b.key, b.key2)
 	}
 	b.key = incidentKey(b.key[:0], id, in.Start)
 	b.putRecord(b.key, "incident", in)
@@ -155,9 +159,17 @@ func (b *Batch) DeleteMonitor(m *Monitor) {
 	b.del(b.key)
 	b.key = append(appendID(b.key[:0], pfxProjMonitor, m.ProjectID), m.ID[:]...)
 	b.del(b.key)
-	b.delIDRange(pfxResponse, m.ID)
-	b.delIDRange(pfxIncident, m.ID)
-	b.delIDRange(pfxFlip, m.ID)
+	// The monitor's buffered samples first, so that its point deletions see
+	// them; none comes after, its actor being the one deleting it.
+	if b.s.enter() {
+		if err := b.s.readSamples(); err != nil {
+			b.fail(fmt.Errorf("flush samples before deleting monitor %s: %w", m.ID, err))
+		}
+		b.s.exit()
+	}
+	b.delIDKeys(pfxResponse, m.ID)
+	b.delIDKeys(pfxIncident, m.ID)
+	b.delIDKeys(pfxFlip, m.ID)
 	b.deleteCheckNotifications(m.ID)
 }
 

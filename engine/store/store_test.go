@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
 )
@@ -592,7 +593,39 @@ func fillCheck(t *testing.T, s *Store, c *Check) {
 		}
 		b.AddFlip(c.ID, Flip{Time: t0, From: "new", To: "up"})
 		b.AddFlip(c.ID, Flip{Time: t0.Add(time.Hour), From: "up", To: "down"})
+		b.PutIncident(c.ID, &Incident{Start: t0.Add(time.Hour), Cause: "no ping in time"})
 	})
+}
+
+// TestDeleteCheckPointDeletes: a check's deletion writes no range deletion,
+// which would make every later read re-fragment the memtable's (delKeys).
+func TestDeleteCheckPointDeletes(t *testing.T) {
+	s := openT(t, Options{})
+	p := testProject(1)
+	c := testCheck(p.ID, 1)
+	fillCheck(t, s, c)
+	b := s.NewBatch()
+	defer b.Discard()
+	b.deleteCheck(c)
+	r := b.pb.Reader()
+	n := 0
+	for {
+		kind, _, _, ok, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		n++
+		if kind == pebble.InternalKeyKindRangeDelete {
+			t.Fatal("deleting a check wrote a range deletion")
+		}
+	}
+	// c, P, s, lookup keys, 4 pings, 2 bodies, 2 flips, 1 incident.
+	if n < 12 {
+		t.Fatalf("%d deletions, want the check's keys and its pings, bodies, flips and incident", n)
+	}
 }
 
 func TestDeleteCheck(t *testing.T) {
