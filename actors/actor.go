@@ -57,29 +57,34 @@ type checkActor struct {
 
 func (a *checkActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *actor.Started:
-		ctx.SetReceiveTimeout(a.reg.o.IdleTimeout)
 	case *actor.ReceiveTimeout:
 		a.passivate(ctx)
 	case *pingMsg:
-		a.handled(m.c, func() { a.onPing(m) })
+		a.handled(ctx, m.c, func() { a.onPing(m) })
 	case *timerMsg:
-		a.handled(m.c, func() { a.onTimer(m) })
+		a.handled(ctx, m.c, func() { a.onTimer(m) })
 	case *updateMsg:
-		a.handled(m.c, func() { a.onUpdate(m) })
+		a.handled(ctx, m.c, func() { a.onUpdate(m) })
 	case *commandMsg:
-		a.handled(m.c, func() { a.onCommand(m) })
+		a.handled(ctx, m.c, func() { a.onCommand(m) })
 	case *deleteMsg:
-		a.handled(m.c, func() { a.onDelete(m) })
+		a.handled(ctx, m.c, func() { a.onDelete(m) })
 	case *snapshotMsg:
 		// Through the committer, so the answer comes after every earlier commit
 		// of this check is durable: a snapshot is also a barrier.
-		a.handled(m.c, func() { a.commit(a.reg.o.Store.NewBatch(), m.done) })
+		a.handled(ctx, m.c, func() { a.commit(a.reg.o.Store.NewBatch(), m.done) })
 	}
 }
 
 // handled runs one delivered message and then counts it as no longer in flight.
-func (a *checkActor) handled(c *Check, handle func()) {
+// The idle timer is armed by the first message, not at Started: armed at
+// Started, it could fire between the spawn and the first send (a short
+// IdleTimeout under load) and stop an actor its check still pointed at, whose
+// messages then went nowhere.
+func (a *checkActor) handled(ctx actor.Context, c *Check, handle func()) {
+	if a.c == nil {
+		ctx.SetReceiveTimeout(a.reg.o.IdleTimeout)
+	}
 	a.c = c
 	handle()
 	c.inflight.Add(-1)
@@ -89,9 +94,7 @@ func (a *checkActor) handled(c *Check, handle func()) {
 // passivate stops the actor if no message is on its way to it; see the package doc.
 func (a *checkActor) passivate(ctx actor.Context) {
 	c := a.c
-	if c == nil { // spawned but never sent anything: cannot happen, but stop cleanly
-		ctx.Stop(ctx.Self())
-		a.reg.resident.Add(-1)
+	if c == nil { // the timer is armed by the first message: cannot happen
 		return
 	}
 	c.mu.Lock()

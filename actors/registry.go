@@ -286,6 +286,10 @@ func (r *Registry) Create(rec *store.Check) (store.Check, error) {
 	return c.rec, nil
 }
 
+// afterSpawn, if set (by tests only), runs between an actor's spawn and the
+// send of its first message: the window a premature idle timer fell into.
+var afterSpawn func()
+
 // deliver hands msg to c's actor, spawning one if c has none. It reports false for a
 // deleted check, whose messages are not sent.
 func (r *Registry) deliver(c *Check, msg any) bool {
@@ -294,7 +298,8 @@ func (r *Registry) deliver(c *Check, msg any) bool {
 		c.mu.Unlock()
 		return false
 	}
-	if c.pid == nil {
+	spawned := c.pid == nil
+	if spawned {
 		c.pid = r.o.System.Root.Spawn(r.props)
 		r.resident.Add(1)
 		r.spawns.Add(1)
@@ -303,6 +308,9 @@ func (r *Registry) deliver(c *Check, msg any) bool {
 	r.pending.Add(1)
 	pid := c.pid
 	c.mu.Unlock()
+	if spawned && afterSpawn != nil {
+		afterSpawn()
+	}
 	r.o.System.Root.Send(pid, msg)
 	return true
 }
