@@ -126,7 +126,7 @@ func TestQuickRun(t *testing.T) {
 		"deadlines": {"name", "checks", "lateness_seconds", "missed", "false_transitions"},
 		"memory":    {"name", "checks", "bytes_per_check"},
 		"recovery":  {"name", "checks", "seconds"},
-		"monitors":  {"name", "monitors", "checks_per_second", "lateness_seconds", "errors"},
+		"monitors":  {"name", "monitors", "checks", "checks_per_second", "lateness_seconds", "errors"},
 	}
 	for _, s := range doc.Scenarios {
 		name, _ := s["name"].(string)
@@ -143,6 +143,9 @@ func TestQuickRun(t *testing.T) {
 					t.Errorf("%s lateness_seconds.%s = %v", name, k, lat[k])
 				}
 			}
+		}
+		if name == "monitors" && s["checks"] != s["monitors"] {
+			t.Errorf("monitors checks %v, monitors %v", s["checks"], s["monitors"])
 		}
 		if name == "monitors" && s["errors"] != 0.0 {
 			t.Errorf("monitors errors %v", s["errors"])

@@ -46,8 +46,11 @@ const (
 // start, when its actor woke, minus when it was due), from
 // engine.Options.OnProbe.
 type MonitorsResult struct {
-	Name             string  `json:"name"`
-	Monitors         int     `json:"monitors"`
+	Name     string `json:"name"`
+	Monitors int    `json:"monitors"`
+	// Checks is the size under the name every scenario gives it; monitors
+	// stays for reports that read it.
+	Checks           int     `json:"checks"`
 	FrequencySeconds float64 `json:"check_frequency_seconds"`
 	// OfferedPerSecond is monitors / check_frequency: what the schedule asks for.
 	OfferedPerSecond float64 `json:"offered_checks_per_second"`
@@ -211,7 +214,7 @@ func (r *runner) monitors(tmp string) (Result, error) {
 		return nil, err
 	}
 	eff := o.WithDefaults()
-	x := &MonitorsResult{Name: ScenarioMonitors, Monitors: n, FrequencySeconds: freq.Seconds(),
+	x := &MonitorsResult{Name: ScenarioMonitors, Monitors: n, Checks: n, FrequencySeconds: freq.Seconds(),
 		OfferedPerSecond: float64(n) / freq.Seconds(), TickSeconds: eff.Tick.Seconds(), Workers: eff.ProbeWorkers}
 
 	// Created as the API would, in parallel; each monitor's first probe comes
