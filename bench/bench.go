@@ -144,7 +144,7 @@ func Run(o Options) (*Report, error) {
 	// after them; deadlines has a store of its own.
 	results := map[string]Result{}
 	var errs []string
-	for _, s := range []string{ScenarioRecovery, ScenarioMemory, ScenarioIngest, ScenarioDeadlines, ScenarioAlerts, ScenarioMonitors} {
+	for _, s := range []string{ScenarioRecovery, ScenarioMemory, ScenarioIngest, ScenarioDeadlines, ScenarioAlerts, ScenarioMonitors, ScenarioAPI} {
 		if !run(s) {
 			continue
 		}
@@ -163,6 +163,8 @@ func Run(o Options) (*Report, error) {
 			res, err = r.alerts(tmp)
 		case ScenarioMonitors:
 			res, err = r.monitors(tmp)
+		case ScenarioAPI:
+			res, err = r.api(tmp)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", s, err))

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,8 +49,27 @@ func TestQuickRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, progress.String())
 	}
-	if len(rep.Scenarios) != 6 {
-		t.Fatalf("%d scenarios, want 6", len(rep.Scenarios))
+	if len(rep.Scenarios) != 7 {
+		t.Fatalf("%d scenarios, want 7", len(rep.Scenarios))
+	}
+	api := rep.Scenarios[6].(*APIResult)
+	if api.ErrorCount != 0 || api.Checks != o.Checks || len(api.Sizes) != 2 || api.Sizes[1] != o.Checks {
+		t.Errorf("api: %+v", api)
+	}
+	for _, d := range apiDialects {
+		for _, size := range api.Sizes {
+			if v := api.CreatesPerSecond[d][strconv.Itoa(size)]; v <= 0 {
+				t.Errorf("api: %s creates/s at %d = %v", d, size, v)
+			}
+		}
+		for _, op := range []string{"get", "update", "delete"} {
+			if l := api.Latency[d][op]; l.P50 <= 0 || l.P50 > l.P99 || l.P99 > l.Max {
+				t.Errorf("api: %s %s latency %+v", d, op, l)
+			}
+		}
+		if api.CreateRatio[d] <= 0 {
+			t.Errorf("api: %s create ratio %v", d, api.CreateRatio[d])
+		}
 	}
 	mon := rep.Scenarios[5].(*MonitorsResult)
 	if mon.Monitors != QuickMonitors || mon.Failed != 0 || mon.Probes <= 0 || mon.ChecksPerSecond <= 0 ||
@@ -127,6 +147,7 @@ func TestQuickRun(t *testing.T) {
 		"memory":    {"name", "checks", "bytes_per_check"},
 		"recovery":  {"name", "checks", "seconds"},
 		"monitors":  {"name", "monitors", "checks", "checks_per_second", "lateness_seconds", "errors"},
+		"api":       {"name", "checks", "sizes", "creates_per_second", "create_ratio", "latency_seconds", "errors"},
 	}
 	for _, s := range doc.Scenarios {
 		name, _ := s["name"].(string)
@@ -228,7 +249,7 @@ func TestOptions(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if o.Checks != QuickChecks || o.Duration != QuickDuration || o.LiveActors != QuickChecks || o.Window != QuickWindow || len(o.Scenarios) != 6 || o.AlertChecks != QuickAlertChecks ||
+	if o.Checks != QuickChecks || o.Duration != QuickDuration || o.LiveActors != QuickChecks || o.Window != QuickWindow || len(o.Scenarios) != len(AllScenarios) || o.AlertChecks != QuickAlertChecks ||
 		o.Monitors != QuickMonitors || o.MonitorFrequency != QuickMonitorFrequency {
 		t.Fatalf("quick defaults: %+v", o)
 	}

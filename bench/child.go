@@ -21,6 +21,7 @@ const (
 	roleLoadgen  = "loadgen"
 	roleMemory   = "memory"
 	roleRecovery = "recovery"
+	roleAPI      = "api"
 )
 
 type childJob struct {
@@ -28,6 +29,7 @@ type childJob struct {
 	Loadgen  *loadgenJob  `json:"loadgen,omitempty"`
 	Memory   *memoryJob   `json:"memory,omitempty"`
 	Recovery *recoveryJob `json:"recovery,omitempty"`
+	API      *apiJob      `json:"api,omitempty"`
 }
 
 // childLine is one line a child writes on its stdout.
@@ -67,6 +69,8 @@ func runChild(spec string, out io.Writer) error {
 		res, err = runMemoryChild(*job.Memory)
 	case job.Role == roleRecovery && job.Recovery != nil:
 		res, err = runRecoveryChild(*job.Recovery)
+	case job.Role == roleAPI && job.API != nil:
+		res, err = runAPIChild(*job.API)
 	default:
 		return fmt.Errorf("unknown child role %q", job.Role)
 	}
