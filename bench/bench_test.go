@@ -90,6 +90,11 @@ func TestQuickRun(t *testing.T) {
 	if in.PingsPerSecond <= 0 || in.BaselinePingsPerSecond <= 0 || in.Requests <= 0 {
 		t.Errorf("ingest: %+v", in)
 	}
+	// The cold run: nearly every ping woke a passivated actor (at 3,000 checks
+	// and a 50 ms idle time, a few land on one still awake).
+	if in.ColdPingsPerSecond <= 0 || in.ColdErrors != 0 || in.ColdSpawnsPerPing < 0.5 || in.ColdLatency.P99 <= 0 || in.ColdRatioToBaseline <= 0 {
+		t.Errorf("ingest cold run: %+v", in)
+	}
 	if in.ErrorCount != 0 || in.BaselineErrors != 0 {
 		t.Errorf("ingest errors %d / %d: %s", in.ErrorCount, in.BaselineErrors, in.FirstError)
 	}
@@ -142,7 +147,7 @@ func TestQuickRun(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"ingest":    {"name", "checks", "pings_per_second", "baseline_pings_per_second", "latency_seconds", "errors", "generator_cpu_share", "series"},
+		"ingest":    {"name", "checks", "pings_per_second", "baseline_pings_per_second", "latency_seconds", "errors", "generator_cpu_share", "series", "cold_pings_per_second", "cold_latency_seconds", "cold_spawns_per_ping"},
 		"deadlines": {"name", "checks", "lateness_seconds", "missed", "false_transitions"},
 		"memory":    {"name", "checks", "bytes_per_check"},
 		"recovery":  {"name", "checks", "seconds"},

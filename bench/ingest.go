@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -92,13 +93,32 @@ type IngestResult struct {
 	ActorSpawns    int64   `json:"actor_spawns"`
 	ResidentActors int     `json:"resident_actors"` // running actors at the end
 
+	// The cold run: the same load on the same store, reopened with an actor
+	// idle time of ColdActorIdle, so that nearly every ping finds its check's
+	// actor passivated, as heartbeats every few minutes do; ColdSpawnsPerPing
+	// says how cold it was (1: every ping spawned). Absent with a target.
+	ColdActorIdleSeconds float64 `json:"cold_actor_idle_seconds,omitempty"`
+	ColdPingsPerSecond   float64 `json:"cold_pings_per_second,omitempty"`
+	ColdRatioToBaseline  float64 `json:"cold_ratio_to_baseline,omitempty"`
+	ColdLatency          Latency `json:"cold_latency_seconds"`
+	ColdErrors           int64   `json:"cold_errors"`
+	ColdSpawnsPerPing    float64 `json:"cold_spawns_per_ping,omitempty"`
+	ColdServerCPUPerPing float64 `json:"cold_server_cpu_seconds_per_ping,omitempty"`
+	ColdCommitsPerSync   float64 `json:"cold_commits_per_sync,omitempty"`
+	ActorSpawnsPerPing   float64 `json:"actor_spawns_per_ping"` // the main run's, beside the cold one's
+	coldRun              bool
+
 	full bool // sized as the issue's targets are (1M checks)
 	// The whole latency distributions, for the report's percentile curves.
 	hist, baselineHist *hist
 }
 
 func (x *IngestResult) ScenarioName() string { return x.Name }
-func (x *IngestResult) Errors() int64        { return x.ErrorCount + x.BaselineErrors }
+func (x *IngestResult) Errors() int64        { return x.ErrorCount + x.BaselineErrors + x.ColdErrors }
+
+// ColdActorIdle is the cold run's actor idle time: far below the seconds
+// between two pings of one check at any size the bench runs.
+const ColdActorIdle = 50 * time.Millisecond
 
 func (x *IngestResult) rows() [][3]string {
 	t := func(ok bool, target string) string {
@@ -134,7 +154,19 @@ func (x *IngestResult) rows() [][3]string {
 		{"CPU used of the machine (engine / baseline)", fmt.Sprintf("%.0f%% / %.0f%%", 100*x.CPUUsedShare, 100*x.BaselineCPUUsedShare), ""},
 	}...)
 	if x.Target == "" {
-		rows = append(rows, [3]string{"pings per WAL fsync", fmt.Sprintf("%.1f", x.CommitsPerSync), ""})
+		rows = append(rows, [3]string{"pings per WAL fsync", fmt.Sprintf("%.1f", x.CommitsPerSync), ""},
+			[3]string{"actor spawns per ping", fmt.Sprintf("%.2f", x.ActorSpawnsPerPing), ""})
+	}
+	if x.coldRun {
+		rows = append(rows,
+			[3]string{fmt.Sprintf("cold durable pings/s (actor idle %s)", fmtSeconds(x.ColdActorIdleSeconds)), fmtCount(x.ColdPingsPerSecond), ""},
+			[3]string{"cold ratio to baseline", fmt.Sprintf("%.1f%%", 100*x.ColdRatioToBaseline), t(x.ColdRatioToBaseline >= TargetBaselineRatio, "≥ 60%")},
+			[3]string{"cold latency p50 / p99", fmtSeconds(x.ColdLatency.P50) + " / " + fmtSeconds(x.ColdLatency.P99), t(x.ColdLatency.P99 <= TargetP99Seconds, "≤ 20 ms")},
+			[3]string{"cold actor spawns per ping", fmt.Sprintf("%.2f", x.ColdSpawnsPerPing), ""},
+			[3]string{"cold server CPU per ping", fmtSeconds(x.ColdServerCPUPerPing), ""},
+			[3]string{"cold pings per WAL fsync", fmt.Sprintf("%.1f", x.ColdCommitsPerSync), ""},
+			[3]string{"cold errors", strconv.FormatInt(x.ColdErrors, 10), "0"},
+		)
 	}
 	return append(rows, [3]string{"connections, window", fmt.Sprintf("%d, %s after %s warm-up", x.Conns, fmtSeconds(x.DurationSeconds), fmtSeconds(x.WarmupSeconds)), ""})
 }
@@ -297,11 +329,65 @@ func (r *runner) ingest(dir string) (Result, error) {
 	}
 	x.ActorSpawns = e.Registry().Spawns() - spawns0
 	x.ResidentActors = e.Registry().Resident()
+	if x.Requests > 0 {
+		x.ActorSpawnsPerPing = float64(x.ActorSpawns) / float64(x.Requests)
+	}
 	r.progress("ingest: engine %s/s, p99 %s, %d errors; closing", fmtCount(x.PingsPerSecond), fmtSeconds(x.Latency.P99), x.ErrorCount)
 	if err := e.Close(); err != nil {
 		return x, err
 	}
-	return x, nil
+	return x, r.ingestCold(x, dir)
+}
+
+// ingestCold is the cold run: the engine reopened on the same store with actors
+// that passivate ColdActorIdle after their last message, under the same load.
+func (r *runner) ingestCold(x *IngestResult, dir string) error {
+	r.progress("ingest: reopening the engine with actor idle %v for the cold run", ColdActorIdle)
+	e, err := engine.Open(r.engineOptions(dir, ColdActorIdle))
+	if err != nil {
+		return fmt.Errorf("cold: %w", err)
+	}
+	defer e.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	if err := e.Serve(ln); err != nil {
+		return err
+	}
+	// The spawns are read when the window opens and when its result is in,
+	// beside the server's CPU time.
+	var spawns []int64
+	meter := func() (time.Duration, error) {
+		spawns = append(spawns, e.Registry().Spawns())
+		return selfCPUMeter()
+	}
+	stats0 := e.Store().Stats()
+	cold, err := r.loadJob(r.loadgenJob(ln.Addr().String(), "ingest: cold"), meter)
+	if err != nil {
+		return fmt.Errorf("cold: %w", err)
+	}
+	stats1 := e.Store().Stats()
+	x.coldRun = true
+	x.ColdActorIdleSeconds = ColdActorIdle.Seconds()
+	x.ColdPingsPerSecond = cold.pingsPerSecond
+	x.ColdLatency = cold.latency
+	x.ColdErrors = cold.res.Errors
+	if x.FirstError == "" {
+		x.FirstError = cold.res.FirstError
+	}
+	if x.BaselinePingsPerSecond > 0 {
+		x.ColdRatioToBaseline = cold.pingsPerSecond / x.BaselinePingsPerSecond
+	}
+	if n := cold.res.Requests; n > 0 && len(spawns) == 2 {
+		x.ColdSpawnsPerPing = float64(spawns[1]-spawns[0]) / float64(n)
+		x.ColdServerCPUPerPing = cold.serverCPU.Seconds() / float64(n)
+	}
+	if syncs := stats1.Syncs - stats0.Syncs; syncs > 0 {
+		x.ColdCommitsPerSync = float64(stats1.Commits-stats0.Commits) / float64(syncs)
+	}
+	r.progress("ingest: cold %s/s, p99 %s, %.2f spawns per ping, %d errors; closing", fmtCount(x.ColdPingsPerSecond), fmtSeconds(x.ColdLatency.P99), x.ColdSpawnsPerPing, x.ColdErrors)
+	return e.Close()
 }
 
 // setServer fills in the figures of the measured server's run.
