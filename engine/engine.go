@@ -162,6 +162,31 @@ func (e *Engine) Store() *store.Store { return e.store }
 // Options.ManualClock is set.
 func (e *Engine) Advance(now time.Time) { e.wheel.Advance(now, e.fire) }
 
+// PruneIncidents deletes the resolved incidents that started more than
+// store.IncidentRetention ago, of every check and monitor, and returns how many.
+func (e *Engine) PruneIncidents() (int, error) {
+	return e.store.PruneIncidents(e.o.Now().Add(-store.IncidentRetention))
+}
+
+// prune runs PruneIncidents every Options.PruneEvery until Close.
+func (e *Engine) prune() {
+	defer e.wg.Done()
+	t := time.NewTicker(e.o.PruneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+			if n, err := e.PruneIncidents(); err != nil {
+				e.o.Logger.Error("incident retention", "err", err)
+			} else if n > 0 {
+				e.o.Logger.Info("incident retention", "deleted", n)
+			}
+		}
+	}
+}
+
 func (e *Engine) drive() {
 	defer e.wg.Done()
 	t := time.NewTicker(e.o.Tick)
@@ -207,6 +232,10 @@ func (e *Engine) Serve(ln net.Listener) error {
 	if !e.o.ManualClock {
 		e.wg.Add(1)
 		go e.drive()
+		if e.o.PruneEvery > 0 {
+			e.wg.Add(1)
+			go e.prune()
+		}
 	}
 	e.wg.Add(1)
 	go func() {

@@ -275,4 +275,16 @@ func TestHeartbeatIncidents(t *testing.T) {
 	if len(ins) != 1 || !ins[0].Start.Equal(t0.Add(8*time.Second)) || !ins[0].End.Equal(t0.Add(8050*time.Millisecond)) {
 		t.Fatalf("incidents %+v, want one from 8 s (down) to 8.05 s (the ping)", ins)
 	}
+	// Retention keeps it until it started IncidentRetention ago, then drops it.
+	clock.set(t0.Add(store.IncidentRetention))
+	if n, err := e.PruneIncidents(); err != nil || n != 0 {
+		t.Fatalf("pruned %d within retention (%v)", n, err)
+	}
+	clock.set(t0.Add(store.IncidentRetention + 9*time.Second))
+	if n, err := e.PruneIncidents(); err != nil || n != 1 {
+		t.Fatalf("pruned %d past retention (%v), want 1", n, err)
+	}
+	if ins, _ := e.Store().Incidents(rec.ID); len(ins) != 0 {
+		t.Fatalf("incidents past retention: %+v", ins)
+	}
 }

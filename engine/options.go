@@ -44,6 +44,11 @@ type Options struct {
 	Tick time.Duration
 	// ActorIdle is how long a check's actor lives without messages; default 30s.
 	ActorIdle time.Duration
+	// PruneEvery is how often incidents older than store.IncidentRetention are
+	// deleted, in one pass over them all (Engine.PruneIncidents); default 1h,
+	// negative never. Not done on each flip: a burst of checks going down
+	// would pay an iterator each.
+	PruneEvery time.Duration
 	// Now is the clock; default time.Now. With ManualClock the engine does not drive
 	// the wheel itself: the caller calls Advance (tests with a fake clock).
 	Now         func() time.Time
@@ -123,6 +128,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.ActorIdle == 0 {
 		o.ActorIdle = 30 * time.Second
+	}
+	if o.PruneEvery == 0 {
+		o.PruneEvery = time.Hour
 	}
 	if o.Now == nil {
 		o.Now = time.Now

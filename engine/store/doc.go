@@ -71,8 +71,9 @@
 // N-PingLogLimit (and its body) with each ping N. Deleting a check is point
 // deletes of its 'c', 'P', 's', 'N', 'n' and lookup keys and of every stored
 // key under its id in 'l', 'b', 'f', 'o' and 'I' (its 'q' entries are dropped
-// by the outbox); retention of incidents and response times is point deletes
-// too. They are not range deletions because each one added to the memtable
+// by the outbox); retention of response times is point deletes too, and of
+// incidents a periodic pass (PruneIncidents) of point deletes, not a lookup
+// per flip. They are not range deletions because each one added to the memtable
 // makes the next read re-fragment all of them (Batch.delKeys). Deleting a
 // project, which is rare and large, is, for each of its checks, the 'c' delete
 // and range deletions under its id, then its 'p' and 'k'/'K' entries and range

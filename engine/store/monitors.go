@@ -2,6 +2,8 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -138,17 +140,79 @@ func (b *Batch) AddResponseTime(id uuid.UUID, r *ResponseTime) {
 // yearly SLA can always be computed.
 const IncidentRetention = 396 * 24 * time.Hour
 
-// PutIncident writes an incident (opened, or resolved with its End). Opening
-// one also drops the monitor's incidents that started more than
-// IncidentRetention before it.
+// PutIncident writes an incident (opened, or resolved with its End). It drops
+// nothing: retention is PruneIncidents' job, since finding a check's expired
+// incidents costs an iterator, and a burst of checks going down together would
+// pay one each.
 func (b *Batch) PutIncident(id uuid.UUID, in *Incident) {
-	if in.End.IsZero() {
-		b.key = appendID(b.key[:0], pfxIncident, id)
-		b.key2 = incidentKey(b.key2[:0], id, in.Start.Add(-IncidentRetention))
-		b.delKeys(b.key, b.key2)
-	}
 	b.key = incidentKey(b.key[:0], id, in.Start)
 	b.putRecord(b.key, "incident", in)
+}
+
+// pruneBatch is how many deletions PruneIncidents commits at a time.
+const pruneBatch = 1024
+
+// PruneIncidents deletes, with point deletions, every resolved incident of every
+// check and monitor that started before cutoff, in one pass over the incident
+// keys, committing as it goes; it returns how many it deleted. An open incident
+// is kept however old: its check's actor will resolve it, and a resolved one is
+// never written again, so this can run beside the actors.
+func (s *Store) PruneIncidents(cutoff time.Time) (int, error) {
+	if !s.enter() {
+		return 0, ErrClosed
+	}
+	it, err := s.iter([]byte{pfxIncident}, []byte{pfxIncident + 1})
+	if err != nil {
+		s.exit()
+		return 0, fmt.Errorf("prune incidents: %w", err)
+	}
+	defer s.exit()
+	limit := uint64(nanos(cutoff)) ^ (1 << 63)
+	deleted := 0
+	var b *Batch
+	flush := func() error {
+		if b == nil {
+			return nil
+		}
+		n := b.pb.Count()
+		err := s.Commit(b)
+		b = nil
+		if err == nil {
+			deleted += int(n)
+		}
+		return err
+	}
+	var in Incident
+	for ok := it.First(); ok && err == nil; ok = it.Next() {
+		k := it.Key()
+		if len(k) != 1+16+8 || binary.BigEndian.Uint64(k[17:]) >= limit {
+			continue
+		}
+		var v []byte
+		if v, err = it.ValueAndErr(); err != nil {
+			break
+		}
+		in = Incident{}
+		if decMode.Unmarshal(v, &in) != nil || in.End.IsZero() {
+			continue // open, or not ours to judge (its reader reports it)
+		}
+		if b == nil {
+			b = s.NewBatch()
+		}
+		b.del(k) // copied into the batch
+		if b.pb.Count() >= pruneBatch {
+			err = flush()
+		}
+	}
+	if err == nil {
+		err = flush()
+	} else if b != nil {
+		b.Discard()
+	}
+	if err = errors.Join(err, it.Error(), it.Close()); err != nil {
+		return deleted, fmt.Errorf("prune incidents: %w", err)
+	}
+	return deleted, nil
 }
 
 // DeleteMonitor removes the monitor and everything recorded for it.

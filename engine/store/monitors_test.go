@@ -49,21 +49,36 @@ func TestMonitorRecords(t *testing.T) {
 	if n := stored(); n != ResponseLimit+6 {
 		t.Errorf("%d response times stored at N = 1030, want %d", n, ResponseLimit+6)
 	}
-	// Incidents: an old one is dropped when a new one opens past the retention.
+	// Incidents: writing one drops nothing; PruneIncidents drops the resolved
+	// ones that started before its cutoff, of every monitor and check, and
+	// keeps an open one however old.
 	old := Incident{Start: t0, End: t0.Add(time.Minute), Cause: "timeout"}
-	commitT(t, s, func(b *Batch) { b.PutIncident(m.ID, &old) })
-	recent := Incident{Start: t0.Add(IncidentRetention - time.Hour), Cause: "refused"}
-	commitT(t, s, func(b *Batch) { b.PutIncident(m.ID, &recent) })
-	if ins, _ := s.Incidents(m.ID); len(ins) != 2 {
-		t.Fatalf("within retention: %+v", ins)
+	stillOpen := Incident{Start: t0.Add(2 * time.Minute), Cause: "refused"}
+	recent := Incident{Start: t0.Add(IncidentRetention - time.Hour), End: t0.Add(IncidentRetention), Cause: "refused"}
+	other := uuid.New()
+	commitT(t, s, func(b *Batch) {
+		b.PutIncident(m.ID, &old)
+		b.PutIncident(m.ID, &stillOpen)
+		b.PutIncident(m.ID, &recent)
+		b.PutIncident(other, &old)
+	})
+	if ins, _ := s.Incidents(m.ID); len(ins) != 3 {
+		t.Fatalf("before pruning: %+v", ins)
 	}
-	recent.End = recent.Start.Add(time.Minute)
-	commitT(t, s, func(b *Batch) { b.PutIncident(m.ID, &recent) })
-	later := Incident{Start: t0.Add(IncidentRetention + time.Hour)}
-	commitT(t, s, func(b *Batch) { b.PutIncident(m.ID, &later) })
+	n, err := s.PruneIncidents(t0.Add(IncidentRetention - 2*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v; want 2", n, err)
+	}
 	ins, err := s.Incidents(m.ID)
-	if err != nil || len(ins) != 2 || !ins[0].Start.Equal(recent.Start) || !ins[0].End.Equal(recent.End) || ins[0].Cause != "refused" {
-		t.Fatalf("after retention: %+v %v", ins, err)
+	if err != nil || len(ins) != 2 || !ins[0].Start.Equal(stillOpen.Start) || !ins[0].End.IsZero() ||
+		!ins[1].Start.Equal(recent.Start) || !ins[1].End.Equal(recent.End) || ins[1].Cause != "refused" {
+		t.Fatalf("after pruning: %+v %v", ins, err)
+	}
+	if ins, _ := s.Incidents(other); len(ins) != 0 {
+		t.Fatalf("another check's expired incident kept: %+v", ins)
+	}
+	if n, err := s.PruneIncidents(t0.Add(IncidentRetention - 2*time.Hour)); err != nil || n != 0 {
+		t.Fatalf("pruned again: %d, %v", n, err)
 	}
 	var loaded []Monitor
 	if err := s.AllMonitors(func(x *Monitor) error { loaded = append(loaded, *x); return nil }); err != nil || len(loaded) != 1 ||
@@ -278,5 +293,28 @@ func TestApplySample(t *testing.T) {
 	}
 	if err := s.FlushSamples(); !errors.Is(err, ErrClosed) {
 		t.Errorf("FlushSamples after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestPruneIncidentsInBatches prunes more than one commit's worth.
+func TestPruneIncidentsInBatches(t *testing.T) {
+	s := openT(t, Options{})
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 2*pruneBatch + 100
+	ids := make([]uuid.UUID, n)
+	commitT(t, s, func(b *Batch) {
+		for i := range ids {
+			ids[i] = uuid.New()
+			b.PutIncident(ids[i], &Incident{Start: t0.Add(time.Duration(i) * time.Second), End: t0.Add(time.Hour)})
+		}
+	})
+	got, err := s.PruneIncidents(t0.Add(n * time.Second))
+	if err != nil || got != n {
+		t.Fatalf("pruned %d, %v; want %d", got, err, n)
+	}
+	for _, id := range []uuid.UUID{ids[0], ids[pruneBatch], ids[n-1]} {
+		if ins, _ := s.Incidents(id); len(ins) != 0 {
+			t.Fatalf("%s kept %+v", id, ins)
+		}
 	}
 }
