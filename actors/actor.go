@@ -49,10 +49,6 @@ type checkActor struct {
 	// committed is what the batch being built must run once durable (the
 	// notifications of a flip); commit takes it.
 	committed func()
-	// openIncident is the start of the incident this actor opened, while it
-	// is open: its write may not be durable, so not readable, by the time the
-	// check recovers.
-	openIncident time.Time
 }
 
 func (a *checkActor) Receive(ctx actor.Context) {
@@ -196,16 +192,22 @@ func (a *checkActor) onPing(m *pingMsg) {
 
 func (a *checkActor) onTimer(m *timerMsg) {
 	b := a.reg.o.Store.NewBatch()
+	a.timer(b, m.due)
+	a.commit(b, nil)
+}
+
+// timer steps the check on its deadline, due, into b: in its actor, or for a
+// check with none in a group of the same tick (Registry.FireGroups).
+func (a *checkActor) timer(b *store.Batch, due time.Time) {
 	now := a.reg.o.Now()
 	if mt := a.reg.o.Metrics; mt != nil {
-		mt.lateness.Observe(max(now.Sub(m.due), 0).Seconds())
+		mt.lateness.Observe(max(now.Sub(due), 0).Seconds())
 	}
 	from, deadline := a.c.rec.Status, a.c.rec.Deadline
 	a.step(b, heartbeat.Event{Kind: heartbeat.Timer}, now, nil)
 	if fn := a.reg.o.OnTransition; fn != nil && a.c.rec.Status != from {
 		fn(a.c.rec.ID, from, a.c.rec.Status, deadline, now)
 	}
-	a.commit(b, nil)
 }
 
 func (a *checkActor) onCommand(m *commandMsg) {
@@ -268,9 +270,9 @@ func (a *checkActor) incident(b *store.Batch, f *heartbeat.Flip) {
 	switch {
 	case f.To == heartbeat.Down:
 		b.PutIncident(id, &store.Incident{Start: f.At, Cause: "no ping in time"})
-		a.openIncident = f.At
+		a.c.openIncident = f.At
 	case f.To == heartbeat.Up && f.From == heartbeat.Down:
-		open := store.Incident{Start: a.openIncident, Cause: "no ping in time"}
+		open := store.Incident{Start: a.c.openIncident, Cause: "no ping in time"}
 		if open.Start.IsZero() {
 			// Opened before this actor was spawned, so long durable: read it
 			// back (a recovery is rare enough to afford it).
@@ -282,6 +284,6 @@ func (a *checkActor) incident(b *store.Batch, f *heartbeat.Flip) {
 		}
 		open.End = f.At
 		b.PutIncident(id, &open)
-		a.openIncident = time.Time{}
+		a.c.openIncident = time.Time{}
 	}
 }

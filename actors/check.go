@@ -3,6 +3,7 @@ package actors
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
@@ -22,6 +23,15 @@ type Check struct {
 	pid      *actor.PID
 	deleted  bool
 	inflight atomic.Int32
+	// group, while not nil, is closed once the deadline group that stepped
+	// this check without an actor has queued its commit: no actor may be
+	// spawned for it before, or its commits could overtake the group's.
+	group chan struct{}
+	// openIncident is the start of the incident the check's last down flip
+	// opened, while it is open: its write may not be durable, so not
+	// readable, by the time the check recovers. Kept here, not in the actor,
+	// because a group or a later actor may be the one to resolve it.
+	openIncident time.Time
 
 	rec  store.Check
 	spec heartbeat.Spec

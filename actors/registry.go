@@ -112,6 +112,18 @@ type Registry struct {
 	// perProject counts each project's checks (*atomic.Int64 by project id), so
 	// a page of a list knows its total without counting the project.
 	perProject sync.Map
+
+	// fired is the deadlines Fire collected for checks without an actor,
+	// which FireGroups steps and commits in groups.
+	firedMu sync.Mutex
+	fired   []firing
+	groupMu sync.Mutex // one FireGroups at a time
+	groups  atomic.Int64
+}
+
+type firing struct {
+	c   *Check
+	due time.Time
 }
 
 func kindIndex(kind string) int {
@@ -290,10 +302,20 @@ func (r *Registry) Create(rec *store.Check) (store.Check, error) {
 // send of its first message: the window a premature idle timer fell into.
 var afterSpawn func()
 
+// inGroup, if set (by tests), runs in fireGroup after each check is stepped,
+// before the group's commit is queued.
+var inGroup func(c *Check)
+
 // deliver hands msg to c's actor, spawning one if c has none. It reports false for a
 // deleted check, whose messages are not sent.
 func (r *Registry) deliver(c *Check, msg any) bool {
 	c.mu.Lock()
+	for c.group != nil {
+		g := c.group
+		c.mu.Unlock()
+		<-g
+		c.mu.Lock()
+	}
 	if c.deleted {
 		c.mu.Unlock()
 		return false
@@ -366,14 +388,104 @@ func (r *Registry) Snapshot(c *Check) Result {
 	return r.call(c, func(done chan Result) any { return &snapshotMsg{c: c, done: done} })
 }
 
-// Fire is the wheel's callback: c's deadline is due.
+// Fire is the wheel's callback: c's deadline is due. A check with an actor
+// gets the deadline as a message; one without is kept for FireGroups, which the
+// wheel's driver calls after the Advance, so that a burst of deadlines does not
+// cost a spawn, a receive timer and a commit each.
 func (r *Registry) Fire(t *wheel.Timer, due time.Time) {
 	c, ok := t.Owner.(*Check)
 	if !ok {
 		return
 	}
-	r.deliver(c, &timerMsg{c: c, due: due})
+	c.mu.Lock()
+	awake := c.pid != nil || c.deleted || c.group != nil
+	c.mu.Unlock()
+	if awake {
+		r.deliver(c, &timerMsg{c: c, due: due})
+		return
+	}
+	r.firedMu.Lock()
+	r.fired = append(r.fired, firing{c: c, due: due})
+	r.firedMu.Unlock()
 }
+
+// GroupSize is how many checks' deadline transitions share one batch.
+const GroupSize = 512
+
+// FireGroups steps the checks whose deadlines Fire kept, in groups of
+// GroupSize: each check's transition is computed as its actor would (the same
+// step, under the check's lock, as the code that spawns an actor touches a
+// check without one), the group's records, flips, incidents and notifications
+// go in one batch, and the notifications are released once it is durable. A
+// check that got an actor meanwhile gets its deadline as a message instead.
+// Until a group's batch is queued its checks spawn no actor (Check.group), so
+// a later ping's commit cannot overtake the transition. Call it on the
+// wheel's driver, after each Advance.
+func (r *Registry) FireGroups() {
+	r.groupMu.Lock()
+	defer r.groupMu.Unlock()
+	r.firedMu.Lock()
+	fired := r.fired
+	r.fired = nil
+	r.firedMu.Unlock()
+	for len(fired) > 0 {
+		n := min(len(fired), GroupSize)
+		r.fireGroup(fired[:n])
+		clear(fired[:n])
+		fired = fired[n:]
+	}
+}
+
+func (r *Registry) fireGroup(fired []firing) {
+	b := r.o.Store.NewBatch()
+	queued := make(chan struct{})
+	var committed []func()
+	claimed := make([]*Check, 0, len(fired))
+	for _, f := range fired {
+		c := f.c
+		c.mu.Lock()
+		if c.pid != nil || c.deleted || (c.group != nil && c.group != queued) {
+			c.mu.Unlock()
+			r.deliver(c, &timerMsg{c: c, due: f.due})
+			continue
+		}
+		again := c.group == queued // fired twice before a FireGroups: this group hosts it already
+		c.group = queued
+		a := checkActor{reg: r, c: c}
+		a.timer(b, f.due)
+		c.mu.Unlock()
+		if !again {
+			claimed = append(claimed, c)
+		}
+		if inGroup != nil {
+			inGroup(c)
+		}
+		if a.committed != nil {
+			committed = append(committed, a.committed)
+		}
+	}
+	r.pending.Add(1)
+	r.groups.Add(1)
+	r.o.Store.CommitAsync(b, func(err error) {
+		defer r.pending.Add(-1)
+		if err != nil {
+			r.o.Logger.Error("deadline transitions not persisted", "checks", len(claimed), "err", err)
+			return
+		}
+		for _, fn := range committed {
+			fn()
+		}
+	})
+	for _, c := range claimed {
+		c.mu.Lock()
+		c.group = nil
+		c.mu.Unlock()
+	}
+	close(queued)
+}
+
+// Groups is how many deadline groups FireGroups has committed.
+func (r *Registry) Groups() int64 { return r.groups.Load() }
 
 // Drain waits until every delivered message is handled and every commit is durable,
 // or timeout passes; it reports whether all work finished. Call it after the inputs

@@ -160,7 +160,10 @@ func (e *Engine) Store() *store.Store { return e.store }
 
 // Advance fires every deadline due at now. The engine calls it every tick unless
 // Options.ManualClock is set.
-func (e *Engine) Advance(now time.Time) { e.wheel.Advance(now, e.fire) }
+func (e *Engine) Advance(now time.Time) {
+	e.wheel.Advance(now, e.fire)
+	e.reg.FireGroups()
+}
 
 // PruneIncidents deletes the resolved incidents that started more than
 // store.IncidentRetention ago, of every check and monitor, and returns how many.
