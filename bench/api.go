@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -118,14 +117,11 @@ func (r *runner) api(tmp string) (Result, error) {
 		return nil, err
 	}
 	defer e.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := serveLoopback(e)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.Serve(ln); err != nil {
-		return nil, err
-	}
-	job := apiJob{Addr: ln.Addr().String(), Key: benchAPIKey, Sizes: sizes, Creates: creates, Ops: ops, Clients: APIClients}
+	job := apiJob{Addr: addr, Key: benchAPIKey, Sizes: sizes, Creates: creates, Ops: ops, Clients: APIClients}
 	r.progress("api: engine on %s: %d clients create %d checks per dialect at %v existing, then %d gets, updates and deletes each", job.Addr, job.Clients, creates, sizes, ops)
 	var res apiChildResult
 	if _, err := r.runChildProcess(childJob{Role: roleAPI, API: &job}, &res, nil); err != nil {

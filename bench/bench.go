@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -207,6 +208,18 @@ func engineOptions(dir string, idle time.Duration, log *slog.Logger) engine.Opti
 		ActorIdle: idle,
 		Logger:    log,
 	}
+}
+
+// serveLoopback makes e serve HTTP on a free loopback port and returns its address.
+func serveLoopback(e *engine.Engine) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	if err := e.Serve(ln); err != nil {
+		return "", err
+	}
+	return ln.Addr().String(), nil
 }
 
 // childLogger is a child's engine logger: warnings and errors, on its stderr (which

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -290,31 +289,21 @@ func (r *runner) ingest(dir string) (Result, error) {
 	if e.Registry().Len() != r.o.Checks {
 		return nil, fmt.Errorf("engine loaded %d checks, want %d", e.Registry().Len(), r.o.Checks)
 	}
-	ln, err = net.Listen("tcp", "127.0.0.1:0")
+	addr, err := serveLoopback(e)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.Serve(ln); err != nil {
-		return nil, err
-	}
 	stats0, spawns0 := e.Store().Stats(), e.Registry().Spawns()
-	var prof *os.File
+	stopProfile := func() {}
 	if r.o.CPUProfile != "" {
-		if prof, err = os.Create(r.o.CPUProfile); err != nil {
-			return nil, err
-		}
-		if err := pprof.StartCPUProfile(prof); err != nil {
-			prof.Close()
+		if stopProfile, err = startProfile(r.o.CPUProfile); err != nil {
 			return nil, err
 		}
 	}
-	r.progress("ingest: engine on %s: %d conns, %v warm-up + %v", ln.Addr(), r.o.Conns, r.o.Warmup, r.o.Duration)
-	eng, err := r.load(ln.Addr().String(), "ingest: engine")
-	if prof != nil {
-		pprof.StopCPUProfile()
-		if cerr := prof.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
+	r.progress("ingest: engine on %s: %d conns, %v warm-up + %v", addr, r.o.Conns, r.o.Warmup, r.o.Duration)
+	eng, err := r.load(addr, "ingest: engine")
+	if r.o.CPUProfile != "" {
+		stopProfile()
 		r.progress("ingest: CPU profile of the engine run written to %s", r.o.CPUProfile)
 	}
 	if err != nil {
@@ -348,11 +337,8 @@ func (r *runner) ingestCold(x *IngestResult, dir string) error {
 		return fmt.Errorf("cold: %w", err)
 	}
 	defer e.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := serveLoopback(e)
 	if err != nil {
-		return err
-	}
-	if err := e.Serve(ln); err != nil {
 		return err
 	}
 	// The spawns are read when the window opens and when its result is in,
@@ -363,7 +349,17 @@ func (r *runner) ingestCold(x *IngestResult, dir string) error {
 		return selfCPUMeter()
 	}
 	stats0 := e.Store().Stats()
-	cold, err := r.loadJob(r.loadgenJob(ln.Addr().String(), "ingest: cold"), meter)
+	stopProfile := func() {}
+	if r.o.CPUProfile != "" {
+		if stopProfile, err = startProfile(r.o.CPUProfile + ".cold"); err != nil {
+			return err
+		}
+	}
+	cold, err := r.loadJob(r.loadgenJob(addr, "ingest: cold"), meter)
+	if r.o.CPUProfile != "" {
+		stopProfile()
+		r.progress("ingest: CPU profile of the cold run written to %s.cold", r.o.CPUProfile)
+	}
 	if err != nil {
 		return fmt.Errorf("cold: %w", err)
 	}

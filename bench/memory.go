@@ -3,7 +3,6 @@ package bench
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -136,11 +135,7 @@ func runMemoryChild(job memoryJob) (*MemoryResult, error) {
 	}
 	x.OpenSeconds = time.Since(t0).Seconds()
 	defer e.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	if err := e.Serve(ln); err != nil {
+	if _, err := serveLoopback(e); err != nil {
 		return nil, err
 	}
 	if e.Registry().Len() != job.Checks {

@@ -105,7 +105,8 @@ type Options struct {
 	// end); default os.TempDir().
 	Dir string
 	// CPUProfile, if set, is where a CPU profile of the server process during the
-	// engine's ingest run (warm-up included) is written; when ingest is not run,
+	// engine's ingest run (warm-up included) is written, and of its cold run to
+	// CPUProfile+".cold"; when ingest is not run,
 	// of the deadlines scenario's engine from serving to closed.
 	CPUProfile string
 	// Exec is the command that re-executes this binary as a child (MaybeChild must

@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"io/fs"
-	"net"
 	"path/filepath"
 	"time"
 
@@ -75,16 +74,12 @@ func runRecoveryChild(job recoveryJob) (*RecoveryResult, error) {
 	}
 	x.OpenSeconds = time.Since(t0).Seconds()
 	x.LoadSeconds = e.LoadTime.Seconds()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := serveLoopback(e)
 	if err != nil {
 		e.Close()
 		return nil, err
 	}
-	if err := e.Serve(ln); err != nil {
-		e.Close()
-		return nil, err
-	}
-	if err := awaitHealthy(ln.Addr().String(), time.Minute); err != nil {
+	if err := awaitHealthy(addr, time.Minute); err != nil {
 		e.Close()
 		return nil, err
 	}

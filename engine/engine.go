@@ -171,37 +171,32 @@ func (e *Engine) PruneIncidents() (int, error) {
 	return e.store.PruneIncidents(e.o.Now().Add(-store.IncidentRetention))
 }
 
-// prune runs PruneIncidents every Options.PruneEvery until Close.
-func (e *Engine) prune() {
-	defer e.wg.Done()
-	t := time.NewTicker(e.o.PruneEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.stop:
-			return
-		case <-t.C:
-			if n, err := e.PruneIncidents(); err != nil {
-				e.o.Logger.Error("incident retention", "err", err)
-			} else if n > 0 {
-				e.o.Logger.Info("incident retention", "deleted", n)
-			}
-		}
+// pruneIncidents is PruneIncidents for the periodic pass, which has no caller
+// to return an error to.
+func (e *Engine) pruneIncidents() {
+	if n, err := e.PruneIncidents(); err != nil {
+		e.o.Logger.Error("incident retention", "err", err)
+	} else if n > 0 {
+		e.o.Logger.Info("incident retention", "deleted", n)
 	}
 }
 
-func (e *Engine) drive() {
-	defer e.wg.Done()
-	t := time.NewTicker(e.o.Tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.stop:
-			return
-		case <-t.C:
-			e.Advance(e.o.Now())
+// every runs fn every d until Close, on a goroutine the engine waits for.
+func (e *Engine) every(d time.Duration, fn func()) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-e.stop:
+				return
+			case <-t.C:
+				fn()
+			}
 		}
-	}
+	}()
 }
 
 // Serve serves HTTP on ln until Close; it returns at once. With no listener it
@@ -233,11 +228,9 @@ func (e *Engine) Serve(ln net.Listener) error {
 		return err
 	}
 	if !e.o.ManualClock {
-		e.wg.Add(1)
-		go e.drive()
+		e.every(e.o.Tick, func() { e.Advance(e.o.Now()) })
 		if e.o.PruneEvery > 0 {
-			e.wg.Add(1)
-			go e.prune()
+			e.every(e.o.PruneEvery, e.pruneIncidents)
 		}
 	}
 	e.wg.Add(1)
