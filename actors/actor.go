@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/uuid"
 
 	"github.com/vigilo/vigilo/actors/heartbeat"
 	"github.com/vigilo/vigilo/engine/store"
@@ -13,11 +14,12 @@ import (
 // Every message names its check, so one Props serves all actors and an actor learns
 // which check it hosts from its first message.
 type (
+	// A ping's caller needs only whether it is durable, not the record.
 	pingMsg struct {
 		c    *Check
 		ev   heartbeat.Event
 		ping store.Ping
-		done chan Result
+		errc chan error
 	}
 	timerMsg struct {
 		c   *Check
@@ -53,56 +55,31 @@ type checkActor struct {
 
 func (a *checkActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *actor.ReceiveTimeout:
-		a.passivate(ctx)
 	case *pingMsg:
-		a.handled(ctx, m.c, func() { a.onPing(m) })
+		a.handled(m.c, func() { a.onPing(m) })
 	case *timerMsg:
-		a.handled(ctx, m.c, func() { a.onTimer(m) })
+		a.handled(m.c, func() { a.onTimer(m) })
 	case *updateMsg:
-		a.handled(ctx, m.c, func() { a.onUpdate(m) })
+		a.handled(m.c, func() { a.onUpdate(m) })
 	case *commandMsg:
-		a.handled(ctx, m.c, func() { a.onCommand(m) })
+		a.handled(m.c, func() { a.onCommand(m) })
 	case *deleteMsg:
-		a.handled(ctx, m.c, func() { a.onDelete(m) })
+		a.handled(m.c, func() { a.onDelete(m) })
 	case *snapshotMsg:
 		// Through the committer, so the answer comes after every earlier commit
 		// of this check is durable: a snapshot is also a barrier.
-		a.handled(ctx, m.c, func() { a.commit(a.reg.o.Store.NewBatch(), m.done) })
+		a.handled(m.c, func() { a.commit(a.reg.o.Store.NewBatch(), m.done, nil) })
 	}
 }
 
 // handled runs one delivered message and then counts it as no longer in flight.
-// The idle timer is armed by the first message, not at Started: armed at
-// Started, it could fire between the spawn and the first send (a short
-// IdleTimeout under load) and stop an actor its check still pointed at, whose
-// messages then went nowhere.
-func (a *checkActor) handled(ctx actor.Context, c *Check, handle func()) {
-	if a.c == nil {
-		ctx.SetReceiveTimeout(a.reg.o.IdleTimeout)
-	}
+// The actor hosts the check the message names: a vacant actor reused for
+// another check (see idle.go) learns it here.
+func (a *checkActor) handled(c *Check, handle func()) {
 	a.c = c
 	handle()
 	c.inflight.Add(-1)
 	a.reg.pending.Add(-1)
-}
-
-// passivate stops the actor if no message is on its way to it; see the package doc.
-func (a *checkActor) passivate(ctx actor.Context) {
-	c := a.c
-	if c == nil { // the timer is armed by the first message: cannot happen
-		return
-	}
-	c.mu.Lock()
-	if c.inflight.Load() != 0 {
-		c.mu.Unlock()
-		ctx.SetReceiveTimeout(a.reg.o.IdleTimeout)
-		return
-	}
-	c.pid = nil
-	c.mu.Unlock()
-	ctx.Stop(ctx.Self())
-	a.reg.resident.Add(-1)
 }
 
 // step runs the state machine and writes what it decided into b.
@@ -150,34 +127,64 @@ func (a *checkActor) arm(at time.Time) {
 }
 
 // commit makes b durable without holding up the actor: the reply goes out from the
-// store's committer once the batch is synced. Batches complete in order, so even an
-// empty one answers only after this check's earlier writes are durable.
-func (a *checkActor) commit(b *store.Batch, done chan Result) {
-	snap := a.c.rec
-	committed := a.committed
+// store's committer once the batch is synced, to done with the record as it is
+// now, or to errc with the error only (a ping's). Batches complete in order, so
+// even an empty one answers only after this check's earlier writes are durable.
+func (a *checkActor) commit(b *store.Batch, done chan Result, errc chan error) {
+	w := a.reg.commits.Get().(*commitWait)
+	w.id, w.committed, w.done, w.errc = a.c.rec.ID, a.committed, done, errc
+	if done != nil {
+		w.snap = a.c.rec
+	}
 	a.committed = nil
 	a.reg.pending.Add(1)
-	var start time.Time
 	if a.reg.o.Metrics != nil {
-		start = time.Now()
+		w.start = time.Now()
 	}
-	a.reg.o.Store.CommitAsync(b, func(err error) {
-		defer a.reg.pending.Add(-1)
-		if m := a.reg.o.Metrics; m != nil {
-			m.commit.Observe(time.Since(start).Seconds())
+	a.reg.o.Store.CommitAsync(b, w.finish)
+}
+
+// commitWait is what a check's commit does once durable; pooled, with its
+// finish bound once, so that a commit allocates no closure.
+type commitWait struct {
+	reg       *Registry
+	id        uuid.UUID
+	committed func()
+	start     time.Time
+	done      chan Result
+	errc      chan error
+	snap      store.Check
+	finish    func(error)
+}
+
+func newCommitWait(r *Registry) *commitWait {
+	w := &commitWait{reg: r}
+	w.finish = w.complete
+	return w
+}
+
+func (w *commitWait) complete(err error) {
+	r := w.reg
+	defer r.pending.Add(-1)
+	if m := r.o.Metrics; m != nil {
+		m.commit.Observe(time.Since(w.start).Seconds())
+	}
+	if err != nil {
+		err = fmt.Errorf("commit check %s: %w", w.id, err)
+		if w.done == nil && w.errc == nil {
+			r.o.Logger.Error("deadline transition not persisted", "check", w.id, "err", err)
 		}
-		if err != nil {
-			err = fmt.Errorf("commit check %s: %w", snap.ID, err)
-			if done == nil {
-				a.reg.o.Logger.Error("deadline transition not persisted", "check", snap.ID, "err", err)
-			}
-		} else if committed != nil {
-			committed()
-		}
-		if done != nil {
-			done <- Result{Check: snap, Err: err}
-		}
-	})
+	} else if w.committed != nil {
+		w.committed()
+	}
+	switch {
+	case w.done != nil:
+		w.done <- Result{Check: w.snap, Err: err}
+	case w.errc != nil:
+		w.errc <- err
+	}
+	*w = commitWait{reg: r, finish: w.finish}
+	r.commits.Put(w)
 }
 
 func (a *checkActor) onPing(m *pingMsg) {
@@ -187,13 +194,13 @@ func (a *checkActor) onPing(m *pingMsg) {
 		ev.Method = m.ping.Method
 	}
 	a.step(b, ev, a.reg.o.Now(), &m.ping)
-	a.commit(b, m.done)
+	a.commit(b, nil, m.errc)
 }
 
 func (a *checkActor) onTimer(m *timerMsg) {
 	b := a.reg.o.Store.NewBatch()
 	a.timer(b, m.due)
-	a.commit(b, nil)
+	a.commit(b, nil, nil)
 }
 
 // timer steps the check on its deadline, due, into b: in its actor, or for a
@@ -218,7 +225,7 @@ func (a *checkActor) onCommand(m *commandMsg) {
 	}
 	b := a.reg.o.Store.NewBatch()
 	a.step(b, heartbeat.Event{Kind: m.ev}, a.reg.o.Now(), nil)
-	a.commit(b, m.done)
+	a.commit(b, m.done, nil)
 }
 
 func (a *checkActor) onUpdate(m *updateMsg) {
@@ -241,7 +248,7 @@ func (a *checkActor) onUpdate(m *updateMsg) {
 	// Reconfigure re-derives the deadline from the new period; its own PutCheck
 	// overwrites the one above in the same batch.
 	a.step(b, heartbeat.Event{Kind: heartbeat.Reconfigure}, a.reg.o.Now(), nil)
-	a.commit(b, m.done)
+	a.commit(b, m.done, nil)
 }
 
 func (a *checkActor) onDelete(m *deleteMsg) {

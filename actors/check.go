@@ -19,9 +19,12 @@ import (
 type Check struct {
 	timer wheel.Timer
 
-	mu       sync.Mutex
-	pid      *actor.PID
-	deleted  bool
+	mu      sync.Mutex
+	pid     *actor.PID
+	deleted bool
+	// used is set by every delivery and cleared by the idle sweep, which
+	// passivates a check that was not used since its last look.
+	used     bool
 	inflight atomic.Int32
 	// group, while not nil, is closed once the deadline group that stepped
 	// this check without an actor has queued its commit: no actor may be

@@ -102,8 +102,11 @@ func TestDeadlineGroups(t *testing.T) {
 	// A ping right after: its actor starts from the group's state, and its
 	// commit lands after the group's.
 	c := r.Get(ids[0])
-	if res := r.Ping(c, heartbeat.Event{Kind: heartbeat.Success}, store.Ping{}); res.Err != nil || res.Check.Status != "up" {
-		t.Fatalf("ping after the group: %+v", res)
+	if err := r.Ping(c, heartbeat.Event{Kind: heartbeat.Success}, store.Ping{}); err != nil {
+		t.Fatalf("ping after the group: %v", err)
+	}
+	if res := r.Snapshot(c); res.Err != nil || res.Check.Status != "up" {
+		t.Fatalf("after the ping: %+v", res)
 	}
 	if !r.Drain(10 * time.Second) {
 		t.Fatal("not drained")

@@ -23,9 +23,9 @@ type Metrics struct {
 
 	reg atomic.Pointer[Registry]
 
-	checks, resident, spawns, pending *prometheus.Desc
-	byStatus                          *prometheus.Desc
-	flips, pingsVec                   *prometheus.CounterVec
+	checks, resident, spawns, wakes, pending *prometheus.Desc
+	byStatus                                 *prometheus.Desc
+	flips, pingsVec                          *prometheus.CounterVec
 }
 
 // pingKinds are the kinds heartbeat.Apply logs a ping as.
@@ -61,6 +61,8 @@ func NewMetrics(r prometheus.Registerer) (*Metrics, error) {
 			[]string{"kind", "status"}, nil),
 		resident: prometheus.NewDesc("vigilo_actors", "Running (not passivated) check actors.", nil, nil),
 		spawns:   prometheus.NewDesc("vigilo_actor_spawns_total", "Check actors spawned since start.", nil, nil),
+		wakes: prometheus.NewDesc("vigilo_actor_wakes_total",
+			"Checks given an actor since start (spawned, or a vacant one reused).", nil, nil),
 		pending: prometheus.NewDesc("vigilo_actor_messages_pending",
 			"Messages delivered to check actors and not yet handled, plus their commits not yet durable (mailbox backlog).", nil, nil),
 	}
@@ -84,6 +86,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.checks
 	ch <- m.resident
 	ch <- m.spawns
+	ch <- m.wakes
 	ch <- m.pending
 	ch <- m.byStatus
 }
@@ -94,16 +97,18 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.commit.Collect(ch)
 	m.flips.Collect(ch)
 	m.pingsVec.Collect(ch)
-	var checks, resident, spawns, pending float64
+	var checks, resident, spawns, wakes, pending float64
 	if r := m.reg.Load(); r != nil {
 		checks = float64(r.Len())
 		resident = float64(r.Resident())
 		spawns = float64(r.Spawns())
+		wakes = float64(r.Wakes())
 		pending = float64(r.pending.Load())
 	}
 	ch <- prometheus.MustNewConstMetric(m.checks, prometheus.GaugeValue, checks)
 	ch <- prometheus.MustNewConstMetric(m.resident, prometheus.GaugeValue, resident)
 	ch <- prometheus.MustNewConstMetric(m.spawns, prometheus.CounterValue, spawns)
+	ch <- prometheus.MustNewConstMetric(m.wakes, prometheus.CounterValue, wakes)
 	ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, pending)
 	for _, kind := range []string{"simple", "cron"} {
 		for st := range heartbeat.NumStatuses {

@@ -47,11 +47,11 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := r.Get(rec.ID)
-	if res := r.Ping(c, heartbeat.Event{Kind: heartbeat.Success}, store.Ping{}); res.Err != nil {
-		t.Fatal(res.Err)
+	if err := r.Ping(c, heartbeat.Event{Kind: heartbeat.Success}, store.Ping{}); err != nil {
+		t.Fatal(err)
 	}
-	if res := r.Ping(c, heartbeat.Event{Kind: heartbeat.Log}, store.Ping{}); res.Err != nil {
-		t.Fatal(res.Err)
+	if err := r.Ping(c, heartbeat.Event{Kind: heartbeat.Log}, store.Ping{}); err != nil {
+		t.Fatal(err)
 	}
 	// Past timeout and grace: the wheel fires up → grace → down, 50 ms late.
 	for _, d := range []time.Duration{time.Minute, 2 * time.Minute} {
@@ -92,7 +92,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]float64{
-		"vigilo_checks": 1, "vigilo_actors": 1, "vigilo_actor_spawns_total": 1,
+		"vigilo_checks": 1, "vigilo_actors": 1, "vigilo_actor_spawns_total": 1, "vigilo_actor_wakes_total": 1,
 		"vigilo_actor_messages_pending": 0, "vigilo_deadline_lateness_seconds": 2,
 		"vigilo_actor_commit_seconds": 4, // two pings, two deadlines
 	} {

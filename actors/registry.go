@@ -31,7 +31,8 @@ type Options struct {
 	// Now is the clock every state transition is stamped with; default time.Now.
 	Now func() time.Time
 	// IdleTimeout is how long an actor lives without a message before it
-	// passivates; default 30s. Shorter saves memory, longer saves spawns.
+	// passivates (at most twice that; see Passivate); default 30s. Shorter
+	// saves memory, longer saves wakes.
 	IdleTimeout time.Duration
 	// Logger receives errors that have no caller to return to (a failed commit of
 	// a deadline transition); default slog.Default().
@@ -102,10 +103,16 @@ type Registry struct {
 	count    atomic.Int64
 	resident atomic.Int64
 	spawns   atomic.Int64
+	wakes    atomic.Int64
+	idle     idleQueue
+	// dispatch runs the actors' mailboxes (see dispatcher).
+	dispatch *dispatcher
 	// pending counts messages delivered but not yet handled, and commits not yet
 	// durable, so Drain knows when every actor is done.
 	pending atomic.Int64
-	replies sync.Pool
+	replies sync.Pool // chan Result
+	errcs   sync.Pool // chan error
+	commits sync.Pool // *commitWait
 	// byStatus counts checks by kind (simple, cron) and stored status, kept by
 	// whoever changes a record: Load, Create, an actor's step and update, delete.
 	byStatus [2][heartbeat.NumStatuses]atomic.Int64
@@ -164,12 +171,15 @@ func New(o Options) (*Registry, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	r := &Registry{o: o}
+	r := &Registry{o: o, dispatch: newDispatcher(dispatchWorkers())}
 	for i := range r.shards {
 		r.shards[i].checks = make(map[uuid.UUID]*Check)
 	}
-	r.props = actor.PropsFromProducer(func() actor.Actor { return &checkActor{reg: r} })
+	r.props = actor.PropsFromProducer(func() actor.Actor { return &checkActor{reg: r} },
+		actor.WithDispatcher(r.dispatch))
 	r.replies.New = func() any { return make(chan Result, 1) }
+	r.errcs.New = func() any { return make(chan error, 1) }
+	r.commits.New = func() any { return newCommitWait(r) }
 	if o.Metrics != nil {
 		o.Metrics.reg.Store(r)
 	}
@@ -322,9 +332,9 @@ func (r *Registry) deliver(c *Check, msg any) bool {
 	}
 	spawned := c.pid == nil
 	if spawned {
-		c.pid = r.o.System.Root.Spawn(r.props)
-		r.resident.Add(1)
-		r.spawns.Add(1)
+		c.pid = r.wake(c) // queued as of now: that is this message's use
+	} else {
+		c.used = true
 	}
 	c.inflight.Add(1)
 	r.pending.Add(1)
@@ -355,9 +365,16 @@ type Result struct {
 }
 
 // Ping delivers a ping to c and returns once its log entry and the check's new state
-// are durable.
-func (r *Registry) Ping(c *Check, ev heartbeat.Event, p store.Ping) Result {
-	return r.call(c, func(done chan Result) any { return &pingMsg{c: c, ev: ev, ping: p, done: done} })
+// are durable, or why they are not (ErrNotFound for a deleted check).
+func (r *Registry) Ping(c *Check, ev heartbeat.Event, p store.Ping) error {
+	errc := r.errcs.Get().(chan error)
+	if !r.deliver(c, &pingMsg{c: c, ev: ev, ping: p, errc: errc}) {
+		r.errcs.Put(errc)
+		return ErrNotFound
+	}
+	err := <-errc
+	r.errcs.Put(errc)
+	return err
 }
 
 // Update applies edit to c's configuration in its actor, re-derives its deadline from
@@ -488,15 +505,18 @@ func (r *Registry) fireGroup(fired []firing) {
 func (r *Registry) Groups() int64 { return r.groups.Load() }
 
 // Drain waits until every delivered message is handled and every commit is durable,
-// or timeout passes; it reports whether all work finished. Call it after the inputs
-// (HTTP, the wheel's driver) have stopped.
+// or timeout passes; it reports whether all work finished, and then stops the
+// mailbox workers (later messages get goroutines of their own). Call it after
+// the inputs (HTTP, the wheel's driver) have stopped.
 func (r *Registry) Drain(timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for r.pending.Load() > 0 {
 		if time.Now().After(deadline) {
+			r.dispatch.quitIdle() // a stuck handler keeps its worker
 			return false
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+	r.dispatch.stop()
 	return true
 }

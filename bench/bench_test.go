@@ -92,7 +92,7 @@ func TestQuickRun(t *testing.T) {
 	}
 	// The cold run: nearly every ping woke a passivated actor (at 3,000 checks
 	// and a 50 ms idle time, a few land on one still awake).
-	if in.ColdPingsPerSecond <= 0 || in.ColdErrors != 0 || in.ColdSpawnsPerPing < 0.5 || in.ColdLatency.P99 <= 0 || in.ColdRatioToBaseline <= 0 {
+	if in.ColdPingsPerSecond <= 0 || in.ColdErrors != 0 || in.ColdWakesPerPing < 0.5 || in.ColdLatency.P99 <= 0 || in.ColdRatioToBaseline <= 0 {
 		t.Errorf("ingest cold run: %+v", in)
 	}
 	if in.ErrorCount != 0 || in.BaselineErrors != 0 {
@@ -147,7 +147,7 @@ func TestQuickRun(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"ingest":    {"name", "checks", "pings_per_second", "baseline_pings_per_second", "latency_seconds", "errors", "generator_cpu_share", "series", "cold_pings_per_second", "cold_latency_seconds", "cold_spawns_per_ping"},
+		"ingest":    {"name", "checks", "pings_per_second", "baseline_pings_per_second", "latency_seconds", "errors", "generator_cpu_share", "series", "cold_pings_per_second", "cold_latency_seconds", "cold_spawns_per_ping", "cold_wakes_per_ping"},
 		"deadlines": {"name", "checks", "lateness_seconds", "missed", "false_transitions"},
 		"memory":    {"name", "checks", "bytes_per_check"},
 		"recovery":  {"name", "checks", "seconds"},

@@ -90,21 +90,28 @@ type IngestResult struct {
 	Syncs          uint64  `json:"syncs"`
 	CommitsPerSync float64 `json:"commits_per_sync"`
 	ActorSpawns    int64   `json:"actor_spawns"`
-	ResidentActors int     `json:"resident_actors"` // running actors at the end
+	// ActorWakes is the checks given an actor: a spawn, or a vacant actor
+	// reused (package actors, idle.go).
+	ActorWakes     int64 `json:"actor_wakes"`
+	ResidentActors int   `json:"resident_actors"` // running actors at the end
 
 	// The cold run: the same load on the same store, reopened with an actor
 	// idle time of ColdActorIdle, so that nearly every ping finds its check's
-	// actor passivated, as heartbeats every few minutes do; ColdSpawnsPerPing
-	// says how cold it was (1: every ping spawned). Absent with a target.
+	// actor passivated, as heartbeats every few minutes do; ColdWakesPerPing
+	// says how cold it was (1: every ping woke its check's actor), and
+	// ColdSpawnsPerPing how many of those wakes spawned one. Absent with a
+	// target.
 	ColdActorIdleSeconds float64 `json:"cold_actor_idle_seconds,omitempty"`
 	ColdPingsPerSecond   float64 `json:"cold_pings_per_second,omitempty"`
 	ColdRatioToBaseline  float64 `json:"cold_ratio_to_baseline,omitempty"`
 	ColdLatency          Latency `json:"cold_latency_seconds"`
 	ColdErrors           int64   `json:"cold_errors"`
 	ColdSpawnsPerPing    float64 `json:"cold_spawns_per_ping,omitempty"`
+	ColdWakesPerPing     float64 `json:"cold_wakes_per_ping,omitempty"`
 	ColdServerCPUPerPing float64 `json:"cold_server_cpu_seconds_per_ping,omitempty"`
 	ColdCommitsPerSync   float64 `json:"cold_commits_per_sync,omitempty"`
 	ActorSpawnsPerPing   float64 `json:"actor_spawns_per_ping"` // the main run's, beside the cold one's
+	ActorWakesPerPing    float64 `json:"actor_wakes_per_ping"`
 	coldRun              bool
 
 	full bool // sized as the issue's targets are (1M checks)
@@ -154,14 +161,14 @@ func (x *IngestResult) rows() [][3]string {
 	}...)
 	if x.Target == "" {
 		rows = append(rows, [3]string{"pings per WAL fsync", fmt.Sprintf("%.1f", x.CommitsPerSync), ""},
-			[3]string{"actor spawns per ping", fmt.Sprintf("%.2f", x.ActorSpawnsPerPing), ""})
+			[3]string{"actor wakes / spawns per ping", fmt.Sprintf("%.2f / %.2f", x.ActorWakesPerPing, x.ActorSpawnsPerPing), ""})
 	}
 	if x.coldRun {
 		rows = append(rows,
 			[3]string{fmt.Sprintf("cold durable pings/s (actor idle %s)", fmtSeconds(x.ColdActorIdleSeconds)), fmtCount(x.ColdPingsPerSecond), ""},
 			[3]string{"cold ratio to baseline", fmt.Sprintf("%.1f%%", 100*x.ColdRatioToBaseline), t(x.ColdRatioToBaseline >= TargetBaselineRatio, "≥ 60%")},
 			[3]string{"cold latency p50 / p99", fmtSeconds(x.ColdLatency.P50) + " / " + fmtSeconds(x.ColdLatency.P99), t(x.ColdLatency.P99 <= TargetP99Seconds, "≤ 20 ms")},
-			[3]string{"cold actor spawns per ping", fmt.Sprintf("%.2f", x.ColdSpawnsPerPing), ""},
+			[3]string{"cold actor wakes / spawns per ping", fmt.Sprintf("%.2f / %.2f", x.ColdWakesPerPing, x.ColdSpawnsPerPing), ""},
 			[3]string{"cold server CPU per ping", fmtSeconds(x.ColdServerCPUPerPing), ""},
 			[3]string{"cold pings per WAL fsync", fmt.Sprintf("%.1f", x.ColdCommitsPerSync), ""},
 			[3]string{"cold errors", strconv.FormatInt(x.ColdErrors, 10), "0"},
@@ -293,7 +300,7 @@ func (r *runner) ingest(dir string) (Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	stats0, spawns0 := e.Store().Stats(), e.Registry().Spawns()
+	stats0, spawns0, wakes0 := e.Store().Stats(), e.Registry().Spawns(), e.Registry().Wakes()
 	stopProfile := func() {}
 	if r.o.CPUProfile != "" {
 		if stopProfile, err = startProfile(r.o.CPUProfile); err != nil {
@@ -317,9 +324,11 @@ func (r *runner) ingest(dir string) (Result, error) {
 		x.CommitsPerSync = float64(x.Commits) / float64(x.Syncs)
 	}
 	x.ActorSpawns = e.Registry().Spawns() - spawns0
+	x.ActorWakes = e.Registry().Wakes() - wakes0
 	x.ResidentActors = e.Registry().Resident()
 	if x.Requests > 0 {
 		x.ActorSpawnsPerPing = float64(x.ActorSpawns) / float64(x.Requests)
+		x.ActorWakesPerPing = float64(x.ActorWakes) / float64(x.Requests)
 	}
 	r.progress("ingest: engine %s/s, p99 %s, %d errors; closing", fmtCount(x.PingsPerSecond), fmtSeconds(x.Latency.P99), x.ErrorCount)
 	if err := e.Close(); err != nil {
@@ -343,9 +352,10 @@ func (r *runner) ingestCold(x *IngestResult, dir string) error {
 	}
 	// The spawns are read when the window opens and when its result is in,
 	// beside the server's CPU time.
-	var spawns []int64
+	var spawns, wakes []int64
 	meter := func() (time.Duration, error) {
 		spawns = append(spawns, e.Registry().Spawns())
+		wakes = append(wakes, e.Registry().Wakes())
 		return selfCPUMeter()
 	}
 	stats0 := e.Store().Stats()
@@ -377,12 +387,13 @@ func (r *runner) ingestCold(x *IngestResult, dir string) error {
 	}
 	if n := cold.res.Requests; n > 0 && len(spawns) == 2 {
 		x.ColdSpawnsPerPing = float64(spawns[1]-spawns[0]) / float64(n)
+		x.ColdWakesPerPing = float64(wakes[1]-wakes[0]) / float64(n)
 		x.ColdServerCPUPerPing = cold.serverCPU.Seconds() / float64(n)
 	}
 	if syncs := stats1.Syncs - stats0.Syncs; syncs > 0 {
 		x.ColdCommitsPerSync = float64(stats1.Commits-stats0.Commits) / float64(syncs)
 	}
-	r.progress("ingest: cold %s/s, p99 %s, %.2f spawns per ping, %d errors; closing", fmtCount(x.ColdPingsPerSecond), fmtSeconds(x.ColdLatency.P99), x.ColdSpawnsPerPing, x.ColdErrors)
+	r.progress("ingest: cold %s/s, p99 %s, %.2f wakes and %.2f spawns per ping, %d errors; closing", fmtCount(x.ColdPingsPerSecond), fmtSeconds(x.ColdLatency.P99), x.ColdWakesPerPing, x.ColdSpawnsPerPing, x.ColdErrors)
 	return e.Close()
 }
 

@@ -45,7 +45,7 @@ func (e *Engine) Ping(id uuid.UUID, ev heartbeat.Event, p store.Ping) error {
 	if c == nil {
 		return ingest.ErrNotFound
 	}
-	return e.reg.Ping(c, ev, p).Err
+	return e.reg.Ping(c, ev, p)
 }
 
 // PingSlug implements ingest.Engine.

@@ -158,11 +158,13 @@ func (e *Engine) Registry() *actors.Registry { return e.reg }
 // Store exposes the store (for benchmarks and metrics).
 func (e *Engine) Store() *store.Store { return e.store }
 
-// Advance fires every deadline due at now. The engine calls it every tick unless
+// Advance fires every deadline due at now and passivates the check actors idle
+// since Options.ActorIdle. The engine calls it every tick unless
 // Options.ManualClock is set.
 func (e *Engine) Advance(now time.Time) {
 	e.wheel.Advance(now, e.fire)
 	e.reg.FireGroups()
+	e.reg.Passivate(now)
 }
 
 // PruneIncidents deletes the resolved incidents that started more than

@@ -150,10 +150,13 @@ func TestRestartRearms(t *testing.T) {
 	}
 }
 
-// An idle actor passivates and a later event spawns a fresh one with the same state.
+// An idle actor passivates on the tick after ActorIdle (no sooner), and a later
+// event wakes the check again, on the vacant actor, with the same state.
 func TestPassivation(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	e := openTest(t, t.TempDir(), clock, 20*time.Millisecond)
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	clock := &fakeClock{now: t0}
+	const idle = time.Minute
+	e := openTest(t, t.TempDir(), clock, idle)
 	defer e.Close()
 	rec, _, err := e.CreateCheck(DefaultProjectID, store.Match{}, func(c *store.Check) error { return nil })
 	if err != nil {
@@ -162,20 +165,29 @@ func TestPassivation(t *testing.T) {
 	if e.reg.Resident() != 0 {
 		t.Fatalf("creating a check spawned an actor")
 	}
+	now := t0
 	for i := 1; i <= 2; i++ {
 		if err := e.Ping(rec.ID, heartbeat.Event{Kind: heartbeat.Success}, store.Ping{ExitStatus: -1}); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for e.reg.Resident() != 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("actor did not passivate")
-			}
-			time.Sleep(5 * time.Millisecond)
+		if e.reg.Resident() != 1 {
+			t.Fatalf("ping %d: %d actors running, want 1", i, e.reg.Resident())
+		}
+		now = now.Add(idle - time.Second)
+		clock.set(now)
+		e.Advance(now)
+		if e.reg.Resident() != 1 {
+			t.Fatalf("ping %d: passivated before ActorIdle", i)
+		}
+		now = now.Add(2 * time.Second)
+		clock.set(now)
+		e.Advance(now)
+		if e.reg.Resident() != 0 {
+			t.Fatalf("ping %d: %d actors running after ActorIdle, want 0", i, e.reg.Resident())
 		}
 	}
-	if e.reg.Spawns() != 2 {
-		t.Fatalf("spawns %d, want 2 (one per ping after passivation)", e.reg.Spawns())
+	if e.reg.Wakes() != 2 || e.reg.Spawns() != 1 {
+		t.Fatalf("wakes %d, spawns %d; want 2 wakes (one per ping after passivation) on 1 actor", e.reg.Wakes(), e.reg.Spawns())
 	}
 	if got := status(t, e, rec.ID); got.NPings != 2 || got.Status != "up" {
 		t.Fatalf("state across passivation: %+v", got)
