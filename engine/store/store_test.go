@@ -1035,3 +1035,36 @@ func TestPutCheckStateOnly(t *testing.T) {
 		t.Fatalf("slug index after state update: %v %v", ids, err)
 	}
 }
+
+// Compact moves the records out of the memtable and L0 into lower levels,
+// every one still readable.
+func TestCompact(t *testing.T) {
+	s := openT(t, Options{})
+	p := testProject(1)
+	var checks []*Check
+	commitT(t, s, func(b *Batch) {
+		b.PutProject(p)
+		for i := range 100 {
+			c := testCheck(p.ID, i)
+			checks = append(checks, c)
+			b.PutCheck(nil, c)
+		}
+	})
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	m := s.Metrics()
+	below := int64(0)
+	for _, l := range m.Levels[1:] {
+		below += l.TablesCount
+	}
+	if l0 := m.Levels[0].TablesCount; l0 != 0 || below == 0 {
+		t.Fatalf("after Compact: %d tables in L0, %d below: want the records compacted out of the memtable and L0", l0, below)
+	}
+	for _, c := range checks {
+		got, err := s.GetCheck(c.ID)
+		if err != nil || !reflect.DeepEqual(got, c) {
+			t.Fatalf("GetCheck %s after Compact: %v", c.ID, err)
+		}
+	}
+}
