@@ -25,7 +25,7 @@ func serve(args []string) error {
 	fs.IntVar(&o.PingBodyLimit, "ping-body-limit", 100_000, "largest ping body accepted, bytes")
 	fs.IntVar(&o.PingLogLimit, "ping-log-limit", 100, "pings kept per check")
 	fs.DurationVar(&o.Tick, "tick", 10*time.Millisecond, "timing wheel resolution")
-	fs.DurationVar(&o.ActorIdle, "actor-idle", 30*time.Second, "idle time after which a check's actor passivates")
+	fs.DurationVar(&o.ActorIdle, "actor-idle", 30*time.Second, "idle time after which a check's actor passivates (at most twice it)")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", "", "separate address serving only /metrics (default: /metrics on --listen)")
 	fs.BoolVar(&o.DenyPrivateTargets, "deny-private-targets", false, "refuse alert deliveries to loopback, private and link-local addresses (checked at connect time)")
 	fs.DurationVar(&o.NotifyMaxBackoff, "notify-max-backoff", time.Minute, "longest wait between delivery attempts of a notification")
