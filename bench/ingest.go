@@ -106,7 +106,7 @@ type IngestResult struct {
 	ColdRatioToBaseline  float64 `json:"cold_ratio_to_baseline,omitempty"`
 	ColdLatency          Latency `json:"cold_latency_seconds"`
 	ColdErrors           int64   `json:"cold_errors"`
-	ColdSpawnsPerPing    float64 `json:"cold_spawns_per_ping,omitempty"`
+	ColdSpawnsPerPing    float64 `json:"cold_spawns_per_ping"`
 	ColdWakesPerPing     float64 `json:"cold_wakes_per_ping,omitempty"`
 	ColdServerCPUPerPing float64 `json:"cold_server_cpu_seconds_per_ping,omitempty"`
 	ColdCommitsPerSync   float64 `json:"cold_commits_per_sync,omitempty"`
