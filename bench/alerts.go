@@ -156,16 +156,12 @@ func (r *runner) alerts(tmp string) (Result, error) {
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	index := make(map[uuid.UUID]int32, total)
-	for i := range total {
-		index[checkID(seed, i)] = int32(i)
-	}
 	at := make([]atomic.Int64, total)
 	var shift atomic.Int64
 	o := r.engineOptions(dir, 0)
 	o.Now = func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }
 	o.OnTransition = func(id uuid.UUID, from, to string, _, now time.Time) {
-		if i, ok := index[id]; ok && to == "down" {
+		if i, ok := checkIndex(seed, total, id); ok && to == "down" {
 			at[i].CompareAndSwap(0, now.UnixNano())
 		}
 	}

@@ -312,6 +312,15 @@ func TestCheckIDs(t *testing.T) {
 		if s != id.String() || id.Version() != 4 || seen[s] {
 			t.Fatalf("id %d: %s / %s", i, s, id)
 		}
+		if j, ok := checkIndex(42, 10_000, id); !ok || j != i {
+			t.Fatalf("checkIndex(%s) = %d, %v; want %d", id, j, ok, i)
+		}
+		if _, ok := checkIndex(43, 10_000, id); ok {
+			t.Fatalf("id %d of seed 42 found under seed 43", i)
+		}
+		if _, ok := checkIndex(42, i, id); ok {
+			t.Fatalf("id %d found among the first %d", i, i)
+		}
 		seen[s] = true
 	}
 }

@@ -157,10 +157,6 @@ func (r *runner) deadlines(tmp string) (Result, error) {
 		return nil, err
 	}
 
-	index := make(map[uuid.UUID]int32, n)
-	for i := range n {
-		index[checkID(seed, i)] = int32(i)
-	}
 	at := make([]atomic.Int64, n) // engine clock at the transition, Unix ns
 	count := make([]atomic.Int32, n)
 	var transitions, wrong, down atomic.Int64
@@ -169,18 +165,18 @@ func (r *runner) deadlines(tmp string) (Result, error) {
 	o.Now = func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }
 	o.OnTransition = func(id uuid.UUID, from, to string, _, now time.Time) {
 		transitions.Add(1)
-		i, ok := index[id]
+		i, ok := checkIndex(seed, n, id)
 		if !ok {
 			wrong.Add(1)
 			return
 		}
 		if count[i].Add(1) == 1 {
 			at[i].Store(now.UnixNano())
-			if to == "down" && int(i) < burst+spread {
+			if to == "down" && i < burst+spread {
 				down.Add(1)
 			}
 		}
-		if int(i) < burst+spread && (to != "down" || from != "grace") {
+		if i < burst+spread && (to != "down" || from != "grace") {
 			wrong.Add(1)
 		}
 	}
