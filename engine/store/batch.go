@@ -220,10 +220,7 @@ func (b *Batch) PutCheck(old, c *Check) {
 func (b *Batch) AppendPing(checkID uuid.UUID, p *Ping) {
 	b.pw.from(p)
 	b.val.Reset()
-	if err := encMode.MarshalToBuffer(&b.pw, &b.val); err != nil {
-		b.fail(fmt.Errorf("encode ping %s/%d: %w", checkID, p.N, err))
-		return
-	}
+	setBuffer(&b.val, appendPingFast(b.val.AvailableBuffer(), &b.pw))
 	b.key = pingLogKey(b.key[:0], pfxPing, checkID, p.N)
 	b.set(b.key, b.val.Bytes())
 	if len(p.Body) > 0 {
@@ -243,10 +240,7 @@ func (b *Batch) AppendPing(checkID uuid.UUID, p *Ping) {
 func (b *Batch) AddFlip(checkID uuid.UUID, f Flip) {
 	b.fw.from(&f)
 	b.val.Reset()
-	if err := encMode.MarshalToBuffer(&b.fw, &b.val); err != nil {
-		b.fail(fmt.Errorf("encode flip %s: %w", checkID, err))
-		return
-	}
+	setBuffer(&b.val, appendFlipFast(b.val.AvailableBuffer(), &b.fw))
 	b.key = flipKey(b.key[:0], checkID, f.Time, b.s.flipSeq.Add(1))
 	b.set(b.key, b.val.Bytes())
 }

@@ -269,6 +269,10 @@ var interned = func() map[string]string {
 func encodeCheck(buf *bytes.Buffer, w *checkWire, c *Check) error {
 	w.from(c)
 	buf.Reset()
+	if b, ok := appendCheckFast(buf.AvailableBuffer(), w); ok {
+		setBuffer(buf, b)
+		return nil
+	}
 	return encMode.MarshalToBuffer(w, buf)
 }
 
