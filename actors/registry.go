@@ -128,8 +128,8 @@ type Registry struct {
 	// next ticks' Fire so that a burst does not regrow one from nil (4% of
 	// a 500,000-deadline burst's CPU). Guarded by groupMu.
 	firedSpare []firing
-	groupMu sync.Mutex // one FireGroups at a time
-	groups  atomic.Int64
+	groupMu    sync.Mutex // one FireGroups at a time
+	groups     atomic.Int64
 }
 
 type firing struct {
