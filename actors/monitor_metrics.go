@@ -37,8 +37,13 @@ func (m *MonitorMetrics) series(kind string) *typeSeries {
 	if v, ok := m.byType.Load(kind); ok {
 		return v.(*typeSeries)
 	}
-	v, _ := m.byType.LoadOrStore(kind, &typeSeries{up: m.results.WithLabelValues(kind, "up"),
-		down: m.results.WithLabelValues(kind, "down"), seconds: m.duration.WithLabelValues(kind)})
+	// WithLabelValues exports a series the moment it makes it: the histogram
+	// first, so that a scrape that sees a type's probe count also sees its
+	// durations.
+	seconds := m.duration.WithLabelValues(kind)
+	down := m.results.WithLabelValues(kind, "down")
+	up := m.results.WithLabelValues(kind, "up")
+	v, _ := m.byType.LoadOrStore(kind, &typeSeries{up: up, down: down, seconds: seconds})
 	return v.(*typeSeries)
 }
 

@@ -123,6 +123,15 @@ func (r *runner) api(tmp string) (Result, error) {
 	}
 	job := apiJob{Addr: addr, Key: benchAPIKey, Sizes: sizes, Creates: creates, Ops: ops, Clients: APIClients}
 	r.progress("api: engine on %s: %d clients create %d checks per dialect at %v existing, then %d gets, updates and deletes each", job.Addr, job.Clients, creates, sizes, ops)
+	if r.o.CPUProfile != "" {
+		// The whole run, fill included: a dialect's share shows under its
+		// Backend methods (CreateNamed, CreateHeartbeat, CreateCheck).
+		stop, err := startProfile(r.o.CPUProfile + ".api")
+		if err != nil {
+			return nil, err
+		}
+		defer func() { stop(); r.progress("api: CPU profile written to %s.api", r.o.CPUProfile) }()
+	}
 	var res apiChildResult
 	if _, err := r.runChildProcess(childJob{Role: roleAPI, API: &job}, &res, nil); err != nil {
 		return nil, err

@@ -107,7 +107,8 @@ type Options struct {
 	// CPUProfile, if set, is where a CPU profile of the server process during the
 	// engine's ingest run (warm-up included) is written, and of its cold run to
 	// CPUProfile+".cold"; when ingest is not run,
-	// of the deadlines scenario's engine from serving to closed.
+	// of the deadlines scenario's engine from serving to closed; and of the api
+	// scenario's whole run to CPUProfile+".api".
 	CPUProfile string
 	// Exec is the command that re-executes this binary as a child (MaybeChild must
 	// run first thing in it); default the running executable with the argument

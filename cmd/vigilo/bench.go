@@ -41,7 +41,7 @@ func bench(args []string) error {
 	fs.DurationVar(&plan.Period, "plan-period", time.Minute, "with --plan-checks: each check's heartbeat period")
 	fs.Float64Var(&plan.Rate, "plan-rate", 0, "with --plan-checks: the pings/s the workload sends (default checks / period; more with /start or /fail pings)")
 	fs.Float64Var(&plan.Headroom, "plan-headroom", benchpkg.DefaultPlanHeadroom, "with --plan-checks: share of each node's measured capacity kept spare, in [0, 1)")
-	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "ingest: write a CPU profile of the server during the engine run to this file, of the cold run to <file>.cold (without ingest: of the deadlines engine)")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "ingest: write a CPU profile of the server during the engine run to this file, of the cold run to <file>.cold (without ingest: of the deadlines engine); api: of its whole run to <file>.api")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
 	}
