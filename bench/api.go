@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,10 @@ type APIResult struct {
 	// project between sizes; FillSeconds their whole time.
 	FillPerSecond float64 `json:"fill_creates_per_second"`
 	FillSeconds   float64 `json:"fill_seconds"`
+	// SettleSeconds is size (decimal) → how long after the fill to that size
+	// Pebble took to pay the fill's compaction debt, before that size's
+	// creates were measured.
+	SettleSeconds map[string]float64 `json:"settle_seconds"`
 	// Latency is dialect → "get" | "update" | "delete" → latency, Ops of each,
 	// at the largest size.
 	Ops        int                           `json:"ops"`
@@ -97,6 +102,7 @@ func (x *APIResult) rows() [][3]string {
 	}
 	return append(rows,
 		[3]string{"fill creates/s (Healthchecks.io)", fmt.Sprintf("%s (%s)", fmtCount(x.FillPerSecond), fmtSeconds(x.FillSeconds)), ""},
+		[3]string{"compactions settled after the fill to " + fmtCount(float64(x.Checks)), fmtSeconds(x.SettleSeconds[largest]), ""},
 		[3]string{"errors", strconv.FormatInt(x.ErrorCount, 10), "0"},
 		[3]string{"clients", strconv.Itoa(x.Clients), ""},
 	)
@@ -139,7 +145,7 @@ func (r *runner) api(tmp string) (Result, error) {
 	x := &APIResult{
 		Name: ScenarioAPI, Checks: n, Clients: job.Clients, Sizes: sizes, Creates: creates, Ops: ops,
 		CreatesPerSecond: res.CreatesPerSecond, CreateRatio: map[string]float64{},
-		FillSeconds: res.FillSeconds, Latency: map[string]map[string]Latency{},
+		FillSeconds: res.FillSeconds, SettleSeconds: res.SettleSeconds, Latency: map[string]map[string]Latency{},
 		ErrorCount: res.Errors, FirstError: res.FirstError, full: n >= DefaultChecks,
 	}
 	if res.FillSeconds > 0 {
@@ -181,6 +187,9 @@ type apiChildResult struct {
 	Latency          map[string]map[string]sparseHist `json:"latency"`
 	Errors           int64                            `json:"errors"`
 	FirstError       string                           `json:"first_error,omitempty"`
+	// SettleSeconds is size (decimal) → how long after its fill the server's
+	// compactions took to catch up (see settle).
+	SettleSeconds map[string]float64 `json:"settle_seconds"`
 }
 
 // apiClient speaks each dialect to one server.
@@ -325,7 +334,8 @@ func runAPIChild(job apiJob) (apiChildResult, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: job.Clients, MaxConnsPerHost: job.Clients}
 	defer tr.CloseIdleConnections()
 	c := &apiClient{base: "http://" + job.Addr, key: job.Key, http: &http.Client{Transport: tr, Timeout: time.Minute}}
-	res := apiChildResult{CreatesPerSecond: map[string]map[string]float64{}, Latency: map[string]map[string]sparseHist{}}
+	res := apiChildResult{CreatesPerSecond: map[string]map[string]float64{}, Latency: map[string]map[string]sparseHist{},
+		SettleSeconds: map[string]float64{}}
 	for _, d := range apiDialects {
 		res.CreatesPerSecond[d] = map[string]float64{}
 	}
@@ -339,6 +349,7 @@ func runAPIChild(job apiJob) (apiChildResult, error) {
 			fill += el
 			res.Filled += k
 			existing = size
+			res.SettleSeconds[strconv.Itoa(size)] = c.settle().Seconds()
 		}
 		ids = map[string][]string{}
 		for _, d := range apiDialects {
@@ -364,4 +375,70 @@ func runAPIChild(job apiJob) (apiChildResult, error) {
 		res.FirstError = *p
 	}
 	return res, nil
+}
+
+// settleLimit bounds the wait for a server's compactions after a fill.
+const settleLimit = 2 * time.Minute
+
+// settle waits, through the server's /metrics, until Pebble has no compaction
+// debt and completed no compaction for a second, and says how long that took
+// (at most settleLimit). A project grows to 1M checks over days, with its
+// compactions keeping up; the fill writes it in a minute and a half, and
+// without the wait the next measurement pays the whole fill's compactions
+// (at 1M, a third of the server's CPU), which is the fill's cost, not the
+// project's size's.
+func (c *apiClient) settle() time.Duration {
+	t0 := time.Now()
+	last := -1.0
+	for time.Since(t0) < settleLimit {
+		debt, done, err := c.compactionState()
+		if err != nil {
+			c.fail("settle: %v", err)
+			break
+		}
+		if debt == 0 && done == last {
+			break
+		}
+		last = done
+		time.Sleep(time.Second)
+	}
+	return time.Since(t0)
+}
+
+// compactionState reads Pebble's compaction debt and completed compactions
+// from the server's /metrics.
+func (c *apiClient) compactionState() (debt, done float64, err error) {
+	resp, err := c.http.Get(c.base + "/metrics")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, 0, err
+	}
+	found := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		var dst *float64
+		switch name {
+		case "vigilo_pebble_compaction_debt_bytes":
+			dst = &debt
+		case "vigilo_pebble_compactions_total":
+			dst = &done
+		default:
+			continue
+		}
+		if *dst, err = strconv.ParseFloat(value, 64); err != nil {
+			return 0, 0, fmt.Errorf("/metrics %s: %w", name, err)
+		}
+		found++
+	}
+	if found != 2 {
+		return 0, 0, fmt.Errorf("/metrics has no Pebble compaction figures")
+	}
+	return debt, done, nil
 }

@@ -162,3 +162,67 @@ func TestPlainCreatesShareCommits(t *testing.T) {
 		t.Fatalf("%d checks, want %d", n, racers*each)
 	}
 }
+
+// A creation that lands while another's lookup runs outside the lock is not
+// missed: when it clashes, or more landed than the stripe remembers, the lookup
+// is repeated under the lock; otherwise it is not.
+func TestClaimSeesLandingsDuringLookup(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+	e := openTest(t, t.TempDir(), clock, time.Minute)
+	defer e.Close()
+	named := func(name string) *store.Check {
+		c := e.newCheck(DefaultProjectID)
+		c.Name = name
+		return &c
+	}
+	isX := func(c *store.Check) bool { return c.Name == "x" }
+	none := func() (store.Check, bool, error) { return store.Check{}, false, nil }
+	for _, tc := range []struct {
+		name    string
+		landing []string // names that land during the first lookup
+		lookups int      // lookups the claim makes
+	}{
+		{"nothing lands", nil, 1},
+		{"others land", []string{"y", "z"}, 1},
+		{"a clashing one lands", []string{"y", "x"}, 2},
+		{"more land than remembered", repeat("y", landedKept+1), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			_, found, land, err := e.claim(named("x"), isX, func() (store.Check, bool, error) {
+				calls++
+				if calls > 1 {
+					return store.Check{ID: uuid.New()}, true, nil
+				}
+				for _, n := range tc.landing {
+					_, ok, land, err := e.claim(named(n), func(c *store.Check) bool { return c.Name == n }, none)
+					if err != nil || ok {
+						t.Fatalf("landing %q: found %v, %v", n, ok, err)
+					}
+					land()
+				}
+				return store.Check{}, false, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if calls != tc.lookups {
+				t.Fatalf("%d lookups, want %d", calls, tc.lookups)
+			}
+			if found != (tc.lookups == 2) {
+				t.Fatalf("found %v after %d lookups", found, calls)
+			}
+			if land != nil {
+				land()
+			}
+		})
+	}
+}
+
+func repeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
