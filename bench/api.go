@@ -380,23 +380,28 @@ func runAPIChild(job apiJob) (apiChildResult, error) {
 // settleLimit bounds the wait for a server's compactions after a fill.
 const settleLimit = 2 * time.Minute
 
-// settle waits, through the server's /metrics, until Pebble has no compaction
-// debt and completed no compaction for a second, and says how long that took
-// (at most settleLimit). A project grows to 1M checks over days, with its
-// compactions keeping up; the fill writes it in a minute and a half, and
-// without the wait the next measurement pays the whole fill's compactions
-// (at 1M, a third of the server's CPU), which is the fill's cost, not the
-// project's size's.
+// settle waits, through the server's /metrics, until Pebble has run no
+// compaction for two seconds (none running, none completed), and says how
+// long that took (at most settleLimit). A project grows to 1M checks over
+// days, with its compactions keeping up; the fill writes it in about a minute,
+// and without the wait the next measurement pays the whole fill's
+// compactions, which is the fill's cost, not the project's size's. (Pebble's
+// compaction debt is no signal: it counts L0's bytes, so it is rarely 0.)
 func (c *apiClient) settle() time.Duration {
 	t0 := time.Now()
-	last := -1.0
+	last, quiet := -1.0, 0
 	for time.Since(t0) < settleLimit {
-		debt, done, err := c.compactionState()
+		running, done, err := c.compactionState()
 		if err != nil {
 			c.fail("settle: %v", err)
 			break
 		}
-		if debt == 0 && done == last {
+		if running == 0 && done == last {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		if quiet == 2 {
 			break
 		}
 		last = done
@@ -405,9 +410,9 @@ func (c *apiClient) settle() time.Duration {
 	return time.Since(t0)
 }
 
-// compactionState reads Pebble's compaction debt and completed compactions
-// from the server's /metrics.
-func (c *apiClient) compactionState() (debt, done float64, err error) {
+// compactionState reads the compactions running and completed from the
+// server's /metrics.
+func (c *apiClient) compactionState() (running, done float64, err error) {
 	resp, err := c.http.Get(c.base + "/metrics")
 	if err != nil {
 		return 0, 0, err
@@ -425,8 +430,8 @@ func (c *apiClient) compactionState() (debt, done float64, err error) {
 		}
 		var dst *float64
 		switch name {
-		case "vigilo_pebble_compaction_debt_bytes":
-			dst = &debt
+		case "vigilo_pebble_compactions_running":
+			dst = &running
 		case "vigilo_pebble_compactions_total":
 			dst = &done
 		default:
@@ -440,5 +445,5 @@ func (c *apiClient) compactionState() (debt, done float64, err error) {
 	if found != 2 {
 		return 0, 0, fmt.Errorf("/metrics has no Pebble compaction figures")
 	}
-	return debt, done, nil
+	return running, done, nil
 }

@@ -119,6 +119,7 @@ func TestMetrics(t *testing.T) {
 	atLeast(`vigilo_store_batched_ops_total`, 3)
 	atLeast(`vigilo_pebble_wal_written_bytes_total`, 1)
 	atLeast(`vigilo_pebble_read_amplification`, 0)
+	atLeast(`vigilo_pebble_compactions_running`, 0)
 	atLeast(`vigilo_pebble_block_cache_hits_total`, 0)
 	atLeast(`vigilo_pebble_memtable_bytes`, 1)
 	atLeast(`go_goroutines`, 1)

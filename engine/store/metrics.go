@@ -21,7 +21,7 @@ type collector struct {
 	commits, syncs, ops, maxGroup, queued *prometheus.Desc
 	samples, sampleGroups, samplesLost    *prometheus.Desc
 
-	walBytes, walWritten, compactions, compactDebt, flushes, readAmp,
+	walBytes, walWritten, compactions, compacting, compactDebt, flushes, readAmp,
 	cacheHits, cacheMisses, cacheBytes, memBytes, memCount, diskBytes, tables *prometheus.Desc
 }
 
@@ -42,6 +42,7 @@ func newCollector(s *Store) *collector {
 		walBytes:    d("vigilo_pebble_wal_bytes", "Size of the live WAL files (logical bytes)."),
 		walWritten:  d("vigilo_pebble_wal_written_bytes_total", "Bytes written to the WAL, including overhead."),
 		compactions: d("vigilo_pebble_compactions_total", "Compactions completed."),
+		compacting:  d("vigilo_pebble_compactions_running", "Compactions in progress."),
 		compactDebt: d("vigilo_pebble_compaction_debt_bytes", "Estimated bytes to compact for the LSM to reach a stable state."),
 		flushes:     d("vigilo_pebble_flushes_total", "Memtable flushes completed."),
 		readAmp:     d("vigilo_pebble_read_amplification", "Read amplification: sublevels in L0 plus non-empty lower levels."),
@@ -58,7 +59,7 @@ func newCollector(s *Store) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.commits, c.syncs, c.ops, c.maxGroup, c.queued,
 		c.samples, c.sampleGroups, c.samplesLost,
-		c.walBytes, c.walWritten, c.compactions, c.compactDebt, c.flushes, c.readAmp,
+		c.walBytes, c.walWritten, c.compactions, c.compacting, c.compactDebt, c.flushes, c.readAmp,
 		c.cacheHits, c.cacheMisses, c.cacheBytes, c.memBytes, c.memCount, c.diskBytes, c.tables} {
 		ch <- d
 	}
@@ -92,6 +93,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.walBytes, float64(m.WAL.Size))
 	counter(c.walWritten, float64(m.WAL.BytesWritten))
 	counter(c.compactions, float64(m.Compact.Count))
+	gauge(c.compacting, float64(m.Compact.NumInProgress))
 	gauge(c.compactDebt, float64(m.Compact.EstimatedDebt))
 	counter(c.flushes, float64(m.Flush.Count))
 	gauge(c.readAmp, float64(m.ReadAmp()))
