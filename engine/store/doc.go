@@ -82,7 +82,10 @@
 //
 // Records are CBOR maps keyed by the integers of the cbor tags in records.go;
 // times are encoded as int64 Unix nanoseconds (exact, and cheap to decode)
-// and come back in UTC; see codec.go.
+// and come back in UTC; see codec.go. The records written on the hot paths (a
+// check without dialect fields, a ping entry, a flip) are encoded by hand
+// (fastencode.go) into the very bytes the library would write, which a table
+// test and a fuzz test compare; the library encodes everything else.
 //
 // # Group commit
 //
