@@ -30,7 +30,7 @@ func (f *fakeClock) set(t time.Time) {
 
 const testTick = 100 * time.Millisecond
 
-func openTest(t *testing.T, dir string, clock *fakeClock, idle time.Duration) *Engine {
+func openTest(t testing.TB, dir string, clock *fakeClock, idle time.Duration) *Engine {
 	t.Helper()
 	e, err := Open(Options{
 		DataDir: dir, MinPeriod: time.Second, APIKey: "k", ReadOnlyKey: "r",

@@ -25,8 +25,8 @@ func TestMetricsCollector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 23 {
-		t.Errorf("%d series, want 23", n)
+	if n != 24 {
+		t.Errorf("%d series, want 24", n)
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
