@@ -65,8 +65,8 @@ type APIResult struct {
 	FillPerSecond float64 `json:"fill_creates_per_second"`
 	FillSeconds   float64 `json:"fill_seconds"`
 	// SettleSeconds is size (decimal) → how long after the fill to that size
-	// Pebble took to pay the fill's compaction debt, before that size's
-	// creates were measured.
+	// the server took to run no compaction for 2 s, before that size's creates
+	// were measured (see settle).
 	SettleSeconds map[string]float64 `json:"settle_seconds"`
 	// Latency is dialect → "get" | "update" | "delete" → latency, Ops of each,
 	// at the largest size.
