@@ -80,8 +80,11 @@ func (e *Engine) provision(project uuid.UUID, slug string) ([]uuid.UUID, bool, e
 	var ids []uuid.UUID
 	_, exists, land, err := e.claim(&rec, func(c *store.Check) bool { return c.Slug == slug },
 		func() (store.Check, bool, error) {
-			var err error
-			ids, err = e.store.ChecksBySlug(project, slug)
+			found, err := e.store.ChecksBySlug(project, slug)
+			// The lookup runs outside the stripe's lock, so it can see a
+			// competitor committed but not yet resident, whose ping would
+			// find nothing; left out, that one is met in flight instead.
+			ids = slices.DeleteFunc(found, func(id uuid.UUID) bool { return !e.resident(id) })
 			return store.Check{}, len(ids) > 0, err
 		})
 	if err != nil || exists {

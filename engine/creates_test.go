@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -170,8 +171,16 @@ func TestClaimSeesLandingsDuringLookup(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
 	e := openTest(t, t.TempDir(), clock, time.Minute)
 	defer e.Close()
+	// A project in the same stripe as the default one (the stripe is the
+	// last byte): its landings never clash with the default project's.
+	other := DefaultProjectID
+	other[0] ^= 0xff
 	named := func(name string) *store.Check {
-		c := e.newCheck(DefaultProjectID)
+		project := DefaultProjectID
+		if n, ok := strings.CutPrefix(name, "other:"); ok {
+			project, name = other, n
+		}
+		c := e.newCheck(project)
 		c.Name = name
 		return &c
 	}
@@ -185,6 +194,9 @@ func TestClaimSeesLandingsDuringLookup(t *testing.T) {
 		{"nothing lands", nil, 1},
 		{"others land", []string{"y", "z"}, 1},
 		{"a clashing one lands", []string{"y", "x"}, 2},
+		{"a clashing one lands before others", []string{"x", "y"}, 2},
+		{"as many land as remembered", repeat("y", landedKept), 1},
+		{"another project's namesake lands", []string{"other:x"}, 1},
 		{"more land than remembered", repeat("y", landedKept+1), 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,7 +207,8 @@ func TestClaimSeesLandingsDuringLookup(t *testing.T) {
 					return store.Check{ID: uuid.New()}, true, nil
 				}
 				for _, n := range tc.landing {
-					_, ok, land, err := e.claim(named(n), func(c *store.Check) bool { return c.Name == n }, none)
+					rec := named(n)
+					_, ok, land, err := e.claim(rec, func(c *store.Check) bool { return c.Name == rec.Name }, none)
 					if err != nil || ok {
 						t.Fatalf("landing %q: found %v, %v", n, ok, err)
 					}
