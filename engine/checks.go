@@ -54,7 +54,7 @@ func (e *Engine) PingSlug(pingKey, slug string, create bool, ev heartbeat.Event,
 	if !ok {
 		return false, ingest.ErrNotFound
 	}
-	ids, err := e.store.ChecksBySlug(project, slug)
+	ids, err := e.residentBySlug(project, slug)
 	if err != nil {
 		return false, err
 	}
@@ -73,6 +73,15 @@ func (e *Engine) PingSlug(pingKey, slug string, create bool, ev heartbeat.Event,
 	return created, e.Ping(ids[0], ev, p)
 }
 
+// residentBySlug is the project's checks slugged slug that are in the
+// registry. A check is committed before it is resident, and a lookup outside
+// the creation's lock can see it in between, when a ping to it would find
+// nothing; left out, it is met in flight by provision instead.
+func (e *Engine) residentBySlug(project uuid.UUID, slug string) ([]uuid.UUID, error) {
+	ids, err := e.store.ChecksBySlug(project, slug)
+	return slices.DeleteFunc(ids, func(id uuid.UUID) bool { return !e.resident(id) }), err
+}
+
 // provision makes a check named and slugged slug, unless a concurrent ping made it first.
 func (e *Engine) provision(project uuid.UUID, slug string) ([]uuid.UUID, bool, error) {
 	rec := e.newCheck(project)
@@ -80,11 +89,8 @@ func (e *Engine) provision(project uuid.UUID, slug string) ([]uuid.UUID, bool, e
 	var ids []uuid.UUID
 	_, exists, land, err := e.claim(&rec, func(c *store.Check) bool { return c.Slug == slug },
 		func() (store.Check, bool, error) {
-			found, err := e.store.ChecksBySlug(project, slug)
-			// The lookup runs outside the stripe's lock, so it can see a
-			// competitor committed but not yet resident, whose ping would
-			// find nothing; left out, that one is met in flight instead.
-			ids = slices.DeleteFunc(found, func(id uuid.UUID) bool { return !e.resident(id) })
+			var err error
+			ids, err = e.residentBySlug(project, slug)
 			return store.Check{}, len(ids) > 0, err
 		})
 	if err != nil || exists {
