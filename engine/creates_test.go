@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -195,9 +196,9 @@ func TestClaimSeesLandingsDuringLookup(t *testing.T) {
 		{"others land", []string{"y", "z"}, 1},
 		{"a clashing one lands", []string{"y", "x"}, 2},
 		{"a clashing one lands before others", []string{"x", "y"}, 2},
-		{"as many land as remembered", repeat("y", landedKept), 1},
+		{"as many land as remembered", slices.Repeat([]string{"y"}, landedKept), 1},
 		{"another project's namesake lands", []string{"other:x"}, 1},
-		{"more land than remembered", repeat("y", landedKept+1), 2},
+		{"more land than remembered", slices.Repeat([]string{"y"}, landedKept+1), 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := 0
@@ -230,12 +231,4 @@ func TestClaimSeesLandingsDuringLookup(t *testing.T) {
 			}
 		})
 	}
-}
-
-func repeat(s string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = s
-	}
-	return out
 }
