@@ -295,15 +295,22 @@ func (e *Engine) Close() error {
 	if !e.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	// Shutdown returns once every connection is closed, but each server's
+	// worker-pool cleaner sleeps up to fasthttp's MaxIdleWorkerDuration
+	// (10 s) before it sees the stop, and it holds the server and so its
+	// handler: dropping the handlers lets a closed engine's heap (800 MB at
+	// 1M checks) be collected at once, not 10 s later.
 	if e.server != nil {
 		if err := e.server.Shutdown(); err != nil {
 			e.o.Logger.Warn("http shutdown", "err", err)
 		}
+		e.server.Handler = nil
 	}
 	if e.metrics.server != nil {
 		if err := e.metrics.server.Shutdown(); err != nil {
 			e.o.Logger.Warn("metrics http shutdown", "err", err)
 		}
+		e.metrics.server.Handler = nil
 	}
 	close(e.stop)
 	e.wg.Wait()
