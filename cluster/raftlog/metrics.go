@@ -1,0 +1,43 @@
+package raftlog
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the node's replication figures.
+type Metrics struct {
+	ShardsLed     prometheus.Gauge
+	LeaderChanges prometheus.Counter
+	Proposals     *prometheus.CounterVec // by result: applied, not_leader, skipped, rejected, closed
+	Skipped       prometheus.Counter
+	InboxDropped  prometheus.Counter
+	Commits       prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		ShardsLed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "vigilo_raft_shards_led", Help: "Shards whose raft leader is this node.",
+		}),
+		LeaderChanges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigilo_raft_leader_changes_total", Help: "Changes of a shard's leader seen by this node.",
+		}),
+		Proposals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigilo_raft_proposals_total", Help: "Commands proposed through this node, by result.",
+		}, []string{"result"}),
+		Skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigilo_raft_entries_skipped_total",
+			Help: "Committed entries applied as no-ops because their sequence number was not the next one.",
+		}),
+		InboxDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigilo_raft_inbox_dropped_total", Help: "Inbound raft messages dropped because the loop was behind.",
+		}),
+		Commits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigilo_raft_loop_commits_total", Help: "Synced batches written by the raft loop (log appends, hard states and applies of every shard).",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.ShardsLed, m.LeaderChanges, m.Proposals, m.Skipped, m.InboxDropped, m.Commits} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

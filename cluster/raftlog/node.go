@@ -1,0 +1,608 @@
+package raftlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/vigilo/vigilo/engine/store"
+)
+
+var (
+	// ErrNotLeader: this node does not lead the shard (or stopped leading it
+	// before the command was applied, which may still commit later: a
+	// caller that retries may apply it twice).
+	ErrNotLeader = errors.New("raftlog: not the shard's leader")
+	// ErrSkipped: the command's entry committed out of sequence and was
+	// applied as a no-op on every replica.
+	ErrSkipped = errors.New("raftlog: entry skipped out of sequence")
+	// ErrClosed: the node is closed.
+	ErrClosed = errors.New("raftlog: closed")
+	// ErrTooLarge: one command exceeds Options.MaxEntryBytes.
+	ErrTooLarge = errors.New("raftlog: command larger than an entry")
+)
+
+// An Envelope is one raft message of one shard.
+type Envelope struct {
+	Shard uint32
+	Msg   *pb.Message
+}
+
+// Transport carries a loop iteration's messages to other nodes. Send must
+// not block and may drop messages: raft retransmits. It must not keep msgs
+// past the call unless it copies them.
+type Transport interface {
+	Send(to uint64, msgs []Envelope)
+}
+
+// DoneFunc learns a proposal's fate: the index of the entry that applied
+// it on this node, or why it did not (ErrNotLeader, ErrSkipped, ErrClosed,
+// the ApplyFunc's error). It runs on the node's loop and must not block.
+type DoneFunc func(index uint64, err error)
+
+type proposal struct {
+	shard uint32
+	cmd   []byte
+	done  DoneFunc
+}
+
+// Node is this node's replica of every shard: one etcd raft RawNode each,
+// all driven by one loop goroutine, which writes the log appends, hard
+// states and applied commands of all of them as one synced batch per
+// iteration, and only then sends their messages and completes proposals.
+type Node struct {
+	o      Options
+	m      *Metrics
+	shards []*shard
+	inbox  chan Envelope
+	props  chan proposal
+	ticks  chan chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	// stopOnce guards stop; closed tells Propose and Deliver to give up.
+	stopOnce sync.Once
+	closed   atomic.Bool
+	// err is the loop's fatal error (a failed commit), once it has one.
+	errMu sync.Mutex
+	err   error
+}
+
+type shard struct {
+	id  uint32
+	log *shardLog
+	rn  *raft.RawNode
+
+	lead      atomic.Uint64 // read by Leader from any goroutine
+	applied   uint64
+	lastSeq   uint64 // the state machine's position: the last applied entry's sequence number
+	leading   uint64 // the term this node leads in; 0 while it does not
+	ready     bool   // leading, and its term's first entry is applied: nextSeq is known
+	nextSeq   uint64
+	queued    []proposal
+	inflight  map[uint64][]proposal // by sequence number, proposed in term leading
+	posDirty  bool
+	completed []completion
+}
+
+type completion struct {
+	p     proposal
+	index uint64
+	err   error
+}
+
+// Open starts the node's loop over the shards' stored logs, bootstrapping
+// the ones it has none of.
+func Open(o Options) (*Node, error) {
+	o = o.WithDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(o.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("raftlog: register metrics: %w", err)
+	}
+	n := &Node{
+		o: o, m: m,
+		inbox: make(chan Envelope, o.Inbox),
+		props: make(chan proposal, 1024),
+		ticks: make(chan chan struct{}),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	boot := o.Store.NewBatch()
+	for i := range o.Shards {
+		s, err := n.openShard(uint32(i), boot)
+		if err != nil {
+			boot.Discard()
+			return nil, fmt.Errorf("raftlog: open shard %d: %w", i, err)
+		}
+		n.shards = append(n.shards, s)
+	}
+	if err := o.Store.Commit(boot); err != nil {
+		return nil, fmt.Errorf("raftlog: bootstrap: %w", err)
+	}
+	go n.run()
+	return n, nil
+}
+
+// quietRaft keeps etcd raft's chatter out of the node's log; its panics
+// (broken invariants) still panic.
+var quietRaft = &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
+
+func (n *Node) openShard(id uint32, boot *store.Batch) (*shard, error) {
+	l, err := openShardLog(n.o.Store, id, n.o.Peers, boot)
+	if err != nil {
+		return nil, err
+	}
+	s := &shard{id: id, log: l, inflight: map[uint64][]proposal{}}
+	pos, err := n.o.Store.RaftApplied(id)
+	if err != nil {
+		return nil, err
+	}
+	s.applied = l.snapIndex
+	if pos != nil {
+		if len(pos) != 16 {
+			return nil, fmt.Errorf("applied position of %d bytes", len(pos))
+		}
+		s.applied, s.lastSeq = binary.BigEndian.Uint64(pos), binary.BigEndian.Uint64(pos[8:])
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:                        n.o.ID,
+		ElectionTick:              n.o.ElectionTicks,
+		HeartbeatTick:             n.o.HeartbeatTicks,
+		Storage:                   l,
+		Applied:                   s.applied,
+		MaxSizePerMsg:             uint64(n.o.MaxEntryBytes),
+		MaxInflightMsgs:           256,
+		MaxUncommittedEntriesSize: 64 << 20,
+		// A leader that hears from no quorum steps down, so a partitioned
+		// minority stops taking writes within an election timeout.
+		CheckQuorum: true,
+		// A node back from a partition does not depose a working leader.
+		PreVote: true,
+		// Proposals go to the leader only, so a proposal's sequence number
+		// is always assigned by the node that appends it.
+		DisableProposalForwarding: true,
+		Logger:                    quietRaft,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.rn = rn
+	return s, nil
+}
+
+// Leader is the shard's leader as this node last knew it; 0 when unknown.
+func (n *Node) Leader(shard uint32) uint64 {
+	if int(shard) >= len(n.shards) {
+		return 0
+	}
+	return n.shards[shard].lead.Load()
+}
+
+// Shards is the number of shards.
+func (n *Node) Shards() int { return len(n.shards) }
+
+// Metrics are the node's metrics, registered on Options.Registry.
+func (n *Node) Metrics() *Metrics { return n.m }
+
+// Err is the loop's fatal error, if it stopped on one.
+func (n *Node) Err() error {
+	n.errMu.Lock()
+	defer n.errMu.Unlock()
+	return n.err
+}
+
+// Propose replicates cmd through the shard's log and applies it on every
+// replica; done learns the outcome. Commands proposed to one shard apply in
+// the order Propose was called.
+func (n *Node) Propose(shard uint32, cmd []byte, done DoneFunc) {
+	switch {
+	case int(shard) >= len(n.shards):
+		done(0, fmt.Errorf("raftlog: no shard %d", shard))
+		return
+	case len(cmd)+entryHeaderLen+binary.MaxVarintLen64 > n.o.MaxEntryBytes:
+		done(0, ErrTooLarge)
+		return
+	}
+	select {
+	case n.props <- proposal{shard: shard, cmd: cmd, done: done}:
+	case <-n.done:
+		done(0, ErrClosed)
+	}
+}
+
+// Deliver hands messages from another node to the loop; those that do not
+// fit its inbox are dropped.
+func (n *Node) Deliver(envs []Envelope) {
+	if n.closed.Load() {
+		return
+	}
+	for _, e := range envs {
+		if int(e.Shard) >= len(n.shards) {
+			continue
+		}
+		select {
+		case n.inbox <- e:
+		default:
+			n.m.InboxDropped.Inc()
+		}
+	}
+}
+
+// Tick advances every shard's clock by one tick and returns once the loop
+// has handled it and everything it caused on this node. For ManualTick.
+func (n *Node) Tick() {
+	req := make(chan struct{})
+	select {
+	case n.ticks <- req:
+		<-req
+	case <-n.done:
+	}
+}
+
+// Close stops the loop; pending proposals fail with ErrClosed. It does not
+// close the store.
+func (n *Node) Close() {
+	n.closed.Store(true)
+	n.stopOnce.Do(func() { close(n.stop) })
+	<-n.done
+}
+
+func (n *Node) run() {
+	defer close(n.done)
+	var tick <-chan time.Time
+	if !n.o.ManualTick {
+		t := time.NewTicker(n.o.Tick)
+		defer t.Stop()
+		tick = t.C
+	}
+	defer n.failAll(ErrClosed)
+	for {
+		var req chan struct{}
+		select {
+		case <-n.stop:
+			return
+		case <-tick:
+			n.tick()
+		case req = <-n.ticks:
+			n.tick()
+		case e := <-n.inbox:
+			n.step(e)
+		case p := <-n.props:
+			n.queue(p)
+		}
+		n.drain()
+		err := n.process()
+		if req != nil {
+			close(req)
+		}
+		if err != nil {
+			n.errMu.Lock()
+			n.err = err
+			n.errMu.Unlock()
+			n.o.Logger.Error("raft loop stopped", "err", err)
+			return
+		}
+	}
+}
+
+func (n *Node) tick() {
+	for _, s := range n.shards {
+		s.rn.Tick()
+	}
+}
+
+func (n *Node) step(e Envelope) {
+	// Errors are raft refusing a message (stale term, proposal to a
+	// follower): nothing to do but drop it.
+	_ = n.shards[e.Shard].rn.Step(e.Msg)
+}
+
+func (n *Node) queue(p proposal) {
+	s := n.shards[p.shard]
+	s.queued = append(s.queued, p)
+}
+
+// drain takes what else is waiting, so that one iteration handles it all.
+func (n *Node) drain() {
+	for range 4 * n.o.Inbox {
+		select {
+		case e := <-n.inbox:
+			n.step(e)
+		case p := <-n.props:
+			n.queue(p)
+		default:
+			return
+		}
+	}
+}
+
+// process proposes what is queued and handles every shard's Ready until
+// none has one.
+func (n *Node) process() error {
+	for {
+		// Again after each pass: applying a new leader's first entry
+		// releases the commands queued behind it.
+		n.propose()
+		handled, err := n.handleReadies()
+		if err != nil || !handled {
+			return err
+		}
+	}
+}
+
+// propose merges each ready shard's queued commands into entries.
+func (n *Node) propose() {
+	for _, s := range n.shards {
+		if len(s.queued) == 0 {
+			continue
+		}
+		if s.leading == 0 {
+			for _, p := range s.queued {
+				n.m.Proposals.WithLabelValues("not_leader").Inc()
+				p.done(0, ErrNotLeader)
+			}
+			s.queued = s.queued[:0]
+			continue
+		}
+		if !s.ready {
+			continue // until its term's first entry is applied
+		}
+		for len(s.queued) > 0 {
+			size, k := entryHeaderLen, 0
+			for k < len(s.queued) && (k == 0 || size+binary.MaxVarintLen64+len(s.queued[k].cmd) <= n.o.MaxEntryBytes) {
+				size += binary.MaxVarintLen64 + len(s.queued[k].cmd)
+				k++
+			}
+			group := s.queued[:k:k]
+			cmds := make([][]byte, k)
+			for i, p := range group {
+				cmds[i] = p.cmd
+			}
+			seq := s.nextSeq
+			if err := s.rn.Propose(encodeEntry(s.leading, seq, cmds)); err != nil {
+				// Not appended (leadership is being transferred, or the
+				// uncommitted log is full): the sequence number stays free.
+				for _, p := range group {
+					n.m.Proposals.WithLabelValues("not_leader").Inc()
+					p.done(0, fmt.Errorf("%w: %v", ErrNotLeader, err))
+				}
+			} else {
+				s.inflight[seq] = group
+				s.nextSeq++
+			}
+			s.queued = s.queued[k:]
+		}
+		s.queued = nil
+	}
+}
+
+type readyShard struct {
+	s  *shard
+	rd raft.Ready
+}
+
+// handleReadies writes every shard's Ready in one synced batch, then sends
+// their messages, completes the proposals applied, and advances them.
+func (n *Node) handleReadies() (bool, error) {
+	var readies []readyShard
+	b := n.o.Store.NewBatch()
+	for _, s := range n.shards {
+		if !s.rn.HasReady() {
+			continue
+		}
+		rd := s.rn.Ready()
+		if err := n.persist(s, rd, b); err != nil {
+			b.Discard()
+			return false, fmt.Errorf("shard %d: %w", s.id, err)
+		}
+		if err := n.apply(s, rd.CommittedEntries, b); err != nil {
+			b.Discard()
+			return false, fmt.Errorf("shard %d: %w", s.id, err)
+		}
+		readies = append(readies, readyShard{s, rd})
+	}
+	if len(readies) == 0 {
+		b.Discard()
+		return false, nil
+	}
+	for _, r := range readies {
+		if r.s.posDirty {
+			pos := binary.BigEndian.AppendUint64(nil, r.s.applied)
+			b.PutRaftApplied(r.s.id, binary.BigEndian.AppendUint64(pos, r.s.lastSeq))
+			r.s.posDirty = false
+		}
+	}
+	if b.Len() > 0 {
+		if err := n.o.Store.Commit(b); err != nil {
+			return false, fmt.Errorf("commit raft batch: %w", err)
+		}
+		n.m.Commits.Inc()
+	} else {
+		b.Discard()
+	}
+	// Durable: now the votes and appends (and their answers) may leave.
+	byNode := map[uint64][]Envelope{}
+	for _, r := range readies {
+		for _, m := range r.rd.Messages {
+			byNode[m.GetTo()] = append(byNode[m.GetTo()], Envelope{Shard: r.s.id, Msg: m})
+		}
+	}
+	for to, envs := range byNode {
+		n.o.Transport.Send(to, envs)
+	}
+	for _, r := range readies {
+		for _, c := range r.s.completed {
+			c.p.done(c.index, c.err)
+		}
+		r.s.completed = r.s.completed[:0]
+		r.s.rn.Advance(r.rd)
+	}
+	return true, nil
+}
+
+// persist adds rd's hard state and entries to b, and follows leadership.
+func (n *Node) persist(s *shard, rd raft.Ready, b *store.Batch) error {
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		return errors.New("a snapshot arrived: snapshots are not built (the log is never compacted)")
+	}
+	if err := s.log.append(b, rd.Entries); err != nil {
+		return err
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		s.log.hs = proto.Clone(rd.HardState).(*pb.HardState)
+		if err := s.log.saveState(b); err != nil {
+			return err
+		}
+	}
+	if rd.SoftState != nil {
+		n.follow(s, rd.SoftState)
+	}
+	return nil
+}
+
+// follow tracks the shard's leader: a node that starts leading waits for
+// its term's first entry before it numbers proposals; one that stops fails
+// what it had in flight (which may still commit under the next leader).
+func (n *Node) follow(s *shard, ss *raft.SoftState) {
+	if old := s.lead.Swap(ss.Lead); old != ss.Lead {
+		n.m.LeaderChanges.Inc()
+	}
+	isLeader := ss.RaftState == raft.StateLeader
+	switch {
+	case isLeader && s.leading == 0:
+		s.leading, s.ready = s.rn.BasicStatus().GetTerm(), false
+		n.m.ShardsLed.Inc()
+	case !isLeader && s.leading != 0:
+		s.leading, s.ready = 0, false
+		n.m.ShardsLed.Dec()
+		n.failShard(s, ErrNotLeader)
+	}
+}
+
+func (n *Node) failShard(s *shard, err error) {
+	failed := 0
+	for seq, group := range s.inflight {
+		for _, p := range group {
+			s.completed = append(s.completed, completion{p: p, err: err})
+		}
+		failed += len(group)
+		delete(s.inflight, seq)
+	}
+	for _, p := range s.queued {
+		s.completed = append(s.completed, completion{p: p, err: err})
+	}
+	failed += len(s.queued)
+	s.queued = nil
+	result := "not_leader"
+	if errors.Is(err, ErrClosed) {
+		result = "closed"
+	}
+	n.m.Proposals.WithLabelValues(result).Add(float64(failed))
+}
+
+// apply adds the committed entries' commands to b, in order.
+func (n *Node) apply(s *shard, ents []*pb.Entry, b *store.Batch) error {
+	for _, e := range ents {
+		idx := e.GetIndex()
+		if idx <= s.applied {
+			continue // applied before a restart
+		}
+		switch e.GetType() {
+		case pb.EntryNormal:
+			n.applyNormal(s, e, b)
+		case pb.EntryConfChange:
+			var cc pb.ConfChange
+			if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
+				return fmt.Errorf("entry %d: conf change: %w", idx, err)
+			}
+			s.log.cs = proto.Clone(s.rn.ApplyConfChange(&cc)).(*pb.ConfState)
+			if err := s.log.saveState(b); err != nil {
+				return err
+			}
+		case pb.EntryConfChangeV2:
+			var cc pb.ConfChangeV2
+			if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
+				return fmt.Errorf("entry %d: conf change: %w", idx, err)
+			}
+			s.log.cs = proto.Clone(s.rn.ApplyConfChange(&cc)).(*pb.ConfState)
+			if err := s.log.saveState(b); err != nil {
+				return err
+			}
+		}
+		s.applied, s.posDirty = idx, true
+	}
+	return nil
+}
+
+func (n *Node) applyNormal(s *shard, e *pb.Entry, b *store.Batch) {
+	idx := e.GetIndex()
+	if len(e.GetData()) == 0 {
+		// A leader's first entry: everything before it is applied now.
+		if s.leading != 0 && e.GetTerm() == s.leading && !s.ready {
+			s.ready, s.nextSeq = true, s.lastSeq+1
+		}
+		return
+	}
+	term, seq, cmds, err := decodeEntry(e.GetData())
+	ours := s.leading != 0 && term == s.leading
+	var group []proposal
+	if ours {
+		group = s.inflight[seq]
+		delete(s.inflight, seq)
+	}
+	if err != nil || seq != s.lastSeq+1 {
+		// Deterministic on every replica: the entry is a no-op.
+		n.m.Skipped.Inc()
+		if err == nil {
+			err = ErrSkipped
+		}
+		for _, p := range group {
+			n.m.Proposals.WithLabelValues("skipped").Inc()
+			s.completed = append(s.completed, completion{p: p, index: idx, err: err})
+		}
+		return
+	}
+	s.lastSeq = seq
+	for i, c := range cmds {
+		err := n.o.Apply(s.id, idx, c, b)
+		if i < len(group) {
+			result := "applied"
+			if err != nil {
+				result = "rejected"
+			}
+			n.m.Proposals.WithLabelValues(result).Inc()
+			s.completed = append(s.completed, completion{p: group[i], index: idx, err: err})
+		}
+	}
+}
+
+// failAll fails every pending proposal once the loop stops.
+func (n *Node) failAll(err error) {
+	n.closed.Store(true)
+	for _, s := range n.shards {
+		n.failShard(s, err)
+		for _, c := range s.completed {
+			c.p.done(0, c.err)
+		}
+		s.completed = nil
+	}
+	for {
+		select {
+		case p := <-n.props:
+			p.done(0, err)
+		default:
+			return
+		}
+	}
+}

@@ -1,0 +1,250 @@
+package raftlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/vigilo/vigilo/engine/store"
+)
+
+// shardLog is one shard's raft.Storage over the node's store. Only the
+// node's loop goroutine calls it (RawNode is not safe for concurrent use, and
+// neither is this), so it keeps what raft asks for most (bounds, terms) in
+// memory and reads entries from Pebble.
+//
+// A shard starts from a virtual snapshot at index 1, term 1, whose conf
+// state names every peer: the bootstrap etcd raft recommends over
+// RawNode.Bootstrap, identical on every node given the same peers, so no
+// node has to propose the membership.
+type shardLog struct {
+	st    *store.Store
+	shard uint32
+
+	hs *pb.HardState
+	cs *pb.ConfState
+	// snapIndex and snapTerm are the entry before the log's first: the
+	// bootstrap snapshot (phase 1 never compacts).
+	snapIndex, snapTerm uint64
+	// terms[i] is the term of entry snapIndex+1+i, the whole stored log.
+	terms []uint64
+}
+
+const (
+	bootstrapIndex = 1
+	bootstrapTerm  = 1
+)
+
+// openShardLog loads the shard's log, bootstrapping it with peers (written
+// into b, which the caller commits before anything else) when it has none.
+func openShardLog(st *store.Store, shard uint32, peers []uint64, b *store.Batch) (*shardLog, error) {
+	l := &shardLog{st: st, shard: shard, hs: &pb.HardState{}, cs: &pb.ConfState{}}
+	v, err := st.RaftState(shard)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		l.snapIndex, l.snapTerm = bootstrapIndex, bootstrapTerm
+		l.hs = &pb.HardState{Term: new(uint64(bootstrapTerm)), Commit: new(uint64(bootstrapIndex))}
+		l.cs = &pb.ConfState{Voters: append([]uint64(nil), peers...)}
+		if err := l.saveState(b); err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
+	if err := l.decodeState(v); err != nil {
+		return nil, fmt.Errorf("shard %d: %w", shard, err)
+	}
+	first, last, ok, err := st.RaftLogBounds(shard)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return l, nil
+	}
+	if first != l.snapIndex+1 {
+		return nil, fmt.Errorf("shard %d: log starts at %d, after snapshot %d", shard, first, l.snapIndex)
+	}
+	l.terms = make([]uint64, 0, last-first+1)
+	var decodeErr error
+	next := first
+	err = st.RaftEntries(shard, first, last+1, func(i uint64, v []byte) bool {
+		var e pb.Entry
+		if i != next {
+			decodeErr = fmt.Errorf("shard %d: log has a gap at %d", shard, next)
+			return false
+		}
+		if decodeErr = proto.Unmarshal(v, &e); decodeErr != nil {
+			return false
+		}
+		l.terms = append(l.terms, e.GetTerm())
+		next++
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// The 'H' value: hard state and conf state, each length-prefixed, then the
+// snapshot's index and term.
+func (l *shardLog) saveState(b *store.Batch) error {
+	hs, err := proto.Marshal(l.hs)
+	if err != nil {
+		return err
+	}
+	cs, err := proto.Marshal(l.cs)
+	if err != nil {
+		return err
+	}
+	v := binary.AppendUvarint(nil, uint64(len(hs)))
+	v = append(v, hs...)
+	v = binary.AppendUvarint(v, uint64(len(cs)))
+	v = append(v, cs...)
+	v = binary.BigEndian.AppendUint64(v, l.snapIndex)
+	v = binary.BigEndian.AppendUint64(v, l.snapTerm)
+	b.PutRaftState(l.shard, v)
+	return nil
+}
+
+var errBadState = errors.New("stored raft state does not decode")
+
+func (l *shardLog) decodeState(v []byte) error {
+	part := func() ([]byte, bool) {
+		n, k := binary.Uvarint(v)
+		if k <= 0 || uint64(len(v)-k) < n {
+			return nil, false
+		}
+		p := v[k : k+int(n)]
+		v = v[k+int(n):]
+		return p, true
+	}
+	hs, ok1 := part()
+	cs, ok2 := part()
+	if !ok1 || !ok2 || len(v) != 16 {
+		return errBadState
+	}
+	if err := proto.Unmarshal(hs, l.hs); err != nil {
+		return fmt.Errorf("%w: %v", errBadState, err)
+	}
+	if err := proto.Unmarshal(cs, l.cs); err != nil {
+		return fmt.Errorf("%w: %v", errBadState, err)
+	}
+	l.snapIndex = binary.BigEndian.Uint64(v)
+	l.snapTerm = binary.BigEndian.Uint64(v[8:])
+	return nil
+}
+
+func (l *shardLog) lastIndex() uint64 { return l.snapIndex + uint64(len(l.terms)) }
+
+// append adds entries to the log in b, first dropping any stored entries at
+// or after the first one's index (a new leader's log replaces a conflicting
+// suffix).
+func (l *shardLog) append(b *store.Batch, ents []*pb.Entry) error {
+	if len(ents) == 0 {
+		return nil
+	}
+	first := ents[0].GetIndex()
+	if first <= l.snapIndex {
+		return fmt.Errorf("shard %d: append at %d, inside snapshot %d", l.shard, first, l.snapIndex)
+	}
+	if first > l.lastIndex()+1 {
+		return fmt.Errorf("shard %d: append at %d leaves a gap after %d", l.shard, first, l.lastIndex())
+	}
+	if last := l.lastIndex(); first <= last {
+		b.DeleteRaftEntries(l.shard, first, last+1)
+		l.terms = l.terms[:first-l.snapIndex-1]
+	}
+	for _, e := range ents {
+		v, err := proto.Marshal(e)
+		if err != nil {
+			return err
+		}
+		b.PutRaftEntry(l.shard, e.GetIndex(), v)
+		l.terms = append(l.terms, e.GetTerm())
+	}
+	return nil
+}
+
+// InitialState implements raft.Storage.
+func (l *shardLog) InitialState() (*pb.HardState, *pb.ConfState, error) {
+	return proto.Clone(l.hs).(*pb.HardState), proto.Clone(l.cs).(*pb.ConfState), nil
+}
+
+// Entries implements raft.Storage.
+func (l *shardLog) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
+	if lo <= l.snapIndex {
+		return nil, raft.ErrCompacted
+	}
+	if hi > l.lastIndex()+1 {
+		return nil, fmt.Errorf("shard %d: entries [%d, %d) past the last %d", l.shard, lo, hi, l.lastIndex())
+	}
+	var out []*pb.Entry
+	var size uint64
+	var decodeErr error
+	next := lo
+	err := l.st.RaftEntries(l.shard, lo, hi, func(i uint64, v []byte) bool {
+		if i != next {
+			decodeErr = raft.ErrUnavailable
+			return false
+		}
+		e := new(pb.Entry)
+		if decodeErr = proto.Unmarshal(v, e); decodeErr != nil {
+			return false
+		}
+		size += uint64(len(v))
+		if len(out) > 0 && size > maxSize {
+			return false
+		}
+		out = append(out, e)
+		next++
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, raft.ErrUnavailable
+	}
+	return out, nil
+}
+
+// Term implements raft.Storage.
+func (l *shardLog) Term(i uint64) (uint64, error) {
+	switch {
+	case i < l.snapIndex:
+		return 0, raft.ErrCompacted
+	case i == l.snapIndex:
+		return l.snapTerm, nil
+	case i > l.lastIndex():
+		return 0, raft.ErrUnavailable
+	}
+	return l.terms[i-l.snapIndex-1], nil
+}
+
+// LastIndex implements raft.Storage.
+func (l *shardLog) LastIndex() (uint64, error) { return l.lastIndex(), nil }
+
+// FirstIndex implements raft.Storage.
+func (l *shardLog) FirstIndex() (uint64, error) { return l.snapIndex + 1, nil }
+
+// Snapshot implements raft.Storage: the bootstrap snapshot, the only one
+// phase 1 has (it never compacts the log, so no follower needs another).
+func (l *shardLog) Snapshot() (*pb.Snapshot, error) {
+	return &pb.Snapshot{Metadata: &pb.SnapshotMetadata{
+		Index:     new(l.snapIndex),
+		Term:      new(l.snapTerm),
+		ConfState: proto.Clone(l.cs).(*pb.ConfState),
+	}}, nil
+}
