@@ -32,7 +32,19 @@ type shardLog struct {
 	snapIndex, snapTerm uint64
 	// terms[i] is the term of entry snapIndex+1+i, the whole stored log.
 	terms []uint64
+	// recent is the log's last entries (at most recentEntries, and
+	// recentBytes of data): what raft reads back most, to apply what it just
+	// committed and to send followers what they lack, served without a
+	// Pebble iterator (27% of a replicated command's CPU when they were read
+	// from the store).
+	recent      []*pb.Entry
+	recentBytes int
 }
+
+const (
+	recentEntries  = 512
+	recentMaxBytes = 1 << 20
+)
 
 const (
 	bootstrapIndex = 1
@@ -162,6 +174,7 @@ func (l *shardLog) append(b *store.Batch, ents []*pb.Entry) error {
 	if last := l.lastIndex(); first <= last {
 		b.DeleteRaftEntries(l.shard, first, last+1)
 		l.terms = l.terms[:first-l.snapIndex-1]
+		l.dropRecentFrom(first)
 	}
 	for _, e := range ents {
 		v, err := proto.Marshal(e)
@@ -170,8 +183,46 @@ func (l *shardLog) append(b *store.Batch, ents []*pb.Entry) error {
 		}
 		b.PutRaftEntry(l.shard, e.GetIndex(), v)
 		l.terms = append(l.terms, e.GetTerm())
+		l.recent = append(l.recent, e)
+		l.recentBytes += len(e.GetData())
+	}
+	for len(l.recent) > 1 && (len(l.recent) > recentEntries || l.recentBytes > recentMaxBytes) {
+		l.recentBytes -= len(l.recent[0].GetData())
+		l.recent[0] = nil
+		l.recent = l.recent[1:]
 	}
 	return nil
+}
+
+// dropRecentFrom forgets the recent entries from index on.
+func (l *shardLog) dropRecentFrom(index uint64) {
+	for len(l.recent) > 0 && l.recent[len(l.recent)-1].GetIndex() >= index {
+		last := len(l.recent) - 1
+		l.recentBytes -= len(l.recent[last].GetData())
+		l.recent[last] = nil
+		l.recent = l.recent[:last]
+	}
+}
+
+// fromRecent is Entries served from memory; ok is false when lo is older
+// than what recent holds.
+func (l *shardLog) fromRecent(lo, hi, maxSize uint64) ([]*pb.Entry, bool) {
+	if len(l.recent) == 0 || lo < l.recent[0].GetIndex() {
+		return nil, false
+	}
+	start := lo - l.recent[0].GetIndex()
+	end := hi - l.recent[0].GetIndex()
+	var out []*pb.Entry
+	var size uint64
+	for _, e := range l.recent[start:end] {
+		size += uint64(proto.Size(e))
+		if len(out) > 0 && size > maxSize {
+			break
+		}
+		out = append(out, e)
+	}
+	// A copy of the pointers: raft may append to what it is given.
+	return out, true
 }
 
 // InitialState implements raft.Storage.
@@ -186,6 +237,9 @@ func (l *shardLog) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	}
 	if hi > l.lastIndex()+1 {
 		return nil, fmt.Errorf("shard %d: entries [%d, %d) past the last %d", l.shard, lo, hi, l.lastIndex())
+	}
+	if out, ok := l.fromRecent(lo, hi, maxSize); ok {
+		return out, nil
 	}
 	var out []*pb.Entry
 	var size uint64

@@ -116,6 +116,17 @@ func TestShardLog(t *testing.T) {
 			t.Fatalf("reopened term(%d) = %d, want %d", i+1, term, w)
 		}
 	}
+	// Read back from Pebble now (nothing is in memory after a reopen).
+	if len(r.recent) != 0 {
+		t.Fatal("a reopened log has recent entries")
+	}
+	got, err = r.Entries(3, 6, 1<<20)
+	if err != nil || len(got) != 3 || string(got[0].GetData()) != "t2-i3" || string(got[2].GetData()) != "t3-i5" {
+		t.Fatalf("reopened entries [3, 6): %v, %v", got, err)
+	}
+	if one, err := r.Entries(2, 6, 1); err != nil || len(one) != 1 {
+		t.Fatalf("reopened entries under a 1-byte limit: %d, %v (want exactly one)", len(one), err)
+	}
 	// Another shard's log is its own.
 	b = st.NewBatch()
 	other, err := openShardLog(st, 8, []uint64{1}, b)
