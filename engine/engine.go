@@ -26,12 +26,14 @@ import (
 
 // Engine is one running node.
 type Engine struct {
-	o      Options
-	store  *store.Store
-	wheel  *wheel.Wheel
-	system *actor.ActorSystem
-	reg    *actors.Registry
-	outbox *notify.Outbox // alerts.go
+	o     Options
+	store *store.Store
+	// ownStore: Open opened the store, and Close closes it.
+	ownStore bool
+	wheel    *wheel.Wheel
+	system   *actor.ActorSystem
+	reg      *actors.Registry
+	outbox   *notify.Outbox // alerts.go
 	// monitors are the active monitors (monitors.go).
 	monitors *actors.Monitors
 	guard    *netguard.Guard
@@ -70,19 +72,25 @@ func Open(o Options) (*Engine, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := store.Open(store.Options{Dir: o.DataDir, PingLogLimit: o.PingLogLimit})
-	if err != nil {
-		if errors.Is(err, store.ErrLocked) {
-			return nil, fmt.Errorf("data directory %s is in use by another vigilo server: %w", o.DataDir, err)
+	st, owned := o.Store, o.Store == nil
+	if owned {
+		var err error
+		st, err = store.Open(store.Options{Dir: o.DataDir, PingLogLimit: o.PingLogLimit})
+		if err != nil {
+			if errors.Is(err, store.ErrLocked) {
+				return nil, fmt.Errorf("data directory %s is in use by another vigilo server: %w", o.DataDir, err)
+			}
+			return nil, err
 		}
-		return nil, err
 	}
-	e := &Engine{o: o, store: st, stop: make(chan struct{})}
+	e := &Engine{o: o, store: st, ownStore: owned, stop: make(chan struct{})}
 	if err := e.open(); err != nil {
 		if e.monitors != nil {
 			e.monitors.Drain(time.Second) // its probe workers and mailbox workers
 		}
-		st.Close()
+		if owned {
+			st.Close()
+		}
 		return nil, err
 	}
 	return e, nil
@@ -225,15 +233,9 @@ func (e *Engine) Serve(ln net.Listener) error {
 		NoDefaultServerHeader: true,
 		Logger:                fasthttpLogger{e.o.Logger},
 	}
-	if err := e.serveMetrics(); err != nil {
+	if err := e.Start(); err != nil {
 		ln.Close()
 		return err
-	}
-	if !e.o.ManualClock {
-		e.every(e.o.Tick, func() { e.Advance(e.o.Now()) })
-		if e.o.PruneEvery > 0 {
-			e.every(e.o.PruneEvery, e.pruneIncidents)
-		}
 	}
 	e.wg.Add(1)
 	go func() {
@@ -242,9 +244,28 @@ func (e *Engine) Serve(ln net.Listener) error {
 			e.o.Logger.Error("http server stopped", "err", err)
 		}
 	}()
+	return nil
+}
+
+// Start runs the engine's clock and its metrics listener, if any, without
+// serving HTTP: Serve calls it, and a host that serves Handler itself (a
+// cluster node) calls it instead. Call it once.
+func (e *Engine) Start() error {
+	if err := e.serveMetrics(); err != nil {
+		return err
+	}
+	if !e.o.ManualClock {
+		e.every(e.o.Tick, func() { e.Advance(e.o.Now()) })
+		if e.o.PruneEvery > 0 {
+			e.every(e.o.PruneEvery, e.pruneIncidents)
+		}
+	}
 	e.serving.Store(true)
 	return nil
 }
+
+// Handler answers every API and ping request, as Serve's server does.
+func (e *Engine) Handler() fasthttp.RequestHandler { return e.route }
 
 type fasthttpLogger struct{ l *slog.Logger }
 
@@ -322,6 +343,9 @@ func (e *Engine) Close() error {
 	}
 	e.system.Shutdown()
 	e.outbox.Close()
+	if !e.ownStore {
+		return nil
+	}
 	if err := e.store.Close(); err != nil {
 		return fmt.Errorf("close store %s: %w", e.o.DataDir, err)
 	}

@@ -12,12 +12,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigilo/vigilo/api/wire"
+	"github.com/vigilo/vigilo/engine/store"
 )
 
 // Options configures a node. Every field has a documented default except DataDir.
 type Options struct {
 	// DataDir is where Pebble keeps everything; required (the CLI defaults it to ./data).
 	DataDir string
+	// Store, when set, is the already open store of DataDir, which the
+	// engine uses and does not close: a cluster node's, whose commits are
+	// proposals to its replicated log (package cluster). Nil: the engine
+	// opens DataDir's store and owns it.
+	Store *store.Store
 	// Listen is the HTTP address; default 127.0.0.1:8000.
 	Listen string
 	// BaseURL prefixes the URLs the APIs hand out (ping_url, update_url); default

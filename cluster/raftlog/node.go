@@ -64,7 +64,12 @@ type Node struct {
 	m      *Metrics
 	shards []*shard
 	inbox  chan Envelope
-	props  chan proposal
+	// props is the proposals waiting for the loop, appended under propMu:
+	// Propose never blocks, since it is also called from DoneFuncs, on the
+	// loop itself (a store commit's callback that commits again).
+	propMu sync.Mutex
+	props  []proposal
+	wake   chan struct{} // cap 1: props has something
 	ticks  chan chan struct{}
 	stop   chan struct{}
 	done   chan struct{}
@@ -82,6 +87,7 @@ type shard struct {
 	rn  *raft.RawNode
 
 	lead      atomic.Uint64 // read by Leader from any goroutine
+	holding   atomic.Bool   // ready, for Holds
 	applied   uint64
 	lastSeq   uint64 // the state machine's position: the last applied entry's sequence number
 	leading   uint64 // the term this node leads in; 0 while it does not
@@ -113,7 +119,7 @@ func Open(o Options) (*Node, error) {
 	n := &Node{
 		o: o, m: m,
 		inbox: make(chan Envelope, o.Inbox),
-		props: make(chan proposal, 1024),
+		wake:  make(chan struct{}, 1),
 		ticks: make(chan chan struct{}),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
@@ -127,7 +133,7 @@ func Open(o Options) (*Node, error) {
 		}
 		n.shards = append(n.shards, s)
 	}
-	if err := o.Store.Commit(boot); err != nil {
+	if err := o.Store.CommitLocal(boot); err != nil {
 		return nil, fmt.Errorf("raftlog: bootstrap: %w", err)
 	}
 	go n.run()
@@ -189,6 +195,13 @@ func (n *Node) Leader(shard uint32) uint64 {
 	return n.shards[shard].lead.Load()
 }
 
+// Holds says whether this node leads the shard and has applied everything
+// its predecessors committed: its store then holds the shard's whole state,
+// and proposals are taken.
+func (n *Node) Holds(shard uint32) bool {
+	return int(shard) < len(n.shards) && n.shards[shard].holding.Load()
+}
+
 // Shards is the number of shards.
 func (n *Node) Shards() int { return len(n.shards) }
 
@@ -214,10 +227,28 @@ func (n *Node) Propose(shard uint32, cmd []byte, done DoneFunc) {
 		done(0, ErrTooLarge)
 		return
 	}
-	select {
-	case n.props <- proposal{shard: shard, cmd: cmd, done: done}:
-	case <-n.done:
+	n.propMu.Lock()
+	if n.closed.Load() {
+		n.propMu.Unlock()
 		done(0, ErrClosed)
+		return
+	}
+	n.props = append(n.props, proposal{shard: shard, cmd: cmd, done: done})
+	n.propMu.Unlock()
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+// takeProposals queues what Propose added on the shards.
+func (n *Node) takeProposals() {
+	n.propMu.Lock()
+	props := n.props
+	n.props = nil
+	n.propMu.Unlock()
+	for _, p := range props {
+		n.queue(p)
 	}
 }
 
@@ -278,8 +309,7 @@ func (n *Node) run() {
 			n.tick()
 		case e := <-n.inbox:
 			n.step(e)
-		case p := <-n.props:
-			n.queue(p)
+		case <-n.wake:
 		}
 		n.drain()
 		err := n.process()
@@ -319,8 +349,6 @@ func (n *Node) drain() {
 		select {
 		case e := <-n.inbox:
 			n.step(e)
-		case p := <-n.props:
-			n.queue(p)
 		default:
 			return
 		}
@@ -332,7 +360,9 @@ func (n *Node) drain() {
 func (n *Node) process() error {
 	for {
 		// Again after each pass: applying a new leader's first entry
-		// releases the commands queued behind it.
+		// releases the commands queued behind it, and a completed
+		// proposal's DoneFunc may have proposed again.
+		n.takeProposals()
 		n.propose()
 		handled, err := n.handleReadies()
 		if err != nil || !handled {
@@ -424,7 +454,7 @@ func (n *Node) handleReadies() (bool, error) {
 		}
 	}
 	if b.Len() > 0 {
-		if err := n.o.Store.Commit(b); err != nil {
+		if err := n.o.Store.CommitLocal(b); err != nil {
 			return false, fmt.Errorf("commit raft batch: %w", err)
 		}
 		n.m.Commits.Inc()
@@ -485,6 +515,7 @@ func (n *Node) follow(s *shard, ss *raft.SoftState) {
 		n.m.ShardsLed.Inc()
 	case !isLeader && s.leading != 0:
 		s.leading, s.ready = 0, false
+		s.holding.Store(false)
 		n.m.ShardsLed.Dec()
 		n.failShard(s, ErrNotLeader)
 	}
@@ -551,6 +582,7 @@ func (n *Node) applyNormal(s *shard, e *pb.Entry, b *store.Batch) {
 		// A leader's first entry: everything before it is applied now.
 		if s.leading != 0 && e.GetTerm() == s.leading && !s.ready {
 			s.ready, s.nextSeq = true, s.lastSeq+1
+			s.holding.Store(true)
 		}
 		return
 	}
@@ -591,18 +623,18 @@ func (n *Node) applyNormal(s *shard, e *pb.Entry, b *store.Batch) {
 func (n *Node) failAll(err error) {
 	n.closed.Store(true)
 	for _, s := range n.shards {
+		s.holding.Store(false)
 		n.failShard(s, err)
 		for _, c := range s.completed {
 			c.p.done(0, c.err)
 		}
 		s.completed = nil
 	}
-	for {
-		select {
-		case p := <-n.props:
-			p.done(0, err)
-		default:
-			return
-		}
+	n.propMu.Lock()
+	props := n.props
+	n.props = nil
+	n.propMu.Unlock()
+	for _, p := range props {
+		p.done(0, err)
 	}
 }

@@ -264,8 +264,52 @@ func (s *Store) CommitAsync(b *Batch, done func(error)) {
 	}
 }
 
-// submit queues b for the committer; on error b is back in the pool.
+// CommitLocal is Commit on this node only, whatever Options.Replicate
+// says: for the replicated log's own appends and applies.
+func (s *Store) CommitLocal(b *Batch) error {
+	if err := s.submitLocal(b, nil); err != nil {
+		return err
+	}
+	err := <-b.errc
+	b.Discard()
+	return err
+}
+
+// submit queues b for the committer, or proposes it when the store is
+// replicated; on error b is back in the pool.
 func (s *Store) submit(b *Batch, done func(error)) error {
+	if s.opts.Replicate != nil {
+		return s.replicate(b, done)
+	}
+	return s.submitLocal(b, done)
+}
+
+// replicate hands b's writes to Options.Replicate. A Commit's batch stays
+// out of the pool until its answer is in (Commit waits on its errc); a
+// CommitAsync's goes back at once, its writes copied.
+func (s *Store) replicate(b *Batch, done func(error)) error {
+	if b.err != nil {
+		err := b.err
+		b.Discard()
+		return err
+	}
+	if !s.enter() {
+		b.Discard()
+		return ErrClosed
+	}
+	defer s.exit()
+	repr := b.Repr()
+	if done == nil {
+		errc := b.errc
+		s.opts.Replicate(repr, func(err error) { errc <- err })
+		return nil
+	}
+	b.Discard()
+	s.opts.Replicate(repr, done)
+	return nil
+}
+
+func (s *Store) submitLocal(b *Batch, done func(error)) error {
 	b.done = done
 	if !s.enter() {
 		b.Discard()

@@ -35,6 +35,12 @@ type Options struct {
 	CacheSize    int64  // Pebble block cache bytes; default 64 MiB
 	MaxBatch     int    // most commits merged into one WAL sync; default 512
 	FS           vfs.FS // optional, for tests; default vfs.Default
+	// Replicate, when set, makes every Commit and CommitAsync a proposal to
+	// a cluster's replicated log (package cluster): it is given the batch's
+	// writes (Batch.Repr) and calls done once they are applied here — by
+	// the log, through CommitLocal — or have failed, and the store never
+	// applies them itself. Nil: commits are local, the single node.
+	Replicate func(repr []byte, done func(error))
 }
 
 const (
