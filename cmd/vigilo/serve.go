@@ -6,9 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/vigilo/vigilo/cluster"
 	"github.com/vigilo/vigilo/engine"
 )
 
@@ -36,6 +39,8 @@ func serve(args []string) error {
 	fs.StringVar(&o.RDAPServer, "rdap-server", "https://rdap.org/", "RDAP base URL for monitors' domain_expiration")
 	fs.IntVar(&o.ProbeWorkers, "probe-workers", 512, "monitor probes in flight at most")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	clusterID := fs.Uint64("cluster-id", 0, "this node's id in --cluster-peers (cluster mode; 0: a single node)")
+	clusterPeers := fs.String("cluster-peers", "", "every node of the cluster, this one included: id=raft-host:port/api-host:port, comma-separated (the API address replaces --listen)")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
 	}
@@ -44,6 +49,9 @@ func serve(args []string) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if *clusterID != 0 || *clusterPeers != "" {
+		return serveCluster(o, *clusterID, *clusterPeers)
+	}
 
 	e, err := engine.Open(o)
 	if err != nil {
@@ -65,4 +73,57 @@ func serve(args []string) error {
 	s := <-sig
 	o.Logger.Info("shutting down", "signal", s.String())
 	return e.Close()
+}
+
+// serveCluster runs this process as one node of a cluster until a signal.
+func serveCluster(o engine.Options, id uint64, peersFlag string) error {
+	peers, err := parsePeers(peersFlag)
+	if err != nil {
+		return fmt.Errorf("--cluster-peers: %w", err)
+	}
+	self, ok := peers[id]
+	if !ok {
+		return fmt.Errorf("--cluster-id %d is not in --cluster-peers", id)
+	}
+	if o.BaseURL == "" {
+		o.BaseURL = "http://" + self.API
+	}
+	n, err := cluster.Open(cluster.Options{ID: id, Peers: peers, Engine: o})
+	if err != nil {
+		return err
+	}
+	o.Logger.Info("vigilo cluster node serving", "node", id, "api", self.API, "raft", self.Raft, "data", o.DataDir, "peers", len(peers))
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	s := <-sig
+	o.Logger.Info("shutting down", "signal", s.String())
+	return n.Close()
+}
+
+// parsePeers reads "1=host:port/host:port,2=...".
+func parsePeers(v string) (map[uint64]cluster.Peer, error) {
+	peers := map[uint64]cluster.Peer{}
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		idText, addrs, ok := strings.Cut(part, "=")
+		raft, api, ok2 := strings.Cut(addrs, "/")
+		if !ok || !ok2 {
+			return nil, fmt.Errorf("%q is not id=raft-host:port/api-host:port", part)
+		}
+		id, err := strconv.ParseUint(idText, 10, 64)
+		if err != nil || id == 0 {
+			return nil, fmt.Errorf("%q: the id must be a positive integer", part)
+		}
+		if _, dup := peers[id]; dup {
+			return nil, fmt.Errorf("node %d is listed twice", id)
+		}
+		peers[id] = cluster.Peer{Raft: raft, API: api}
+	}
+	if len(peers) == 0 {
+		return nil, fmt.Errorf("no peers")
+	}
+	return peers, nil
 }

@@ -1,0 +1,386 @@
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/vigilo/vigilo/cluster/raftlog"
+	"github.com/vigilo/vigilo/engine"
+	"github.com/vigilo/vigilo/engine/store"
+)
+
+// Peer is one node's addresses.
+type Peer struct {
+	Raft string // host:port of its cluster listener (raft messages)
+	API  string // host:port of its API listener (pings, APIs, /healthz, /metrics)
+}
+
+// Options configure a cluster node. Zero values mean the documented default.
+type Options struct {
+	// ID is this node's id in Peers: non-zero, never reused.
+	ID uint64
+	// Peers is every node, this one included, the same on every node.
+	Peers map[uint64]Peer
+	// Engine is the engine this node runs while it holds the shard; its
+	// DataDir is the node's data directory. Listen, Store and MetricsListen
+	// are the node's to set.
+	Engine engine.Options
+	// Tick is raft's tick; default 100 ms. ElectionTicks is the election
+	// timeout in ticks; default 10 (1–2 s).
+	Tick          time.Duration
+	ElectionTicks int
+	// Logger gets the node's log; default Engine.Logger, else slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports the first option that cannot work.
+func (o Options) Validate() error {
+	switch {
+	case o.ID == 0:
+		return errors.New("cluster: node id is 0")
+	case len(o.Peers) < 1:
+		return errors.New("cluster: no peers")
+	case o.Engine.DataDir == "":
+		return errors.New("cluster: no data directory")
+	case o.Engine.MetricsListen != "":
+		return errors.New("cluster: a separate metrics listener is not built; /metrics is on the API listener")
+	}
+	self, ok := o.Peers[o.ID]
+	if !ok {
+		return fmt.Errorf("cluster: node %d is not among the peers", o.ID)
+	}
+	for id, p := range o.Peers {
+		if id == 0 {
+			return errors.New("cluster: a peer has id 0")
+		}
+		for _, a := range []string{p.Raft, p.API} {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return fmt.Errorf("cluster: peer %d address %q: %w", id, a, err)
+			}
+		}
+	}
+	if self.Raft == self.API {
+		return fmt.Errorf("cluster: node %d uses %s for both raft and API", o.ID, self.API)
+	}
+	return nil
+}
+
+// The shard every check is in, for now: the whole state is one raft group
+// (docs/CLUSTER.md's 64 virtual shards are not built yet), led by one node,
+// which runs the engine; the others replicate and forward.
+const theShard = 0
+
+// Node is one vigilo node of a cluster: its store, the replicated log of
+// its state, the engine while it holds the log's leadership, and the API
+// listener, which forwards to the leader while this node does not.
+type Node struct {
+	o     Options
+	log   *slog.Logger
+	st    *store.Store
+	raft  *raftlog.Node
+	tr    *transport
+	reg   *prometheus.Registry
+	eng   atomic.Pointer[engine.Engine]
+	m     metrics
+	front *fasthttp.Server
+	inner *fasthttp.Server
+
+	proxyMu sync.Mutex
+	proxies map[string]*fasthttp.HostClient
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+type metrics struct {
+	forwarded prometheus.Counter
+	holding   prometheus.Gauge
+	engines   prometheus.Counter
+}
+
+// Open opens the node's store and log and starts its listeners; the engine
+// starts once this node holds the leadership.
+func Open(o Options) (*Node, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Logger == nil {
+		o.Logger = o.Engine.Logger
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	n := &Node{o: o, log: o.Logger.With("node", o.ID), reg: prometheus.NewRegistry(),
+		proxies: map[string]*fasthttp.HostClient{}, stop: make(chan struct{})}
+	n.m = metrics{
+		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigilo_cluster_forwarded_requests_total", Help: "Requests this node forwarded to the leader.",
+		}),
+		holding: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "vigilo_cluster_holding", Help: "1 while this node leads the state and runs the engine.",
+		}),
+		engines: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigilo_cluster_engine_starts_total", Help: "Times this node took over and started the engine.",
+		}),
+	}
+	n.reg.MustRegister(n.m.forwarded, n.m.holding, n.m.engines)
+	ids := slices.Sorted(func(yield func(uint64) bool) {
+		for id := range o.Peers {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	st, err := store.Open(store.Options{Dir: o.Engine.DataDir, PingLogLimit: o.Engine.PingLogLimit, Replicate: n.replicate})
+	if err != nil {
+		return nil, err
+	}
+	n.st = st
+	n.tr = newTransport(o.ID, o.Peers, n.log)
+	n.raft, err = raftlog.Open(raftlog.Options{
+		ID: o.ID, Peers: ids, Shards: 1, Store: st, Transport: n.tr,
+		Tick: o.Tick, ElectionTicks: o.ElectionTicks,
+		// One entry may carry a whole project's deletion.
+		MaxEntryBytes: 64 << 20,
+		Logger:        n.log, Registry: n.reg,
+	})
+	if err != nil {
+		n.tr.close()
+		st.Close()
+		return nil, err
+	}
+	if err := n.listen(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.wg.Add(1)
+	go n.watch()
+	return n, nil
+}
+
+// replicate is the store's Options.Replicate: every commit of the engine
+// is a proposal, acknowledged once a quorum has it and it is applied here.
+func (n *Node) replicate(repr []byte, done func(error)) {
+	n.raft.Propose(theShard, repr, func(_ uint64, err error) { done(err) })
+}
+
+func (n *Node) listen() error {
+	self := n.o.Peers[n.o.ID]
+	inner, err := net.Listen("tcp", self.Raft)
+	if err != nil {
+		return fmt.Errorf("cluster: listen %s: %w", self.Raft, err)
+	}
+	front, err := net.Listen("tcp", self.API)
+	if err != nil {
+		inner.Close()
+		return fmt.Errorf("cluster: listen %s: %w", self.API, err)
+	}
+	n.inner = &fasthttp.Server{Handler: n.serveRaft, Name: "vigilo", MaxRequestBodySize: 128 << 20,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, NoDefaultServerHeader: true}
+	n.front = &fasthttp.Server{Handler: n.serveFront, Name: "vigilo", MaxRequestBodySize: 4 << 20,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		NoDefaultContentType: true, NoDefaultServerHeader: true}
+	for _, s := range []struct {
+		srv *fasthttp.Server
+		ln  net.Listener
+	}{{n.inner, inner}, {n.front, front}} {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := s.srv.Serve(s.ln); err != nil {
+				n.log.Error("cluster listener stopped", "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
+func (n *Node) serveRaft(ctx *fasthttp.RequestCtx) {
+	if string(ctx.Path()) != RaftPath || !ctx.IsPost() {
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		return
+	}
+	envs, err := decodeEnvelopes(ctx.PostBody())
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		ctx.SetBodyString(err.Error())
+		return
+	}
+	n.raft.Deliver(envs)
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+// forwardedHeader marks a forwarded request, so that two nodes that each
+// think the other leads cannot bounce it between them.
+const forwardedHeader = "X-Vigilo-Forwarded-By"
+
+func (n *Node) serveFront(ctx *fasthttp.RequestCtx) {
+	switch string(ctx.Path()) {
+	case "/healthz":
+		n.serveHealth(ctx)
+		return
+	case engine.MetricsPath:
+		n.serveMetrics(ctx)
+		return
+	}
+	if e := n.eng.Load(); e != nil {
+		e.Handler()(ctx)
+		return
+	}
+	lead := n.raft.Leader(theShard)
+	if lead == 0 || lead == n.o.ID || len(ctx.Request.Header.Peek(forwardedHeader)) > 0 {
+		// No leader (no quorum, or an election under way), or this node
+		// was just elected and is starting its engine: nothing can be made
+		// durable now.
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.Response.Header.Set("Retry-After", "1")
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"error": "no cluster leader can take this request now, retry"}`)
+		return
+	}
+	n.forward(ctx, n.o.Peers[lead].API)
+}
+
+func (n *Node) forward(ctx *fasthttp.RequestCtx, addr string) {
+	n.proxyMu.Lock()
+	c := n.proxies[addr]
+	if c == nil {
+		c = &fasthttp.HostClient{Addr: addr, MaxConns: 512, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+		n.proxies[addr] = c
+	}
+	n.proxyMu.Unlock()
+	req := &ctx.Request
+	req.Header.Set(forwardedHeader, strconv.FormatUint(n.o.ID, 10))
+	if err := c.Do(req, &ctx.Response); err != nil {
+		ctx.Response.Reset()
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.Response.Header.Set("Retry-After", "1")
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"error": "the cluster leader did not answer, retry"}`)
+		return
+	}
+	n.m.forwarded.Inc()
+}
+
+// Health is what /healthz says about the node.
+type Health struct {
+	Node    uint64 `json:"node"`
+	Leader  uint64 `json:"leader"`
+	Holding bool   `json:"holding"` // leads and runs the engine
+}
+
+func (n *Node) health() Health {
+	return Health{Node: n.o.ID, Leader: n.raft.Leader(theShard), Holding: n.eng.Load() != nil}
+}
+
+// serveHealth is 200 while the node can serve (it holds the state, or
+// knows a leader to forward to) and 503 while it cannot (no quorum).
+func (n *Node) serveHealth(ctx *fasthttp.RequestCtx) {
+	h := n.health()
+	if !h.Holding && (h.Leader == 0 || h.Leader == n.o.ID) {
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+	}
+	b, _ := json.Marshal(h)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+func (n *Node) serveMetrics(ctx *fasthttp.RequestCtx) {
+	g := prometheus.Gatherers{n.reg}
+	if e := n.eng.Load(); e != nil {
+		g = append(g, e.MetricsRegistry())
+	}
+	fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{}))(ctx)
+}
+
+// watch starts the engine once this node holds the state, and stops it
+// once it does not.
+func (n *Node) watch() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.o.Tick/2 + time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		holds := n.raft.Holds(theShard)
+		switch e := n.eng.Load(); {
+		case holds && e == nil:
+			n.startEngine()
+		case !holds && e != nil:
+			n.log.Warn("lost the leadership: stopping the engine")
+			n.stopEngine()
+		}
+	}
+}
+
+func (n *Node) startEngine() {
+	t0 := time.Now()
+	o := n.o.Engine
+	o.Store, o.Listen = n.st, n.o.Peers[n.o.ID].API
+	if o.Logger == nil {
+		o.Logger = n.log
+	}
+	e, err := engine.Open(o)
+	if err == nil {
+		err = e.Start()
+	}
+	if err != nil {
+		if e != nil {
+			e.Close()
+		}
+		n.log.Error("start the engine", "err", err)
+		return
+	}
+	if k := e.BootstrapKeys; k != nil {
+		fmt.Printf("Created the default project. Its keys are shown only this once:\n"+
+			"  api key:        %s\n  read-only key:  %s\n  ping key:       %s\n", k.APIKey, k.ReadOnlyKey, k.Project.PingKey)
+	}
+	n.eng.Store(e)
+	n.m.holding.Set(1)
+	n.m.engines.Inc()
+	n.log.Info("holding the state: engine started", "checks", e.CheckCount(), "took", time.Since(t0).Round(time.Millisecond))
+}
+
+func (n *Node) stopEngine() {
+	e := n.eng.Swap(nil)
+	n.m.holding.Set(0)
+	if e == nil {
+		return
+	}
+	if err := e.Close(); err != nil {
+		n.log.Error("stop the engine", "err", err)
+	}
+}
+
+// Health says what /healthz says.
+func (n *Node) Health() Health { return n.health() }
+
+// Close stops the node: its engine, listeners, log and store.
+func (n *Node) Close() error {
+	close(n.stop)
+	if n.front != nil {
+		_ = n.front.Shutdown()
+		_ = n.inner.Shutdown()
+	}
+	n.wg.Wait()
+	n.stopEngine()
+	n.raft.Close()
+	n.tr.close()
+	return n.st.Close()
+}

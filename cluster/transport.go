@@ -1,0 +1,160 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/vigilo/vigilo/cluster/raftlog"
+)
+
+// RaftPath is where a node takes the raft messages of its peers, on its
+// cluster listener.
+const RaftPath = "/cluster/v1/raft"
+
+// transport carries raft messages between nodes over HTTP: one POST per
+// batch, to the peer's cluster listener, from one sender goroutine per
+// peer. Send encodes on the raft loop (raft's messages must not be
+// marshalled concurrently with its appends) and never blocks: a peer whose
+// queue is full, or whose POST fails, loses those messages, which raft
+// retransmits.
+type transport struct {
+	log   *slog.Logger
+	peers map[uint64]*sender
+	wg    sync.WaitGroup
+	stop  chan struct{}
+}
+
+type sender struct {
+	id     uint64
+	client *fasthttp.HostClient
+	queue  chan []byte
+}
+
+const senderQueue = 256
+
+func newTransport(self uint64, peers map[uint64]Peer, log *slog.Logger) *transport {
+	t := &transport{log: log, peers: map[uint64]*sender{}, stop: make(chan struct{})}
+	for id, p := range peers {
+		if id == self {
+			continue
+		}
+		s := &sender{
+			id: id,
+			client: &fasthttp.HostClient{
+				Addr: p.Raft, MaxConns: 2,
+				ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+				MaxIdleConnDuration: time.Minute,
+			},
+			queue: make(chan []byte, senderQueue),
+		}
+		t.peers[id] = s
+		t.wg.Add(1)
+		go t.run(s)
+	}
+	return t
+}
+
+// Send implements raftlog.Transport.
+func (t *transport) Send(to uint64, msgs []raftlog.Envelope) {
+	s := t.peers[to]
+	if s == nil {
+		return
+	}
+	body, err := encodeEnvelopes(msgs)
+	if err != nil {
+		t.log.Error("encode raft messages", "to", to, "err", err)
+		return
+	}
+	select {
+	case s.queue <- body:
+	default: // the peer is slow or gone: raft retransmits
+	}
+}
+
+func (t *transport) run(s *sender) {
+	defer t.wg.Done()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://" + s.client.Addr + RaftPath)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/octet-stream")
+	for {
+		var body []byte
+		select {
+		case <-t.stop:
+			return
+		case body = <-s.queue:
+		}
+		// What queued meanwhile goes in the same POST.
+	more:
+		for len(body) < 1<<20 {
+			select {
+			case b := <-s.queue:
+				body = append(body, b...)
+			default:
+				break more
+			}
+		}
+		req.SetBody(body)
+		if err := s.client.Do(req, resp); err != nil || resp.StatusCode() != fasthttp.StatusNoContent {
+			t.log.Debug("raft messages not delivered", "to", s.id, "err", err, "status", resp.StatusCode())
+		}
+	}
+}
+
+func (t *transport) close() {
+	close(t.stop)
+	t.wg.Wait()
+	for _, s := range t.peers {
+		s.client.CloseIdleConnections()
+	}
+}
+
+// A body is envelopes back to back: uvarint shard, uvarint length, the
+// message's protobuf encoding.
+func encodeEnvelopes(msgs []raftlog.Envelope) ([]byte, error) {
+	var out []byte
+	for _, m := range msgs {
+		b, err := proto.Marshal(m.Msg)
+		if err != nil {
+			return nil, err
+		}
+		out = binary.AppendUvarint(out, uint64(m.Shard))
+		out = binary.AppendUvarint(out, uint64(len(b)))
+		out = append(out, b...)
+	}
+	return out, nil
+}
+
+var errBadBody = errors.New("raft message body does not decode")
+
+func decodeEnvelopes(body []byte) ([]raftlog.Envelope, error) {
+	var out []raftlog.Envelope
+	for len(body) > 0 {
+		shard, k := binary.Uvarint(body)
+		if k <= 0 || shard > 1<<16 {
+			return nil, errBadBody
+		}
+		body = body[k:]
+		n, k := binary.Uvarint(body)
+		if k <= 0 || uint64(len(body)-k) < n {
+			return nil, errBadBody
+		}
+		m := new(pb.Message)
+		if err := proto.Unmarshal(body[k:k+int(n)], m); err != nil {
+			return nil, fmt.Errorf("%w: %v", errBadBody, err)
+		}
+		out = append(out, raftlog.Envelope{Shard: uint32(shard), Msg: m})
+		body = body[k+int(n):]
+	}
+	return out, nil
+}
