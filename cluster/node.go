@@ -42,6 +42,9 @@ type Options struct {
 	// timeout in ticks; default 10 (1–2 s).
 	Tick          time.Duration
 	ElectionTicks int
+	// Wait is how long a request waits for a leader during a failover
+	// before it is answered 503; default 5 s.
+	Wait time.Duration
 	// Logger gets the node's log; default Engine.Logger, else slog.Default().
 	Logger *slog.Logger
 }
@@ -116,6 +119,12 @@ type metrics struct {
 func Open(o Options) (*Node, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
+	}
+	if o.Tick == 0 {
+		o.Tick = raftlog.DefaultTick
+	}
+	if o.Wait == 0 {
+		o.Wait = 5 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = o.Engine.Logger
@@ -236,25 +245,44 @@ func (n *Node) serveFront(ctx *fasthttp.RequestCtx) {
 		n.serveMetrics(ctx)
 		return
 	}
-	if e := n.eng.Load(); e != nil {
-		e.Handler()(ctx)
-		return
+	forwarded := len(ctx.Request.Header.Peek(forwardedHeader)) > 0
+	// During a failover (an election, the new leader loading its engine)
+	// the request waits, up to Wait, instead of failing: a client sees a
+	// slow answer, not an error.
+	deadline := time.Now().Add(n.o.Wait)
+	for {
+		if e := n.eng.Load(); e != nil {
+			e.Handler()(ctx)
+			return
+		}
+		lead := n.raft.Leader(theShard)
+		if lead != 0 && lead != n.o.ID && !forwarded {
+			if n.forward(ctx, n.o.Peers[lead].API) {
+				return
+			}
+			// The leader was not reached at all (a dial error), so the
+			// request was not seen there: safe to send again.
+		}
+		if time.Now().After(deadline) {
+			ctx.Response.Reset()
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.Response.Header.Set("Retry-After", "1")
+			ctx.SetContentType("application/json")
+			ctx.SetBodyString(`{"error": "no cluster leader can take this request now, retry"}`)
+			return
+		}
+		select {
+		case <-n.stop:
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			return
+		case <-time.After(n.o.Tick / 4):
+		}
 	}
-	lead := n.raft.Leader(theShard)
-	if lead == 0 || lead == n.o.ID || len(ctx.Request.Header.Peek(forwardedHeader)) > 0 {
-		// No leader (no quorum, or an election under way), or this node
-		// was just elected and is starting its engine: nothing can be made
-		// durable now.
-		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		ctx.Response.Header.Set("Retry-After", "1")
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"error": "no cluster leader can take this request now, retry"}`)
-		return
-	}
-	n.forward(ctx, n.o.Peers[lead].API)
 }
 
-func (n *Node) forward(ctx *fasthttp.RequestCtx, addr string) {
+// forward sends the request to the leader at addr; false when it could not
+// connect, so nothing reached it.
+func (n *Node) forward(ctx *fasthttp.RequestCtx, addr string) bool {
 	n.proxyMu.Lock()
 	c := n.proxies[addr]
 	if c == nil {
@@ -265,14 +293,19 @@ func (n *Node) forward(ctx *fasthttp.RequestCtx, addr string) {
 	req := &ctx.Request
 	req.Header.Set(forwardedHeader, strconv.FormatUint(n.o.ID, 10))
 	if err := c.Do(req, &ctx.Response); err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" || errors.Is(err, fasthttp.ErrDialTimeout) {
+			return false
+		}
 		ctx.Response.Reset()
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		ctx.Response.Header.Set("Retry-After", "1")
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"error": "the cluster leader did not answer, retry"}`)
-		return
+		return true
 	}
 	n.m.forwarded.Inc()
+	return true
 }
 
 // Health is what /healthz says about the node.
@@ -280,10 +313,13 @@ type Health struct {
 	Node    uint64 `json:"node"`
 	Leader  uint64 `json:"leader"`
 	Holding bool   `json:"holding"` // leads and runs the engine
+	// Applied is the index of the last log entry applied here: a replica
+	// has caught up when it equals the leader's.
+	Applied uint64 `json:"applied"`
 }
 
 func (n *Node) health() Health {
-	return Health{Node: n.o.ID, Leader: n.raft.Leader(theShard), Holding: n.eng.Load() != nil}
+	return Health{Node: n.o.ID, Leader: n.raft.Leader(theShard), Holding: n.eng.Load() != nil, Applied: n.raft.Applied(theShard)}
 }
 
 // serveHealth is 200 while the node can serve (it holds the state, or

@@ -88,6 +88,7 @@ type shard struct {
 
 	lead      atomic.Uint64 // read by Leader from any goroutine
 	holding   atomic.Bool   // ready, for Holds
+	appliedAt atomic.Uint64 // applied, for Applied
 	applied   uint64
 	lastSeq   uint64 // the state machine's position: the last applied entry's sequence number
 	leading   uint64 // the term this node leads in; 0 while it does not
@@ -200,6 +201,15 @@ func (n *Node) Leader(shard uint32) uint64 {
 // and proposals are taken.
 func (n *Node) Holds(shard uint32) bool {
 	return int(shard) < len(n.shards) && n.shards[shard].holding.Load()
+}
+
+// Applied is the index of the shard's last entry applied on this node (0
+// before the first): beside the leader's, how far behind this replica is.
+func (n *Node) Applied(shard uint32) uint64 {
+	if int(shard) >= len(n.shards) {
+		return 0
+	}
+	return n.shards[shard].appliedAt.Load()
 }
 
 // Shards is the number of shards.
@@ -573,6 +583,7 @@ func (n *Node) apply(s *shard, ents []*pb.Entry, b *store.Batch) error {
 		}
 		s.applied, s.posDirty = idx, true
 	}
+	s.appliedAt.Store(s.applied)
 	return nil
 }
 

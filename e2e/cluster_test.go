@@ -1,0 +1,307 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// clusterNode is one bin/vigilo of a three-node cluster on loopback.
+type clusterNode struct {
+	*server
+	id   int
+	dead atomic.Bool // killed: the load leaves it alone
+}
+
+type healthJSON struct {
+	Node    int    `json:"node"`
+	Leader  int    `json:"leader"`
+	Holding bool   `json:"holding"`
+	Applied uint64 `json:"applied"`
+}
+
+func (n *clusterNode) health() (int, healthJSON) {
+	var h healthJSON
+	resp, err := http.Get(n.url + "/healthz")
+	if err != nil {
+		return 0, h
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	json.Unmarshal(b, &h)
+	return resp.StatusCode, h
+}
+
+// startCluster launches three nodes and waits until one holds the state
+// and the others know it.
+func startCluster(t *testing.T) []*clusterNode {
+	t.Helper()
+	var peers []string
+	var nodes []*clusterNode
+	for i := 1; i <= 3; i++ {
+		api, raft := freeAddr(t), freeAddr(t)
+		peers = append(peers, fmt.Sprintf("%d=%s/%s", i, raft, api))
+		n := &clusterNode{server: &server{t: t, data: t.TempDir(), addr: api, url: "http://" + api}, id: i}
+		nodes = append(nodes, n)
+	}
+	for _, n := range nodes {
+		n.args = []string{"serve", "--cluster-id", fmt.Sprint(n.id), "--cluster-peers", strings.Join(peers, ","),
+			"--data", n.data, "--min-period", "1s", "--api-key", apiKey, "--read-only-key", roKey,
+			"--ping-log-limit", "100000"}
+		n.spawn()
+		t.Cleanup(n.stop)
+	}
+	waitLeader(t, nodes)
+	return nodes
+}
+
+// spawn starts the process without waiting for it to serve: a cluster node
+// answers /healthz 200 only once a leader is elected, which takes two.
+func (s *server) spawn() {
+	s.t.Helper()
+	s.out = &syncBuffer{}
+	s.cmd = exec.Command(binary, s.args...)
+	s.cmd.Env = append(os.Environ(), s.env...)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.done = make(chan error, 1)
+	go func(done chan error) { done <- s.cmd.Wait() }(s.done)
+}
+
+// waitLeader waits until one running node holds the state and every
+// running node answers /healthz 200 naming it; it returns the holder.
+func waitLeader(t *testing.T, nodes []*clusterNode) *clusterNode {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var holder *clusterNode
+		agree := true
+		for _, n := range nodes {
+			if n.done == nil {
+				continue
+			}
+			code, h := n.health()
+			if code != 200 {
+				agree = false
+				continue
+			}
+			if h.Holding {
+				holder = n
+			}
+		}
+		if holder != nil && agree {
+			for _, n := range nodes {
+				if n.done == nil {
+					continue
+				}
+				if _, h := n.health(); h.Leader != holder.id {
+					agree = false
+				}
+			}
+			if agree {
+				return holder
+			}
+		}
+		if time.Now().After(deadline) {
+			for _, n := range nodes {
+				t.Logf("node %d:\n%s", n.id, n.out)
+			}
+			t.Fatal("no node holds the cluster's state after 30 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type pingRecord struct {
+	N  int    `json:"n"`
+	UA string `json:"ua"`
+}
+
+// kill -9 of the node holding the state, under ping load through all three:
+// no acknowledged ping is lost, the survivors keep answering (requests wait
+// for the new leader rather than fail), silent checks still go down after
+// the failover, each flip is notified under one Idempotency-Key, and the
+// killed node, restarted, catches up.
+func TestClusterKill9UnderPingLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three processes and a failover")
+	}
+	nodes := startCluster(t)
+	holder := waitLeader(t, nodes)
+	rc := newReceiver(t)
+	via := nodes[(holder.id)%3] // a follower: its API calls are forwarded
+	via.addChannel("hook", "webhook", fmt.Sprintf(`{"url": %q}`, rc.srv.URL+"/webhook"))
+	var load []check
+	for i := range 20 {
+		load = append(load, via.create(apiKey, fmt.Sprintf(`{"name": "load-%d", "timeout": 3600, "grace": 3600}`, i)))
+	}
+	// Silent checks: pinged once, due 4 s later, after the kill below.
+	var silent []check
+	for i := range 6 {
+		c := via.create(apiKey, fmt.Sprintf(`{"name": "silent-%d", "timeout": 3, "grace": 1, "channels": "*"}`, i))
+		if code, _ := via.ping("/ping/" + c.UUID); code != 200 {
+			t.Fatalf("ping silent check: %d", code)
+		}
+		silent = append(silent, c)
+	}
+	pingedAt := time.Now()
+
+	// The load: 16 clients, each pinging random checks through random
+	// nodes with a unique User-Agent, recording what was acknowledged.
+	var (
+		mu      sync.Mutex
+		acked   = map[string]map[string]bool{} // check uuid → UAs answered 2xx
+		answers = map[int]int{}
+		stop    = make(chan struct{})
+		wg      sync.WaitGroup
+	)
+	hc := &http.Client{Timeout: 30 * time.Second}
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 7))
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				n := nodes[r.IntN(3)]
+				if n.dead.Load() {
+					continue
+				}
+				c := load[r.IntN(len(load))]
+				ua := fmt.Sprintf("w%d-%d", w, k)
+				req, _ := http.NewRequest("GET", n.url+"/ping/"+c.UUID, nil)
+				req.Header.Set("User-Agent", ua)
+				resp, err := hc.Do(req)
+				code := 0
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					code = resp.StatusCode
+				}
+				mu.Lock()
+				answers[code]++
+				if code == 200 {
+					if acked[c.UUID] == nil {
+						acked[c.UUID] = map[string]bool{}
+					}
+					acked[c.UUID][ua] = true
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	holder.dead.Store(true)
+	holder.kill9()
+	killedAt := time.Now()
+	newHolder := waitLeader(t, nodes)
+	failover := time.Since(killedAt)
+	time.Sleep(3 * time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("failover: node %d killed, node %d holding after %v; answers by status %v", holder.id, newHolder.id, failover.Round(time.Millisecond), answers)
+	for code, n := range answers {
+		// 503 only for a request in flight to the killed node when it died
+		// (it may or may not have been recorded); connection errors (0) are
+		// requests to the killed node itself.
+		if code != 200 && code != 503 && code != 0 {
+			t.Errorf("%d answers with status %d", n, code)
+		}
+	}
+	if answers[200] < 100 {
+		t.Fatalf("only %d pings acknowledged", answers[200])
+	}
+
+	// Every acknowledged ping is in its check's log, read through each
+	// survivor.
+	for _, n := range nodes {
+		if n.done == nil {
+			continue
+		}
+		lost := 0
+		for _, c := range load {
+			var out struct {
+				Pings []pingRecord `json:"pings"`
+			}
+			n.api("GET", "/api/v3/checks/"+c.UUID+"/pings/", apiKey, "", 200, &out)
+			have := map[string]bool{}
+			for _, p := range out.Pings {
+				have[p.UA] = true
+			}
+			for ua := range acked[c.UUID] {
+				if !have[ua] {
+					lost++
+				}
+			}
+		}
+		if lost > 0 {
+			t.Errorf("through node %d: %d acknowledged pings are missing", n.id, lost)
+		}
+	}
+
+	// The silent checks go down after the failover, never before they are
+	// due, each notified once (one Idempotency-Key per flip).
+	due := pingedAt.Add(4 * time.Second).Truncate(time.Second)
+	for _, c := range silent {
+		newHolder.waitStatus(c.UUID, "down", 30*time.Second)
+		var flips []flip
+		newHolder.api("GET", "/api/v3/checks/"+c.UUID+"/flips/", apiKey, "", 200, &flips)
+		if len(flips) != 2 || flips[0].Up != 0 || flips[0].time(t).Before(due) {
+			t.Errorf("check %s flips %+v: want up then down at or after %v", c.Name, flips, due)
+		}
+		t.Logf("%s went down %v after its due time", c.Name, flips[0].time(t).Sub(due))
+	}
+	deliveries := rc.wait("/webhook", len(silent), 30*time.Second)
+	keys := map[string]int{}
+	for _, d := range deliveries {
+		keys[d.Header.Get("Idempotency-Key")]++
+	}
+	logged := 0
+	for _, c := range silent {
+		notes := newHolder.notifications(c.UUID)
+		logged += len(notes)
+		for _, nt := range notes {
+			if keys[nt.ID] == 0 {
+				t.Errorf("notification %s of %s was not delivered under its key", nt.ID, c.Name)
+			}
+		}
+	}
+	if len(keys) != len(silent) || logged != len(silent) {
+		t.Errorf("%d distinct Idempotency-Keys and %d logged notifications for %d down flips (deliveries by key: %v)",
+			len(keys), logged, len(silent), keys)
+	}
+
+	// The killed node comes back and catches up with the leader's log.
+	holder.spawn()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, lead := newHolder.health()
+		code, h := holder.health()
+		if code == 200 && h.Leader == newHolder.id && h.Applied >= lead.Applied && lead.Applied > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted node did not catch up: %+v, leader %+v", h, lead)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// And serves: a ping through it lands.
+	if code, body := holder.ping("/ping/" + load[0].UUID); code != 200 {
+		t.Fatalf("ping through the restarted node: %d %s", code, body)
+	}
+}
