@@ -236,6 +236,9 @@ func (n *Node) serveRaft(ctx *fasthttp.RequestCtx) {
 // think the other leads cannot bounce it between them.
 const forwardedHeader = "X-Vigilo-Forwarded-By"
 
+// forwardTimeout bounds one forwarded request.
+const forwardTimeout = 10 * time.Second
+
 func (n *Node) serveFront(ctx *fasthttp.RequestCtx) {
 	switch string(ctx.Path()) {
 	case "/healthz":
@@ -292,7 +295,10 @@ func (n *Node) forward(ctx *fasthttp.RequestCtx, addr string) bool {
 	n.proxyMu.Unlock()
 	req := &ctx.Request
 	req.Header.Set(forwardedHeader, strconv.FormatUint(n.o.ID, 10))
-	if err := c.Do(req, &ctx.Response); err != nil {
+	// Bounded: a leader that stopped answering (paused, or cut off after
+	// the connection was made) must not hold the request past what the
+	// client would wait for.
+	if err := c.DoTimeout(req, &ctx.Response, forwardTimeout); err != nil {
 		var op *net.OpError
 		if errors.As(err, &op) && op.Op == "dial" || errors.Is(err, fasthttp.ErrDialTimeout) {
 			return false

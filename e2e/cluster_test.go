@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -43,7 +44,7 @@ func (n *clusterNode) health() (int, healthJSON) {
 
 // startCluster launches three nodes and waits until one holds the state
 // and the others know it.
-func startCluster(t *testing.T) []*clusterNode {
+func startCluster(t *testing.T, extra ...string) []*clusterNode {
 	t.Helper()
 	var peers []string
 	var nodes []*clusterNode
@@ -57,6 +58,7 @@ func startCluster(t *testing.T) []*clusterNode {
 		n.args = []string{"serve", "--cluster-id", fmt.Sprint(n.id), "--cluster-peers", strings.Join(peers, ","),
 			"--data", n.data, "--min-period", "1s", "--api-key", apiKey, "--read-only-key", roKey,
 			"--ping-log-limit", "100000"}
+		n.args = append(n.args, extra...)
 		n.spawn()
 		t.Cleanup(n.stop)
 	}
@@ -303,5 +305,55 @@ func TestClusterKill9UnderPingLoad(t *testing.T) {
 	// And serves: a ping through it lands.
 	if code, body := holder.ping("/ping/" + load[0].UUID); code != 200 {
 		t.Fatalf("ping through the restarted node: %d %s", code, body)
+	}
+}
+
+// A node that cannot reach a quorum (both others stopped: SIGSTOP, so their
+// sockets stay open and unanswered, as behind a partition) answers 503 to
+// pings and /healthz instead of taking writes it cannot make durable, and
+// serves again once they are back.
+func TestClusterNoQuorumRefusesWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three processes")
+	}
+	nodes := startCluster(t, "--cluster-wait", "500ms")
+	holder := waitLeader(t, nodes)
+	c := holder.create(apiKey, `{"name": "q", "timeout": 3600, "grace": 3600}`)
+	alone := nodes[holder.id%3]
+	var paused []*clusterNode
+	for _, n := range nodes {
+		if n != alone {
+			if err := n.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			paused = append(paused, n)
+		}
+	}
+	resume := func() {
+		for _, n := range paused {
+			n.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}
+	defer resume()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, _ := alone.ping("/ping/" + c.UUID)
+		hc, _ := alone.health()
+		if code == 503 && hc == 503 {
+			break
+		}
+		if code == 200 && alone.id != holder.id {
+			// Forwarded to a stopped leader would hang, not answer 200.
+			t.Fatalf("node %d acknowledged a ping with no quorum", alone.id)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %d still answers ping %d, /healthz %d without a quorum", alone.id, code, hc)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	resume()
+	waitLeader(t, nodes)
+	if code, body := alone.ping("/ping/" + c.UUID); code != 200 {
+		t.Fatalf("after the others are back: %d %s", code, body)
 	}
 }

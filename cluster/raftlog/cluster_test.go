@@ -431,10 +431,18 @@ func TestPartitionedMinorityRefusesWrites(t *testing.T) {
 	if got := pings(t, c.stores[minority], check); len(got) != 0 {
 		t.Fatalf("the cut-off node applied %v", got)
 	}
+	lag := func() (l float64) {
+		for _, id := range majority {
+			l += testutil.ToFloat64(c.nodes[id].Metrics().ReplicationLag)
+		}
+		return l
+	}
+	c.until("the leaders see the cut-off follower behind", 5, func() bool { return lag() > 0 })
 	c.net.heal()
 	c.until("the healed node catches up", 300, func() bool {
 		return hasAll(pings(t, c.stores[minority], check), want)
 	})
+	c.until("no replication lag", 20, func() bool { return lag() == 0 })
 	if got := pings(t, c.stores[minority], check); len(got) != len(want) {
 		t.Fatalf("the healed node holds %v, want only the majority's %d", got, len(want))
 	}

@@ -10,6 +10,9 @@ type Metrics struct {
 	Skipped       prometheus.Counter
 	InboxDropped  prometheus.Counter
 	Commits       prometheus.Counter
+	// ReplicationLag is, over the shards this node leads, the most entries
+	// a follower's log is behind the leader's, as of the last tick.
+	ReplicationLag prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
@@ -34,7 +37,11 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "vigilo_raft_loop_commits_total", Help: "Synced batches written by the raft loop (log appends, hard states and applies of every shard).",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.ShardsLed, m.LeaderChanges, m.Proposals, m.Skipped, m.InboxDropped, m.Commits} {
+	m.ReplicationLag = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "vigilo_raft_replication_lag_entries",
+		Help: "Most entries a follower is behind, over the shards this node leads (0 on a follower).",
+	})
+	for _, c := range []prometheus.Collector{m.ShardsLed, m.LeaderChanges, m.Proposals, m.Skipped, m.InboxDropped, m.Commits, m.ReplicationLag} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -12,6 +12,7 @@ import (
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vigilo/vigilo/engine/store"
@@ -337,9 +338,20 @@ func (n *Node) run() {
 }
 
 func (n *Node) tick() {
+	var lag uint64
 	for _, s := range n.shards {
 		s.rn.Tick()
+		if s.leading == 0 {
+			continue
+		}
+		last := s.log.lastIndex()
+		s.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+			if id != n.o.ID && last > pr.Match {
+				lag = max(lag, last-pr.Match)
+			}
+		})
 	}
+	n.m.ReplicationLag.Set(float64(lag))
 }
 
 func (n *Node) step(e Envelope) {
@@ -515,7 +527,14 @@ func (n *Node) persist(s *shard, rd raft.Ready, b *store.Batch) error {
 // its term's first entry before it numbers proposals; one that stops fails
 // what it had in flight (which may still commit under the next leader).
 func (n *Node) follow(s *shard, ss *raft.SoftState) {
-	if old := s.lead.Swap(ss.Lead); old != ss.Lead {
+	lead := ss.Lead
+	if ss.RaftState == raft.StatePreCandidate || ss.RaftState == raft.StateCandidate {
+		// Raft keeps the last leader it heard from while it campaigns;
+		// for Leader, a node that campaigns knows of none (it has not
+		// heard from one for an election timeout).
+		lead = 0
+	}
+	if old := s.lead.Swap(lead); old != lead {
 		n.m.LeaderChanges.Inc()
 	}
 	isLeader := ss.RaftState == raft.StateLeader

@@ -40,6 +40,7 @@ func serve(args []string) error {
 	fs.IntVar(&o.ProbeWorkers, "probe-workers", 512, "monitor probes in flight at most")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	clusterID := fs.Uint64("cluster-id", 0, "this node's id in --cluster-peers (cluster mode; 0: a single node)")
+	clusterWait := fs.Duration("cluster-wait", 5*time.Second, "cluster mode: how long a request waits for a leader during a failover before it is answered 503")
 	clusterPeers := fs.String("cluster-peers", "", "every node of the cluster, this one included: id=raft-host:port/api-host:port, comma-separated (the API address replaces --listen)")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
@@ -50,7 +51,7 @@ func serve(args []string) error {
 	}
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if *clusterID != 0 || *clusterPeers != "" {
-		return serveCluster(o, *clusterID, *clusterPeers)
+		return serveCluster(o, *clusterID, *clusterPeers, *clusterWait)
 	}
 
 	e, err := engine.Open(o)
@@ -76,7 +77,7 @@ func serve(args []string) error {
 }
 
 // serveCluster runs this process as one node of a cluster until a signal.
-func serveCluster(o engine.Options, id uint64, peersFlag string) error {
+func serveCluster(o engine.Options, id uint64, peersFlag string, wait time.Duration) error {
 	peers, err := parsePeers(peersFlag)
 	if err != nil {
 		return fmt.Errorf("--cluster-peers: %w", err)
@@ -88,7 +89,7 @@ func serveCluster(o engine.Options, id uint64, peersFlag string) error {
 	if o.BaseURL == "" {
 		o.BaseURL = "http://" + self.API
 	}
-	n, err := cluster.Open(cluster.Options{ID: id, Peers: peers, Engine: o})
+	n, err := cluster.Open(cluster.Options{ID: id, Peers: peers, Engine: o, Wait: wait})
 	if err != nil {
 		return err
 	}
