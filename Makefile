@@ -5,13 +5,24 @@ PKGS    := ./...
 # Flags for `make run`; override e.g. `make run RUN_FLAGS="--min-period 1s"`.
 RUN_FLAGS ?=
 
-.PHONY: build run test bench lint clean tools
+.PHONY: build run cluster test bench lint clean tools
 
 build:
 	$(GO) build -o $(BIN) ./cmd/vigilo
 
 run: build
 	./$(BIN) serve --data ./data $(RUN_FLAGS)
+
+# Three cluster nodes on loopback, each with its own data dir (./data-cluster/nN):
+# APIs and pings on 127.0.0.1:8101-8103, raft between them on 7101-7103. Ctrl-C
+# stops all three. Override e.g. `make cluster RUN_FLAGS="--api-key KEY"`.
+CLUSTER_PEERS := 1=127.0.0.1:7101/127.0.0.1:8101,2=127.0.0.1:7102/127.0.0.1:8102,3=127.0.0.1:7103/127.0.0.1:8103
+cluster: build
+	@mkdir -p data-cluster
+	@trap 'kill $$(jobs -p) 2>/dev/null' INT TERM; \
+	  for i in 1 2 3; do \
+	    ./$(BIN) serve --cluster-id $$i --cluster-peers $(CLUSTER_PEERS) --data ./data-cluster/n$$i $(RUN_FLAGS) & \
+	  done; wait
 
 # Unit and package tests, the end-to-end tests that start bin/vigilo, then the
 # whole-system bench at CI size: it exits non-zero on errors, missed or false transitions.

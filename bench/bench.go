@@ -145,7 +145,7 @@ func Run(o Options) (*Report, error) {
 	// after them; deadlines has a store of its own.
 	results := map[string]Result{}
 	var errs []string
-	for _, s := range []string{ScenarioRecovery, ScenarioMemory, ScenarioIngest, ScenarioDeadlines, ScenarioAlerts, ScenarioMonitors, ScenarioAPI} {
+	for _, s := range []string{ScenarioRecovery, ScenarioMemory, ScenarioIngest, ScenarioDeadlines, ScenarioAlerts, ScenarioMonitors, ScenarioAPI, ScenarioCluster} {
 		if !run(s) {
 			continue
 		}
@@ -166,6 +166,8 @@ func Run(o Options) (*Report, error) {
 			res, err = r.monitors(tmp)
 		case ScenarioAPI:
 			res, err = r.api(tmp)
+		case ScenarioCluster:
+			res, err = r.clusterScenario(tmp)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", s, err))

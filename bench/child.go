@@ -22,6 +22,7 @@ const (
 	roleMemory   = "memory"
 	roleRecovery = "recovery"
 	roleAPI      = "api"
+	roleNode     = "node"
 )
 
 type childJob struct {
@@ -30,6 +31,7 @@ type childJob struct {
 	Memory   *memoryJob   `json:"memory,omitempty"`
 	Recovery *recoveryJob `json:"recovery,omitempty"`
 	API      *apiJob      `json:"api,omitempty"`
+	Node     *nodeJob     `json:"node,omitempty"`
 }
 
 // childLine is one line a child writes on its stdout.
@@ -71,6 +73,8 @@ func runChild(spec string, out io.Writer) error {
 		res, err = runRecoveryChild(*job.Recovery)
 	case job.Role == roleAPI && job.API != nil:
 		res, err = runAPIChild(*job.API)
+	case job.Role == roleNode && job.Node != nil:
+		res, err = runNodeChild(*job.Node, w)
 	default:
 		return fmt.Errorf("unknown child role %q", job.Role)
 	}

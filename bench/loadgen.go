@@ -35,17 +35,30 @@ type loadgenJob struct {
 	// the Checks seeded ones: the checks a --target run created through the API. A
 	// file, because a million ids do not fit in an environment variable.
 	IDsFile string `json:"ids_file,omitempty"`
+	// Addrs, if set, spreads the connections over several servers (a
+	// cluster's nodes), connection k on Addrs[k % len]; Addr is then unused.
+	Addrs []string `json:"addrs,omitempty"`
+	// CountPerCheck makes the result count the pings answered 200 per check
+	// (in IDsFile order), warm-up included: what must be in the checks'
+	// logs afterwards.
+	CountPerCheck bool `json:"count_per_check,omitempty"`
 }
 
 // loadgenResult counts the requests that left within the measured window; errors
 // are counted over the whole run, warm-up included.
 type loadgenResult struct {
-	Requests      int64      `json:"requests"` // answered 200
-	Errors        int64      `json:"errors"`   // transport errors and non-200 answers
-	FirstError    string     `json:"first_error,omitempty"`
-	WindowSeconds float64    `json:"window_seconds"` // window start to the last counted answer
-	CPUSeconds    float64    `json:"cpu_seconds"`    // the generator's own CPU time over the window
-	Hist          sparseHist `json:"hist"`           // latency of the counted requests, ns
+	Requests int64 `json:"requests"` // answered 200
+	// Answered is every ping answered 200, warm-up included, and Acked the
+	// same per check with CountPerCheck.
+	Answered int64   `json:"answered"`
+	Acked    []int64 `json:"acked,omitempty"`
+	// ErrorsByAddr splits Errors by server, with Addrs.
+	ErrorsByAddr  map[string]int64 `json:"errors_by_addr,omitempty"`
+	Errors        int64            `json:"errors"` // transport errors and non-200 answers
+	FirstError    string           `json:"first_error,omitempty"`
+	WindowSeconds float64          `json:"window_seconds"` // window start to the last counted answer
+	CPUSeconds    float64          `json:"cpu_seconds"`    // the generator's own CPU time over the window
+	Hist          sparseHist       `json:"hist"`           // latency of the counted requests, ns
 	// Series is latency and answers per step over the whole run, warm-up
 	// included (negative T), as the --report charts draw them.
 	Series            []SeriesPoint `json:"series,omitempty"`
@@ -123,6 +136,10 @@ func runLoadgen(job loadgenJob, w *lineWriter) (loadgenResult, error) {
 	end := warmEnd.Add(job.Duration)
 	th := newTimeHist(start, job.Warmup+job.Duration)
 	var answered, failed atomic.Int64
+	var acked []atomic.Int64
+	if job.CountPerCheck {
+		acked = make([]atomic.Int64, tgt.checks)
+	}
 	workers := make([]worker, job.Conns)
 	var wg sync.WaitGroup
 	for k := range workers {
@@ -130,7 +147,12 @@ func runLoadgen(job loadgenJob, w *lineWriter) (loadgenResult, error) {
 		go func(wk *worker, k int) {
 			defer wg.Done()
 			wk.h = newHist()
-			drive(job, tgt, wk, k, warmEnd, end, th, &answered, &failed)
+			t := tgt
+			if len(job.Addrs) > 0 {
+				t.addr = job.Addrs[k%len(job.Addrs)]
+				t.prefix = "http://" + t.addr + "/ping/"
+			}
+			drive(job, t, wk, k, warmEnd, end, th, &answered, &failed, acked)
 		}(&workers[k], k)
 	}
 	stopProgress := loadgenProgress(job.Label, &answered, &failed)
@@ -152,6 +174,12 @@ func runLoadgen(job loadgenJob, w *lineWriter) (loadgenResult, error) {
 		h.merge(wk.h)
 		res.Requests += wk.n
 		res.Errors += wk.errs
+		if len(job.Addrs) > 0 {
+			if res.ErrorsByAddr == nil {
+				res.ErrorsByAddr = map[string]int64{}
+			}
+			res.ErrorsByAddr[job.Addrs[i%len(job.Addrs)]] += wk.errs
+		}
 		if res.FirstError == "" {
 			res.FirstError = wk.firstErr
 		}
@@ -164,6 +192,10 @@ func runLoadgen(job loadgenJob, w *lineWriter) (loadgenResult, error) {
 		res.WindowSeconds = job.Duration.Seconds()
 	}
 	res.CPUSeconds = (cpu1 - cpu0).Seconds()
+	res.Answered = answered.Load()
+	for i := range acked {
+		res.Acked = append(res.Acked, acked[i].Load())
+	}
 	res.Hist = h.sparse()
 	res.Series = th.series(warmEnd)
 	res.SeriesStepSeconds = th.step.Seconds()
@@ -185,7 +217,7 @@ func loadgenProgress(label string, answered, failed *atomic.Int64) (stop func())
 	})
 }
 
-func drive(job loadgenJob, tgt target, wk *worker, k int, warmEnd, end time.Time, th *timeHist, answered, failed *atomic.Int64) {
+func drive(job loadgenJob, tgt target, wk *worker, k int, warmEnd, end time.Time, th *timeHist, answered, failed *atomic.Int64, acked []atomic.Int64) {
 	c := &fasthttp.HostClient{
 		Addr:                tgt.addr,
 		IsTLS:               tgt.tls,
@@ -204,10 +236,11 @@ func drive(job loadgenJob, tgt target, wk *worker, k int, warmEnd, end time.Time
 	uri := make([]byte, 0, len(tgt.prefix)+36)
 	for {
 		var id uuid.UUID
+		i := rng.IntN(tgt.checks)
 		if tgt.ids != nil {
-			id = tgt.ids[rng.IntN(len(tgt.ids))]
+			id = tgt.ids[i]
 		} else {
-			id = checkID(job.Seed, rng.IntN(tgt.checks))
+			id = checkID(job.Seed, i)
 		}
 		uri = appendUUID(append(uri[:0], tgt.prefix...), id)
 		req.SetRequestURIBytes(uri)
@@ -230,6 +263,9 @@ func drive(job loadgenJob, tgt target, wk *worker, k int, warmEnd, end time.Time
 			}
 		default:
 			answered.Add(1)
+			if acked != nil {
+				acked[i].Add(1)
+			}
 			th.record(t1, t1.Sub(t0))
 			if !t0.Before(warmEnd) {
 				wk.h.record(t1.Sub(t0))

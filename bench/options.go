@@ -18,10 +18,11 @@ const (
 	ScenarioAlerts    = "alerts"
 	ScenarioMonitors  = "monitors"
 	ScenarioAPI       = "api"
+	ScenarioCluster   = "cluster"
 )
 
 // AllScenarios is every scenario, in report order.
-var AllScenarios = []string{ScenarioIngest, ScenarioDeadlines, ScenarioMemory, ScenarioRecovery, ScenarioAlerts, ScenarioMonitors, ScenarioAPI}
+var AllScenarios = []string{ScenarioIngest, ScenarioDeadlines, ScenarioMemory, ScenarioRecovery, ScenarioAlerts, ScenarioMonitors, ScenarioAPI, ScenarioCluster}
 
 // Full-size and quick (CI) defaults.
 const (

@@ -1,0 +1,461 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vigilo/vigilo/cluster"
+)
+
+// The issue's cluster targets.
+const (
+	TargetClusterRatio    = 0.5
+	TargetFailoverSeconds = 5.0
+	// clusterSilent is the silent checks whose deadlines fall due every
+	// 100 ms from the kill on: the first to fire after it dates the failover.
+	clusterSilent = 20
+)
+
+// ClusterResult is the cluster scenario's figures: durable pings/s through
+// the three nodes of a cluster on this machine beside a single node's in the
+// same run, then a kill -9 of the node holding the state under that load.
+type ClusterResult struct {
+	Name   string `json:"name"`
+	Checks int    `json:"checks"`
+	Conns  int    `json:"conns"`
+	Nodes  int    `json:"nodes"`
+
+	SingleNodePingsPerSecond float64 `json:"single_node_pings_per_second"`
+	SingleNodeLatency        Latency `json:"single_node_latency_seconds"`
+	DurablePingsPerSecond    float64 `json:"durable_pings_per_second"` // through every node, round-robin by connection
+	Latency                  Latency `json:"latency_seconds"`
+	Ratio                    float64 `json:"ratio"`
+
+	// FailoverSeconds is from the kill to the first re-homed deadline
+	// firing (its webhook arriving); HoldingSeconds to a survivor's
+	// /healthz saying it holds the state.
+	FailoverSeconds float64 `json:"failover_seconds"`
+	HoldingSeconds  float64 `json:"holding_seconds"`
+	// PingsAcked were answered 200 (warm-up included); PingsLost of them
+	// are missing from their checks' counts afterwards (must be 0).
+	PingsAcked int64 `json:"pings_acked"`
+	PingsLost  int64 `json:"pings_lost"`
+	// DuplicateFlipKeys is silent checks whose down flip was delivered
+	// under more than one Idempotency-Key (must be 0); SilentNotified those
+	// notified at all.
+	DuplicateFlipKeys int `json:"duplicate_flip_keys"`
+	SilentNotified    int `json:"silent_notified"`
+	// FailoverErrors is the failover run's answers other than 200 (and
+	// connection errors) from the surviving nodes; the killed one's own
+	// refused connections are not counted.
+	FailoverErrors int64  `json:"failover_errors"`
+	FirstError     string `json:"first_error,omitempty"`
+	ErrorCount     int64  `json:"errors"`
+}
+
+func (x *ClusterResult) ScenarioName() string { return x.Name }
+
+// Errors is what must not happen: lost pings, duplicate keys, a flip not
+// notified, errors outside the failover run.
+func (x *ClusterResult) Errors() int64 {
+	return x.PingsLost + int64(x.DuplicateFlipKeys) + int64(clusterSilent-x.SilentNotified) + x.ErrorCount
+}
+
+func (x *ClusterResult) rows() [][3]string {
+	t := func(ok bool, target string) string {
+		if ok {
+			return target + " (met)"
+		}
+		return target + " (MISSED)"
+	}
+	return [][3]string{
+		{"single node durable pings/s", fmtCount(x.SingleNodePingsPerSecond), ""},
+		{fmt.Sprintf("%d-node cluster durable pings/s", x.Nodes), fmtCount(x.DurablePingsPerSecond), ""},
+		{"ratio to the single node", fmt.Sprintf("%.1f%%", 100*x.Ratio), t(x.Ratio >= TargetClusterRatio, "≥ 50%")},
+		{"cluster latency p50 / p99", fmtSeconds(x.Latency.P50) + " / " + fmtSeconds(x.Latency.P99), ""},
+		{"failover: kill → first re-homed deadline fired", fmtSeconds(x.FailoverSeconds), t(x.FailoverSeconds > 0 && x.FailoverSeconds <= TargetFailoverSeconds, "≤ 5 s")},
+		{"failover: kill → a survivor holds the state", fmtSeconds(x.HoldingSeconds), ""},
+		{"pings acknowledged / lost", fmt.Sprintf("%d / %d", x.PingsAcked, x.PingsLost), "0 lost"},
+		{"silent checks notified / duplicate keys", fmt.Sprintf("%d of %d / %d", x.SilentNotified, clusterSilent, x.DuplicateFlipKeys), "0 duplicates"},
+		{"failover run: survivors' answers other than 200", strconv.FormatInt(x.FailoverErrors, 10), ""},
+	}
+}
+
+func (r *runner) clusterScenario(tmp string) (Result, error) {
+	n := min(r.o.Checks, 10_000) // created through the API, twice
+	if r.o.Quick {
+		n = min(n, 500)
+	}
+	x := &ClusterResult{Name: ScenarioCluster, Checks: n, Conns: r.o.Conns, Nodes: 3}
+
+	// The single node, in a child like the cluster's nodes.
+	addr, err := freeLoopback()
+	if err != nil {
+		return nil, err
+	}
+	single, err := r.startNode(nodeJob{DataDir: filepath.Join(tmp, "single"), Listen: addr})
+	if err != nil {
+		return nil, err
+	}
+	defer single.kill9()
+	idsFile := filepath.Join(tmp, "cluster-ids")
+	if _, err := r.createForLoad("http://"+addr, n, idsFile); err != nil {
+		return nil, fmt.Errorf("single node: %w", err)
+	}
+	r.progress("cluster: single node on %s: %d conns, %v", addr, r.o.Conns, r.o.Duration)
+	one, err := r.loadJob(loadgenJob{Addr: addr, IDsFile: idsFile, Conns: r.o.Conns, Warmup: r.o.Warmup, Duration: r.o.Duration, Label: "cluster: single node"}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("single node: %w", err)
+	}
+	x.SingleNodePingsPerSecond, x.SingleNodeLatency = one.pingsPerSecond, one.latency
+	x.ErrorCount += one.res.Errors
+	_ = single.stop()
+
+	// The cluster.
+	peers := map[uint64]cluster.Peer{}
+	for id := uint64(1); id <= 3; id++ {
+		api, err1 := freeLoopback()
+		raft, err2 := freeLoopback()
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("free ports: %v %v", err1, err2)
+		}
+		peers[id] = cluster.Peer{Raft: raft, API: api}
+	}
+	procs := map[uint64]*nodeProc{}
+	defer func() {
+		for _, p := range procs {
+			p.kill9()
+		}
+	}()
+	for id := uint64(1); id <= 3; id++ {
+		p, err := r.startNode(nodeJob{DataDir: filepath.Join(tmp, fmt.Sprintf("n%d", id)), ID: id, Peers: peers})
+		if err != nil {
+			return nil, err
+		}
+		procs[id] = p
+	}
+	holder, err := waitHolder(peers, procs, time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	r.progress("cluster: node %d holds the state", holder)
+	base := "http://" + peers[1].API
+	ids, err := r.createForLoad(base, n, idsFile)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	addrs := []string{peers[1].API, peers[2].API, peers[3].API}
+	r.progress("cluster: steady load through %v", addrs)
+	steady, err := r.loadJob(loadgenJob{Addrs: addrs, IDsFile: idsFile, Conns: r.o.Conns, Warmup: r.o.Warmup, Duration: r.o.Duration, Label: "cluster: steady", CountPerCheck: true}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	x.DurablePingsPerSecond, x.Latency = steady.pingsPerSecond, steady.latency
+	x.ErrorCount += steady.res.Errors
+	if x.SingleNodePingsPerSecond > 0 {
+		x.Ratio = x.DurablePingsPerSecond / x.SingleNodePingsPerSecond
+	}
+
+	// The failover: a webhook receiver, silent checks due every 100 ms from
+	// the kill on, and the same load, counting what was acknowledged.
+	rc, err := newHookReceiver()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.close()
+	api := &remote{base: mustURL(base), apiKey: benchAPIKey, client: &http.Client{Timeout: 30 * time.Second}}
+	if code, b, err := api.do(context.Background(), http.MethodPost, "channels/",
+		fmt.Appendf(nil, `{"name": "bench", "kind": "webhook", "config": {"url": %q}}`, rc.url)); err != nil || code != http.StatusCreated {
+		return nil, fmt.Errorf("cluster: create the webhook channel: %d %s %v", code, truncate(b, 200), err)
+	}
+	var silent []string
+	for i := range clusterSilent {
+		code, b, err := api.do(context.Background(), http.MethodPost, "checks/",
+			fmt.Appendf(nil, `{"name": "silent-%d", "timeout": 1, "grace": 1, "channels": "*"}`, i))
+		var c struct {
+			UUID string `json:"uuid"`
+		}
+		if err != nil || code != http.StatusCreated || json.Unmarshal(b, &c) != nil {
+			return nil, fmt.Errorf("cluster: create silent check: %d %s %v", code, truncate(b, 200), err)
+		}
+		silent = append(silent, c.UUID)
+	}
+	failJob := loadgenJob{Addrs: addrs, IDsFile: idsFile, Conns: r.o.Conns, Warmup: 0, Duration: max(r.o.Duration, 6*time.Second),
+		Label: "cluster: failover", CountPerCheck: true}
+	var fail load
+	var failErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		fail, failErr = r.loadJob(failJob, nil)
+	}()
+	// Silent check i is pinged 2 s + i·100 ms before the kill... its
+	// deadline (timeout 1 s + grace 1 s) falls i·100 ms after it.
+	time.Sleep(failJob.Duration/2 - 2*time.Second)
+	t0 := time.Now()
+	for i, id := range silent {
+		time.Sleep(time.Until(t0.Add(time.Duration(i) * 100 * time.Millisecond)))
+		if code, _, err := getURL("http://" + addrs[i%3] + "/ping/" + id); err != nil || code != http.StatusOK {
+			return nil, fmt.Errorf("cluster: ping silent check: %d %v", code, err)
+		}
+	}
+	time.Sleep(time.Until(t0.Add(2 * time.Second)))
+	killed := holder
+	procs[killed].kill9()
+	delete(procs, killed)
+	killedAt := time.Now()
+	r.progress("cluster: node %d killed", killed)
+	if h, err := waitHolder(peers, procs, time.Minute); err == nil {
+		x.HoldingSeconds = time.Since(killedAt).Seconds()
+		holder = h
+		r.progress("cluster: node %d holds the state %.2fs after the kill", h, x.HoldingSeconds)
+	}
+	wg.Wait()
+	if failErr != nil {
+		return nil, fmt.Errorf("cluster: failover load: %w", failErr)
+	}
+	for a, n := range fail.res.ErrorsByAddr {
+		if a != peers[killed].API {
+			x.FailoverErrors += n
+		}
+	}
+	if x.FailoverErrors > 0 {
+		x.FirstError = fail.res.FirstError
+	}
+	x.PingsAcked = steady.res.Answered + fail.res.Answered
+
+	// Every acknowledged ping is counted in its check (n_pings), read
+	// through a survivor.
+	survivor := &remote{base: mustURL("http://" + peers[holder].API), apiKey: benchAPIKey, client: &http.Client{Timeout: time.Minute}}
+	counts, err := survivor.pingCounts(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		var acked int64
+		if i < len(steady.res.Acked) && i < len(fail.res.Acked) {
+			acked = steady.res.Acked[i] + fail.res.Acked[i]
+		}
+		// A ping answered 503 may have been recorded too: only a count
+		// below what was acknowledged is a loss.
+		if missing := acked - counts[id.String()]; missing > 0 {
+			x.PingsLost += missing
+		}
+	}
+	keys := rc.waitKeys(silent, 30*time.Second)
+	for _, id := range silent {
+		if k := len(keys.byCheck[id]); k > 0 {
+			x.SilentNotified++
+			if k > 1 {
+				x.DuplicateFlipKeys++
+			}
+		}
+	}
+	if !keys.first.IsZero() {
+		x.FailoverSeconds = keys.first.Sub(killedAt).Seconds()
+	}
+	r.progress("cluster: failover %.2fs to the first re-homed deadline, %d pings acknowledged, %d lost", x.FailoverSeconds, x.PingsAcked, x.PingsLost)
+	return x, nil
+}
+
+// createForLoad creates n checks through base's API and writes their ids,
+// one a line, for the load generator.
+func (r *runner) createForLoad(base string, n int, idsFile string) ([]uuid.UUID, error) {
+	rem := &remote{base: mustURL(base), apiKey: benchAPIKey, client: &http.Client{Timeout: 30 * time.Second}}
+	t0 := time.Now()
+	ids, err := rem.createChecks(context.Background(), n, "bench-cluster", r.progress)
+	if err != nil {
+		return nil, err
+	}
+	r.progress("cluster: %d checks created through %s in %.1fs", n, base, time.Since(t0).Seconds())
+	var b strings.Builder
+	for _, id := range ids {
+		b.WriteString(id.String())
+		b.WriteByte('\n')
+	}
+	return ids, os.WriteFile(idsFile, []byte(b.String()), 0o644)
+}
+
+// pingCounts is n_pings by check uuid, from the Healthchecks.io list.
+func (r *remote) pingCounts(ctx context.Context) (map[string]int64, error) {
+	code, _, err := r.do(ctx, http.MethodGet, "checks/", nil)
+	if err != nil || code != http.StatusOK {
+		return nil, fmt.Errorf("list checks: %d %v", code, err)
+	}
+	// do caps answers at 1 MiB; the list of 10,000 checks is larger.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.apiURL("checks/"), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-Api-Key", r.apiKey)
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("list checks: %w", err)
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Checks []struct {
+			UUID   string `json:"uuid"`
+			NPings int64  `json:"n_pings"`
+		} `json:"checks"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return nil, fmt.Errorf("list checks: %w", err)
+	}
+	out := make(map[string]int64, len(list.Checks))
+	for _, c := range list.Checks {
+		out[c.UUID] = c.NPings
+	}
+	return out, nil
+}
+
+// waitHolder waits until a running node's /healthz says it holds the state
+// and every running node names it leader.
+func waitHolder(peers map[uint64]cluster.Peer, running map[uint64]*nodeProc, limit time.Duration) (uint64, error) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		var holder uint64
+		agree := true
+		for id := range running {
+			code, b, err := getURL("http://" + peers[id].API + "/healthz")
+			var h cluster.Health
+			if err != nil || code != http.StatusOK || json.Unmarshal(b, &h) != nil {
+				agree = false
+				continue
+			}
+			if h.Holding {
+				holder = id
+			}
+			if holder != 0 && h.Leader != holder {
+				agree = false
+			}
+		}
+		if holder != 0 && agree {
+			return holder, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("cluster: no node holds the state after %v", limit)
+}
+
+var shortClient = &http.Client{Timeout: 5 * time.Second}
+
+func getURL(u string) (int, []byte, error) {
+	resp, err := shortClient.Get(u)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b, err
+}
+
+func freeLoopback() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func mustURL(raw string) *url.URL {
+	u, err := parseTarget(raw)
+	if err != nil {
+		panic(err) // only loopback addresses made here
+	}
+	return u
+}
+
+// hookReceiver is the webhook the silent checks alert: it keeps each
+// check's Idempotency-Keys and when the first delivery arrived.
+type hookReceiver struct {
+	srv *http.Server
+	ln  net.Listener
+	url string
+
+	mu      sync.Mutex
+	byCheck map[string]map[string]bool
+	first   time.Time
+}
+
+type hookKeys struct {
+	byCheck map[string]map[string]bool
+	first   time.Time
+}
+
+func newHookReceiver() (*hookReceiver, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	rc := &hookReceiver{ln: ln, url: "http://" + ln.Addr().String() + "/hook", byCheck: map[string]map[string]bool{}}
+	rc.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		at := time.Now()
+		b, _ := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+		var body struct {
+			Check struct {
+				UUID string `json:"uuid"`
+			} `json:"check"`
+			Event string `json:"event"`
+		}
+		_ = json.Unmarshal(b, &body)
+		id := body.Check.UUID
+		if body.Event != "down" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		rc.mu.Lock()
+		if rc.first.IsZero() {
+			rc.first = at
+		}
+		if rc.byCheck[id] == nil {
+			rc.byCheck[id] = map[string]bool{}
+		}
+		rc.byCheck[id][req.Header.Get("Idempotency-Key")] = true
+		rc.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go rc.srv.Serve(ln) //nolint:errcheck // close ends it
+	return rc, nil
+}
+
+// waitKeys waits until every check in ids was delivered, or limit.
+func (rc *hookReceiver) waitKeys(ids []string, limit time.Duration) hookKeys {
+	deadline := time.Now().Add(limit)
+	for {
+		rc.mu.Lock()
+		all := true
+		for _, id := range ids {
+			if len(rc.byCheck[id]) == 0 {
+				all = false
+			}
+		}
+		if all || time.Now().After(deadline) {
+			out := hookKeys{byCheck: map[string]map[string]bool{}, first: rc.first}
+			for k, v := range rc.byCheck {
+				out.byCheck[k] = v
+			}
+			rc.mu.Unlock()
+			return out
+		}
+		rc.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (rc *hookReceiver) close() { _ = rc.srv.Close() }
