@@ -6,8 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,21 +62,6 @@ func startCluster(t *testing.T, extra ...string) []*clusterNode {
 	}
 	waitLeader(t, nodes)
 	return nodes
-}
-
-// spawn starts the process without waiting for it to serve: a cluster node
-// answers /healthz 200 only once a leader is elected, which takes two.
-func (s *server) spawn() {
-	s.t.Helper()
-	s.out = &syncBuffer{}
-	s.cmd = exec.Command(binary, s.args...)
-	s.cmd.Env = append(os.Environ(), s.env...)
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.done = make(chan error, 1)
-	go func(done chan error) { done <- s.cmd.Wait() }(s.done)
 }
 
 // waitLeader waits until one running node holds the state and every

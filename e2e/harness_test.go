@@ -100,15 +100,7 @@ func start(t *testing.T, data string, extra ...string) *server {
 
 func (s *server) launch() {
 	s.t.Helper()
-	s.out = &syncBuffer{}
-	s.cmd = exec.Command(binary, s.args...)
-	s.cmd.Env = append(os.Environ(), s.env...)
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.done = make(chan error, 1)
-	go func(cmd *exec.Cmd, done chan error) { done <- cmd.Wait() }(s.cmd, s.done)
+	s.spawn()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(s.url + "/healthz")
@@ -128,6 +120,21 @@ func (s *server) launch() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// spawn starts the process without waiting for it to serve (a cluster node
+// answers /healthz 200 only once a leader is elected, which takes two).
+func (s *server) spawn() {
+	s.t.Helper()
+	s.out = &syncBuffer{}
+	s.cmd = exec.Command(binary, s.args...)
+	s.cmd.Env = append(os.Environ(), s.env...)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.done = make(chan error, 1)
+	go func(cmd *exec.Cmd, done chan error) { done <- cmd.Wait() }(s.cmd, s.done)
 }
 
 // kill9 kills the server with SIGKILL and waits for it to be gone.

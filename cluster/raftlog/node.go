@@ -581,21 +581,18 @@ func (n *Node) apply(s *shard, ents []*pb.Entry, b *store.Batch) error {
 		switch e.GetType() {
 		case pb.EntryNormal:
 			n.applyNormal(s, e, b)
-		case pb.EntryConfChange:
-			var cc pb.ConfChange
-			if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
+		case pb.EntryConfChange, pb.EntryConfChangeV2:
+			var cc interface {
+				proto.Message
+				pb.ConfChangeI
+			} = new(pb.ConfChange)
+			if e.GetType() == pb.EntryConfChangeV2 {
+				cc = new(pb.ConfChangeV2)
+			}
+			if err := proto.Unmarshal(e.GetData(), cc); err != nil {
 				return fmt.Errorf("entry %d: conf change: %w", idx, err)
 			}
-			s.log.cs = proto.Clone(s.rn.ApplyConfChange(&cc)).(*pb.ConfState)
-			if err := s.log.saveState(b); err != nil {
-				return err
-			}
-		case pb.EntryConfChangeV2:
-			var cc pb.ConfChangeV2
-			if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
-				return fmt.Errorf("entry %d: conf change: %w", idx, err)
-			}
-			s.log.cs = proto.Clone(s.rn.ApplyConfChange(&cc)).(*pb.ConfState)
+			s.log.cs = proto.Clone(s.rn.ApplyConfChange(cc)).(*pb.ConfState)
 			if err := s.log.saveState(b); err != nil {
 				return err
 			}

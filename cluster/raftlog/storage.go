@@ -82,28 +82,38 @@ func openShardLog(st *store.Store, shard uint32, peers []uint64, b *store.Batch)
 		return nil, fmt.Errorf("shard %d: log starts at %d, after snapshot %d", shard, first, l.snapIndex)
 	}
 	l.terms = make([]uint64, 0, last-first+1)
-	var decodeErr error
-	next := first
-	err = st.RaftEntries(shard, first, last+1, func(i uint64, v []byte) bool {
-		var e pb.Entry
-		if i != next {
-			decodeErr = fmt.Errorf("shard %d: log has a gap at %d", shard, next)
-			return false
-		}
-		if decodeErr = proto.Unmarshal(v, &e); decodeErr != nil {
-			return false
-		}
+	err = l.readEntries(first, last+1, func(e *pb.Entry, _ int) bool {
 		l.terms = append(l.terms, e.GetTerm())
-		next++
 		return true
 	})
-	if err == nil {
-		err = decodeErr
-	}
 	if err != nil {
 		return nil, err
 	}
 	return l, nil
+}
+
+// readEntries calls fn with the stored entries [lo, hi) in order and their
+// encoded size, until it returns false; an index missing in between is
+// raft.ErrUnavailable.
+func (l *shardLog) readEntries(lo, hi uint64, fn func(e *pb.Entry, size int) bool) error {
+	var decodeErr error
+	next := lo
+	err := l.st.RaftEntries(l.shard, lo, hi, func(i uint64, v []byte) bool {
+		if i != next {
+			decodeErr = fmt.Errorf("shard %d: log has a gap at %d: %w", l.shard, next, raft.ErrUnavailable)
+			return false
+		}
+		e := new(pb.Entry)
+		if decodeErr = proto.Unmarshal(v, e); decodeErr != nil {
+			return false
+		}
+		next++
+		return fn(e, len(v))
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	return err
 }
 
 // The 'H' value: hard state and conf state, each length-prefixed, then the
@@ -243,28 +253,14 @@ func (l *shardLog) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	}
 	var out []*pb.Entry
 	var size uint64
-	var decodeErr error
-	next := lo
-	err := l.st.RaftEntries(l.shard, lo, hi, func(i uint64, v []byte) bool {
-		if i != next {
-			decodeErr = raft.ErrUnavailable
-			return false
-		}
-		e := new(pb.Entry)
-		if decodeErr = proto.Unmarshal(v, e); decodeErr != nil {
-			return false
-		}
-		size += uint64(len(v))
+	err := l.readEntries(lo, hi, func(e *pb.Entry, n int) bool {
+		size += uint64(n)
 		if len(out) > 0 && size > maxSize {
 			return false
 		}
 		out = append(out, e)
-		next++
 		return true
 	})
-	if err == nil {
-		err = decodeErr
-	}
 	if err != nil {
 		return nil, err
 	}

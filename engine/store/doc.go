@@ -64,6 +64,9 @@
 //	'G'     project id (16) monitor id (16)    empty: the project's monitors
 //	'R'     monitor id (16) n (8)              ResponseTime (CBOR)
 //	'I'     monitor id (16) start (8)          Incident (CBOR)
+//	'r'     shard (4) index (8)                raft log entry (cluster; raftlog's bytes)
+//	'H'     shard (4)                          raft hard and conf state (cluster)
+//	'A'     shard (4)                          raft applied position (cluster)
 //
 // Flip time is Unix nanoseconds with the sign bit flipped (so it sorts as a
 // signed number); seq is a per-process counter that keeps flips with equal
