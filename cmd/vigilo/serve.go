@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,6 +40,7 @@ func serve(args []string) error {
 	fs.StringVar(&o.RDAPServer, "rdap-server", "https://rdap.org/", "RDAP base URL for monitors' domain_expiration")
 	fs.IntVar(&o.ProbeWorkers, "probe-workers", 512, "monitor probes in flight at most")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (written at shutdown)")
 	clusterID := fs.Uint64("cluster-id", 0, "this node's id in --cluster-peers (cluster mode; 0: a single node)")
 	clusterWait := fs.Duration("cluster-wait", 5*time.Second, "cluster mode: how long a request waits for a leader during a failover before it is answered 503")
 	clusterPeers := fs.String("cluster-peers", "", "every node of the cluster, this one included: id=raft-host:port/api-host:port, comma-separated (the API address replaces --listen)")
@@ -50,6 +52,20 @@ func serve(args []string) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	if *clusterID != 0 || *clusterPeers != "" {
 		return serveCluster(o, *clusterID, *clusterPeers, *clusterWait)
 	}
