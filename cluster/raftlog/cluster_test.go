@@ -126,7 +126,9 @@ func newTestCluster(t *testing.T, nodes, shards int, crashable bool) *testCluste
 	return c
 }
 
-func (c *testCluster) start(id uint64) {
+func (c *testCluster) start(id uint64) { c.startWith(id, false) }
+
+func (c *testCluster) startWith(id uint64, join bool) {
 	c.t.Helper()
 	so := store.Options{Dir: c.dirs[id]}
 	if fs := c.fs[id]; fs != nil {
@@ -138,7 +140,7 @@ func (c *testCluster) start(id uint64) {
 	}
 	n, err := Open(Options{
 		ID: id, Peers: c.peers, Shards: c.shards, Store: st,
-		Transport: memLink{c.net, id}, ManualTick: true,
+		Transport: memLink{c.net, id}, ManualTick: true, Join: join,
 	})
 	if err != nil {
 		st.Close()
@@ -487,4 +489,74 @@ func TestLossyNetwork(t *testing.T) {
 			t.Fatalf("node %d holds %v, node %d %v", id, got, c.peers[0], first)
 		}
 	}
+}
+
+// A node that was not a bootstrap voter joins a running cluster: added by a
+// membership change, it is sent the bootstrap snapshot and the whole log,
+// applies everything, and can then replace a dead voter (removed by another
+// change) in the quorum.
+func TestJoinAndReplace(t *testing.T) {
+	c := newTestCluster(t, 3, 2, false)
+	c.until("every shard led", 200, c.allLed(c.peers))
+	check := uuid.New()
+	want := map[uint64]bool{}
+	for n := uint64(1); n <= 20; n++ {
+		s := uint32(n % uint64(c.shards))
+		lead := c.leader(s, c.peers)
+		if _, err := c.propose(lead, s, pingCmd(t, c.stores[lead], check, n)); err != nil {
+			t.Fatal(err)
+		}
+		want[n] = true
+	}
+	// Node 3 dies for good; node 4 takes its place.
+	c.stop(3)
+	alive := []uint64{1, 2}
+	const joiner = 4
+	c.peers = append(c.peers, joiner)
+	c.dirs[joiner] = filepath.Join(t.TempDir(), "n4")
+	c.startWith(joiner, true)
+	change := func(typ pb.ConfChangeType, node uint64) {
+		t.Helper()
+		for s := range uint32(c.shards) {
+			var lead uint64
+			c.until("a leader", 200, func() bool { lead = c.leader(s, alive); return lead != 0 })
+			ch := make(chan outcome, 1)
+			cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: typ.Enum(), NodeId: new(node)}}, Context: []byte("ctx")}
+			c.nodes[lead].ProposeConfChange(s, cc, func(i uint64, err error) { ch <- outcome{i, err} })
+			c.until("the change applied", 300, func() bool { return len(ch) > 0 })
+			if o := <-ch; o.err != nil {
+				t.Fatalf("shard %d: %v %d: %v", s, typ, node, o.err)
+			}
+		}
+	}
+	change(pb.ConfChangeAddNode, joiner)
+	alive = append(alive, joiner)
+	defer func() {
+		if t.Failed() {
+			for _, id := range []uint64{2, joiner} {
+				n := c.nodes[id]
+				for s := range uint32(c.shards) {
+					t.Logf("node %d shard %d: err %v, applied %d, leader %d", id, s, n.Err(), n.Applied(s), n.Leader(s))
+				}
+			}
+		}
+	}()
+	c.until("the joiner has every ping", 300, func() bool {
+		return hasAll(pings(t, c.stores[joiner], check), want)
+	})
+	change(pb.ConfChangeRemoveNode, 3)
+	// The quorum is now 1, 2 and 4: with 1 gone too, 2 and 4 still elect.
+	c.stop(1)
+	alive = []uint64{2, joiner}
+	c.until("2 and 4 lead every shard", 400, c.allLed(alive))
+	for s := range uint32(c.shards) {
+		lead := c.leader(s, alive)
+		if _, err := c.propose(lead, s, pingCmd(t, c.stores[lead], check, 21+uint64(s))); err != nil {
+			t.Fatalf("shard %d after the replacement: %v", s, err)
+		}
+		want[21+uint64(s)] = true
+	}
+	c.until("both survivors have every ping", 200, func() bool {
+		return hasAll(pings(t, c.stores[2], check), want) && hasAll(pings(t, c.stores[joiner], check), want)
+	})
 }

@@ -54,6 +54,10 @@ type proposal struct {
 	shard uint32
 	cmd   []byte
 	done  DoneFunc
+	// cc, when set, makes this a membership change instead of a command;
+	// transfer, when set, a leadership transfer to that node.
+	cc       *pb.ConfChangeV2
+	transfer uint64
 }
 
 // Node is this node's replica of every shard: one etcd raft RawNode each,
@@ -99,6 +103,13 @@ type shard struct {
 	inflight  map[uint64][]proposal // by sequence number, proposed in term leading
 	posDirty  bool
 	completed []completion
+	// ccToken numbers this node's membership changes; ccWait is the one
+	// in flight (raft takes one at a time), completed when it applies.
+	ccToken uint64
+	ccWait  *proposal
+	// ccQueued is membership changes that came before the new leader was
+	// ready, proposed once it is.
+	ccQueued []proposal
 }
 
 type completion struct {
@@ -147,7 +158,11 @@ func Open(o Options) (*Node, error) {
 var quietRaft = &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
 
 func (n *Node) openShard(id uint32, boot *store.Batch) (*shard, error) {
-	l, err := openShardLog(n.o.Store, id, n.o.Peers, boot)
+	peers := n.o.Peers
+	if n.o.Join {
+		peers = nil // the leader sends the bootstrap snapshot
+	}
+	l, err := openShardLog(n.o.Store, id, peers, boot)
 	if err != nil {
 		return nil, err
 	}
@@ -238,13 +253,21 @@ func (n *Node) Propose(shard uint32, cmd []byte, done DoneFunc) {
 		done(0, ErrTooLarge)
 		return
 	}
+	n.enqueue(proposal{shard: shard, cmd: cmd, done: done})
+}
+
+func (n *Node) enqueue(p proposal) {
+	if int(p.shard) >= len(n.shards) {
+		p.done(0, fmt.Errorf("raftlog: no shard %d", p.shard))
+		return
+	}
 	n.propMu.Lock()
 	if n.closed.Load() {
 		n.propMu.Unlock()
-		done(0, ErrClosed)
+		p.done(0, ErrClosed)
 		return
 	}
-	n.props = append(n.props, proposal{shard: shard, cmd: cmd, done: done})
+	n.props = append(n.props, p)
 	n.propMu.Unlock()
 	select {
 	case n.wake <- struct{}{}:
@@ -362,7 +385,62 @@ func (n *Node) step(e Envelope) {
 
 func (n *Node) queue(p proposal) {
 	s := n.shards[p.shard]
-	s.queued = append(s.queued, p)
+	switch {
+	case p.transfer != 0:
+		if s.leading == 0 {
+			p.done(0, ErrNotLeader)
+			return
+		}
+		s.rn.TransferLeader(p.transfer)
+		p.done(0, nil)
+	case p.cc != nil:
+		n.proposeConfChange(s, p)
+	default:
+		s.queued = append(s.queued, p)
+	}
+}
+
+// ErrChangeInFlight: the shard has a membership change not yet applied.
+var ErrChangeInFlight = errors.New("raftlog: another membership change is in flight")
+
+// proposeConfChange proposes p's change, its context prefixed with a token
+// by which its application is recognised here.
+func (n *Node) proposeConfChange(s *shard, p proposal) {
+	switch {
+	case s.leading == 0:
+		p.done(0, ErrNotLeader)
+		return
+	case !s.ready:
+		s.ccQueued = append(s.ccQueued, p)
+		return
+	case s.ccWait != nil:
+		p.done(0, ErrChangeInFlight)
+		return
+	}
+	s.ccToken++
+	token := s.ccToken<<16 | n.o.ID&0xffff
+	cc := proto.Clone(p.cc).(*pb.ConfChangeV2)
+	cc.Context = append(binary.BigEndian.AppendUint64(nil, token), p.cc.GetContext()...)
+	if err := s.rn.ProposeConfChange(cc); err != nil {
+		p.done(0, fmt.Errorf("%w: %v", ErrNotLeader, err))
+		return
+	}
+	p.cc = cc
+	s.ccWait = &p
+}
+
+// ProposeConfChange changes the shard's membership (adds or removes nodes)
+// through its log; done learns when the change is applied here. The
+// change's Context reaches Options.OnConfChange on every replica.
+func (n *Node) ProposeConfChange(shard uint32, cc *pb.ConfChangeV2, done DoneFunc) {
+	n.enqueue(proposal{shard: shard, cc: cc, done: done})
+}
+
+// TransferLeader asks the shard's leader, if this node is it, to hand the
+// leadership to node to (which must be a caught-up voter); done learns
+// whether the request was made, not whether it succeeded: watch Leader.
+func (n *Node) TransferLeader(shard uint32, to uint64, done DoneFunc) {
+	n.enqueue(proposal{shard: shard, transfer: to, done: done})
 }
 
 // drain takes what else is waiting, so that one iteration handles it all.
@@ -396,6 +474,13 @@ func (n *Node) process() error {
 // propose merges each ready shard's queued commands into entries.
 func (n *Node) propose() {
 	for _, s := range n.shards {
+		if s.ready && len(s.ccQueued) > 0 {
+			q := s.ccQueued
+			s.ccQueued = nil
+			for _, p := range q {
+				n.proposeConfChange(s, p)
+			}
+		}
 		if len(s.queued) == 0 {
 			continue
 		}
@@ -506,7 +591,10 @@ func (n *Node) handleReadies() (bool, error) {
 // persist adds rd's hard state and entries to b, and follows leadership.
 func (n *Node) persist(s *shard, rd raft.Ready, b *store.Batch) error {
 	if !raft.IsEmptySnap(rd.Snapshot) {
-		return errors.New("a snapshot arrived: snapshots are not built (the log is never compacted)")
+		if err := s.log.installBootstrap(rd.Snapshot, b); err != nil {
+			return err
+		}
+		s.applied, s.posDirty = s.log.snapIndex, true
 	}
 	if err := s.log.append(b, rd.Entries); err != nil {
 		return err
@@ -564,6 +652,16 @@ func (n *Node) failShard(s *shard, err error) {
 	}
 	failed += len(s.queued)
 	s.queued = nil
+	if w := s.ccWait; w != nil {
+		s.completed = append(s.completed, completion{p: *w, err: err})
+		s.ccWait = nil
+		failed++
+	}
+	for _, p := range s.ccQueued {
+		s.completed = append(s.completed, completion{p: p, err: err})
+	}
+	failed += len(s.ccQueued)
+	s.ccQueued = nil
 	result := "not_leader"
 	if errors.Is(err, ErrClosed) {
 		result = "closed"
@@ -595,6 +693,19 @@ func (n *Node) apply(s *shard, ents []*pb.Entry, b *store.Batch) error {
 			s.log.cs = proto.Clone(s.rn.ApplyConfChange(cc)).(*pb.ConfState)
 			if err := s.log.saveState(b); err != nil {
 				return err
+			}
+			v2 := cc.AsV2()
+			ctx := v2.GetContext()
+			var token uint64
+			if len(ctx) >= 8 {
+				token, ctx = binary.BigEndian.Uint64(ctx), ctx[8:]
+			}
+			if n.o.OnConfChange != nil {
+				n.o.OnConfChange(s.id, v2, ctx, b)
+			}
+			if w := s.ccWait; w != nil && token == binary.BigEndian.Uint64(w.cc.GetContext()) {
+				s.completed = append(s.completed, completion{p: *w, index: idx})
+				s.ccWait = nil
 			}
 		}
 		s.applied, s.posDirty = idx, true

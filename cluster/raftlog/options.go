@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/vigilo/vigilo/engine/store"
 )
@@ -51,6 +52,15 @@ type Options struct {
 	Transport Transport
 	// Apply applies commands; default ApplyRepr.
 	Apply ApplyFunc
+	// Join starts a node that is not among the bootstrap voters: its shards
+	// stay empty until their leaders, once a membership change has added
+	// this node, send them the bootstrap snapshot and the log.
+	Join bool
+	// OnConfChange, if set, sees every membership change as it is applied
+	// on this replica, with the Context it was proposed with, and may add
+	// writes to b (the batch the change is applied in): for the node's
+	// directory of peer addresses. It runs on the loop and must not block.
+	OnConfChange func(shard uint32, cc *pb.ConfChangeV2, context []byte, b *store.Batch)
 	// Tick is raft's logical clock period; default 100 ms.
 	Tick time.Duration
 	// ManualTick leaves ticking to Node.Tick (tests): no timer runs.

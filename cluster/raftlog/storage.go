@@ -51,18 +51,26 @@ const (
 	bootstrapTerm  = 1
 )
 
-// openShardLog loads the shard's log, bootstrapping it with peers (written
-// into b, which the caller commits before anything else) when it has none.
+func emptyLog(st *store.Store, shard uint32) *shardLog {
+	return &shardLog{st: st, shard: shard, hs: &pb.HardState{}, cs: &pb.ConfState{}}
+}
+
+// openShardLog loads the shard's log. One that has none is bootstrapped
+// with peers (written into b, which the caller commits before anything
+// else); with no peers (a node joining a running cluster) it stays empty
+// until the leader sends it the bootstrap snapshot.
 func openShardLog(st *store.Store, shard uint32, peers []uint64, b *store.Batch) (*shardLog, error) {
-	l := &shardLog{st: st, shard: shard, hs: &pb.HardState{}, cs: &pb.ConfState{}}
+	l := emptyLog(st, shard)
 	v, err := st.RaftState(shard)
 	if err != nil {
 		return nil, err
 	}
 	if v == nil {
-		l.snapIndex, l.snapTerm = bootstrapIndex, bootstrapTerm
-		l.hs = &pb.HardState{Term: new(uint64(bootstrapTerm)), Commit: new(uint64(bootstrapIndex))}
-		l.cs = &pb.ConfState{Voters: append([]uint64(nil), peers...)}
+		if len(peers) > 0 {
+			l.snapIndex, l.snapTerm = bootstrapIndex, bootstrapTerm
+			l.hs = &pb.HardState{Term: new(uint64(bootstrapTerm)), Commit: new(uint64(bootstrapIndex))}
+			l.cs = &pb.ConfState{Voters: append([]uint64(nil), peers...)}
+		}
 		if err := l.saveState(b); err != nil {
 			return nil, err
 		}
@@ -119,18 +127,15 @@ func (l *shardLog) readEntries(lo, hi uint64, fn func(e *pb.Entry, size int) boo
 // The 'H' value: hard state and conf state, each length-prefixed, then the
 // snapshot's index and term.
 func (l *shardLog) saveState(b *store.Batch) error {
-	hs, err := proto.Marshal(l.hs)
-	if err != nil {
-		return err
+	var v []byte
+	for _, m := range []proto.Message{l.hs, l.cs} {
+		p, err := proto.Marshal(m)
+		if err != nil {
+			return err
+		}
+		v = binary.AppendUvarint(v, uint64(len(p)))
+		v = append(v, p...)
 	}
-	cs, err := proto.Marshal(l.cs)
-	if err != nil {
-		return err
-	}
-	v := binary.AppendUvarint(nil, uint64(len(hs)))
-	v = append(v, hs...)
-	v = binary.AppendUvarint(v, uint64(len(cs)))
-	v = append(v, cs...)
 	v = binary.BigEndian.AppendUint64(v, l.snapIndex)
 	v = binary.BigEndian.AppendUint64(v, l.snapTerm)
 	b.PutRaftState(l.shard, v)
@@ -149,16 +154,17 @@ func (l *shardLog) decodeState(v []byte) error {
 		v = v[k+int(n):]
 		return p, true
 	}
-	hs, ok1 := part()
-	cs, ok2 := part()
-	if !ok1 || !ok2 || len(v) != 16 {
+	for _, m := range []proto.Message{l.hs, l.cs} {
+		p, ok := part()
+		if !ok {
+			return errBadState
+		}
+		if err := proto.Unmarshal(p, m); err != nil {
+			return fmt.Errorf("%w: %v", errBadState, err)
+		}
+	}
+	if len(v) != 16 {
 		return errBadState
-	}
-	if err := proto.Unmarshal(hs, l.hs); err != nil {
-		return fmt.Errorf("%w: %v", errBadState, err)
-	}
-	if err := proto.Unmarshal(cs, l.cs); err != nil {
-		return fmt.Errorf("%w: %v", errBadState, err)
 	}
 	l.snapIndex = binary.BigEndian.Uint64(v)
 	l.snapTerm = binary.BigEndian.Uint64(v[8:])
@@ -290,11 +296,31 @@ func (l *shardLog) LastIndex() (uint64, error) { return l.lastIndex(), nil }
 func (l *shardLog) FirstIndex() (uint64, error) { return l.snapIndex + 1, nil }
 
 // Snapshot implements raft.Storage: the bootstrap snapshot, the only one
-// phase 1 has (it never compacts the log, so no follower needs another).
+// there is (the log is never compacted), which a leader sends a node that
+// joined later. It carries the current conf state, not the bootstrap's:
+// raft on the joiner restores only a snapshot whose voters name it. The log
+// from index 2 then replays the membership changes, which that later start
+// absorbs (adding a voter again, removing one already gone, are no-ops).
 func (l *shardLog) Snapshot() (*pb.Snapshot, error) {
 	return &pb.Snapshot{Metadata: &pb.SnapshotMetadata{
 		Index:     new(l.snapIndex),
 		Term:      new(l.snapTerm),
 		ConfState: proto.Clone(l.cs).(*pb.ConfState),
 	}}, nil
+}
+
+// installBootstrap takes the leader's snapshot on a joining node whose log
+// is empty. Only the bootstrap snapshot (index 1, term 1) can be installed:
+// its state is empty, so the log from index 2 on rebuilds everything; a
+// later one would need the state machine shipped (not built: the log is
+// never compacted, so no leader sends one).
+func (l *shardLog) installBootstrap(snap *pb.Snapshot, b *store.Batch) error {
+	md := snap.GetMetadata()
+	if md.GetIndex() != bootstrapIndex || md.GetTerm() != bootstrapTerm || l.lastIndex() != 0 {
+		return fmt.Errorf("a snapshot at index %d, term %d for a log ending at %d: only the bootstrap snapshot of an empty log can be installed (snapshots are not built)",
+			md.GetIndex(), md.GetTerm(), l.lastIndex())
+	}
+	l.snapIndex, l.snapTerm = md.GetIndex(), md.GetTerm()
+	l.cs = proto.Clone(md.GetConfState()).(*pb.ConfState)
+	return l.saveState(b)
 }

@@ -151,7 +151,7 @@ func TestEntryEncoding(t *testing.T) {
 
 func TestDecodeStateRejectsGarbage(t *testing.T) {
 	for _, v := range [][]byte{{}, {0x05, 1}, {0, 0, 1, 2, 3}} {
-		l := shardLog{hs: &pb.HardState{}, cs: &pb.ConfState{}}
+		l := emptyLog(nil, 0)
 		if err := l.decodeState(v); !errors.Is(err, errBadState) {
 			t.Fatalf("decode %x: %v, want errBadState", v, err)
 		}
