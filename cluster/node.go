@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,8 +26,8 @@ import (
 
 // Peer is one node's addresses.
 type Peer struct {
-	Raft string // host:port of its cluster listener (raft messages)
-	API  string // host:port of its API listener (pings, APIs, /healthz, /metrics)
+	Raft string `json:"raft"` // host:port of its cluster listener (raft messages, members)
+	API  string `json:"api"`  // host:port of its API listener (pings, APIs, /healthz, /metrics)
 }
 
 // Options configure a cluster node. Zero values mean the documented default.
@@ -45,6 +47,11 @@ type Options struct {
 	// Wait is how long a request waits for a leader during a failover
 	// before it is answered 503; default 5 s.
 	Wait time.Duration
+	// Join starts a node that is not among the cluster's first members: it
+	// waits, empty, until a member adds it (POST MembersPath on the
+	// leader), then receives the whole log. Peers must still name it and
+	// at least one member, to reach them.
+	Join bool
 	// Logger gets the node's log; default Engine.Logger, else slog.Default().
 	Logger *slog.Logger
 }
@@ -104,6 +111,11 @@ type Node struct {
 	proxyMu sync.Mutex
 	proxies map[string]*fasthttp.HostClient
 
+	// peers is the member directory: Options.Peers, then what membership
+	// changes made of it (stored with them, and loaded at start).
+	peersMu sync.RWMutex
+	peers   map[uint64]Peer
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -133,7 +145,7 @@ func Open(o Options) (*Node, error) {
 		o.Logger = slog.Default()
 	}
 	n := &Node{o: o, log: o.Logger.With("node", o.ID), reg: prometheus.NewRegistry(),
-		proxies: map[string]*fasthttp.HostClient{}, stop: make(chan struct{})}
+		proxies: map[string]*fasthttp.HostClient{}, stop: make(chan struct{}), peers: map[uint64]Peer{}}
 	n.m = metrics{
 		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigilo_cluster_forwarded_requests_total", Help: "Requests this node forwarded to the leader.",
@@ -158,10 +170,25 @@ func Open(o Options) (*Node, error) {
 		return nil, err
 	}
 	n.st = st
-	n.tr = newTransport(o.ID, o.Peers, n.log)
+	maps.Copy(n.peers, o.Peers)
+	if v, err := st.ClusterMembers(); err != nil || v != nil {
+		var stored map[uint64]Peer
+		if err == nil {
+			err = json.Unmarshal(v, &stored)
+		}
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("cluster: stored members: %w", err)
+		}
+		// What membership changes made wins over the flags: a member
+		// added later is in it, one removed is not.
+		n.peers = stored
+	}
+	n.tr = newTransport(o.ID, n.peers, n.log)
 	n.raft, err = raftlog.Open(raftlog.Options{
-		ID: o.ID, Peers: ids, Shards: 1, Store: st, Transport: n.tr,
-		Tick: o.Tick, ElectionTicks: o.ElectionTicks,
+		ID: o.ID, Peers: ids, Shards: 1, Store: st, Transport: n.tr, Join: o.Join,
+		OnConfChange: n.onConfChange,
+		Tick:         o.Tick, ElectionTicks: o.ElectionTicks,
 		// One entry may carry a whole project's deletion.
 		MaxEntryBytes: 64 << 20,
 		Logger:        n.log, Registry: n.reg,
@@ -218,7 +245,15 @@ func (n *Node) listen() error {
 }
 
 func (n *Node) serveRaft(ctx *fasthttp.RequestCtx) {
-	if string(ctx.Path()) != RaftPath || !ctx.IsPost() {
+	path := string(ctx.Path())
+	switch {
+	case path == MembersPath || strings.HasPrefix(path, MembersPath+"/"):
+		n.serveMembers(ctx)
+		return
+	case path == LeaderPath:
+		n.serveTransfer(ctx)
+		return
+	case path != RaftPath || !ctx.IsPost():
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
 	}
@@ -260,7 +295,7 @@ func (n *Node) serveFront(ctx *fasthttp.RequestCtx) {
 		}
 		lead := n.raft.Leader(theShard)
 		if lead != 0 && lead != n.o.ID && !forwarded {
-			if n.forward(ctx, n.o.Peers[lead].API) {
+			if p, ok := n.peer(lead); ok && n.forward(ctx, p.API) {
 				return
 			}
 			// The leader was not reached at all (a dial error), so the

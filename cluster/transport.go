@@ -27,6 +27,8 @@ const RaftPath = "/cluster/v1/raft"
 // retransmits.
 type transport struct {
 	log   *slog.Logger
+	self  uint64
+	mu    sync.RWMutex // peers changes with membership
 	peers map[uint64]*sender
 	wg    sync.WaitGroup
 	stop  chan struct{}
@@ -36,35 +38,62 @@ type sender struct {
 	id     uint64
 	client *fasthttp.HostClient
 	queue  chan []byte
+	gone   chan struct{} // closed when the peer leaves
 }
 
 const senderQueue = 256
 
 func newTransport(self uint64, peers map[uint64]Peer, log *slog.Logger) *transport {
-	t := &transport{log: log, peers: map[uint64]*sender{}, stop: make(chan struct{})}
+	t := &transport{log: log, self: self, peers: map[uint64]*sender{}, stop: make(chan struct{})}
 	for id, p := range peers {
-		if id == self {
-			continue
-		}
-		s := &sender{
-			id: id,
-			client: &fasthttp.HostClient{
-				Addr: p.Raft, MaxConns: 2,
-				ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
-				MaxIdleConnDuration: time.Minute,
-			},
-			queue: make(chan []byte, senderQueue),
-		}
-		t.peers[id] = s
-		t.wg.Add(1)
-		go t.run(s)
+		t.setPeer(id, p)
 	}
 	return t
 }
 
+// setPeer starts sending to the peer at p (again, if its address changed).
+func (t *transport) setPeer(id uint64, p Peer) {
+	if id == t.self {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old := t.peers[id]; old != nil {
+		if old.client.Addr == p.Raft {
+			return
+		}
+		close(old.gone)
+	}
+	s := &sender{
+		id: id,
+		client: &fasthttp.HostClient{
+			Addr: p.Raft, MaxConns: 2,
+			ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+			MaxIdleConnDuration: time.Minute,
+		},
+		queue: make(chan []byte, senderQueue),
+		gone:  make(chan struct{}),
+	}
+	t.peers[id] = s
+	t.wg.Add(1)
+	go t.run(s)
+}
+
+// removePeer stops sending to the peer.
+func (t *transport) removePeer(id uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := t.peers[id]; s != nil {
+		close(s.gone)
+		delete(t.peers, id)
+	}
+}
+
 // Send implements raftlog.Transport.
 func (t *transport) Send(to uint64, msgs []raftlog.Envelope) {
+	t.mu.RLock()
 	s := t.peers[to]
+	t.mu.RUnlock()
 	if s == nil {
 		return
 	}
@@ -92,6 +121,9 @@ func (t *transport) run(s *sender) {
 		select {
 		case <-t.stop:
 			return
+		case <-s.gone:
+			s.client.CloseIdleConnections()
+			return
 		case body = <-s.queue:
 		}
 		// What queued meanwhile goes in the same POST.
@@ -114,6 +146,8 @@ func (t *transport) run(s *sender) {
 func (t *transport) close() {
 	close(t.stop)
 	t.wg.Wait()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	for _, s := range t.peers {
 		s.client.CloseIdleConnections()
 	}

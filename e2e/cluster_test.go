@@ -340,3 +340,106 @@ func TestClusterNoQuorumRefusesWrites(t *testing.T) {
 		t.Fatalf("after the others are back: %d %s", code, body)
 	}
 }
+
+// A node whose disk is lost is replaced by a fresh, empty one: added to
+// the cluster through the leader's members endpoint (the dead one removed),
+// it receives the whole log, and once the leadership is handed to it, it
+// serves every check and ping that was acknowledged before, and the
+// cluster survives the loss of one more original node.
+func TestClusterReplaceWithEmptyNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("four processes")
+	}
+	nodes := startCluster(t)
+	holder := waitLeader(t, nodes)
+	var checks []check
+	for i := range 5 {
+		c := holder.create(apiKey, fmt.Sprintf(`{"name": "r-%d", "timeout": 3600, "grace": 3600}`, i))
+		for range 3 {
+			if code, _ := holder.ping("/ping/" + c.UUID); code != 200 {
+				t.Fatalf("ping: %d", code)
+			}
+		}
+		checks = append(checks, c)
+	}
+	// The dead node is one that does not lead.
+	dead := nodes[holder.id%3]
+	dead.dead.Store(true)
+	dead.kill9()
+	raftOf := func(n *clusterNode) string { // its raft address, from its flags
+		for _, part := range strings.Split(n.args[4], ",") {
+			if strings.HasPrefix(part, fmt.Sprintf("%d=", n.id)) {
+				return strings.SplitN(strings.TrimPrefix(part, fmt.Sprintf("%d=", n.id)), "/", 2)[0]
+			}
+		}
+		t.Fatalf("no raft address for node %d in %q", n.id, n.args[4])
+		return ""
+	}
+	members := func(method, path, body string, want int) []byte {
+		t.Helper()
+		code, b := call(t, method, "http://"+raftOf(holder)+path, nil, body)
+		if code != want {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, code, b, want)
+		}
+		return b
+	}
+	// The replacement: node 4, empty, told how to reach the survivors.
+	api, raft := freeAddr(t), freeAddr(t)
+	fresh := &clusterNode{server: &server{t: t, data: t.TempDir(), addr: api, url: "http://" + api}, id: 4}
+	var peers []string
+	for _, part := range strings.Split(holder.args[4], ",") {
+		if !strings.HasPrefix(part, fmt.Sprintf("%d=", dead.id)) {
+			peers = append(peers, part)
+		}
+	}
+	peers = append(peers, fmt.Sprintf("4=%s/%s", raft, api))
+	fresh.args = []string{"serve", "--cluster-id", "4", "--cluster-peers", strings.Join(peers, ","), "--cluster-join",
+		"--data", fresh.data, "--min-period", "1s", "--api-key", apiKey, "--read-only-key", roKey}
+	fresh.spawn()
+	t.Cleanup(fresh.stop)
+	members("POST", "/cluster/v1/members", fmt.Sprintf(`{"id": 4, "raft": %q, "api": %q}`, raft, api), 200)
+	members("DELETE", fmt.Sprintf("/cluster/v1/members/%d", dead.id), "", 200)
+	var dir struct {
+		Members map[string]any `json:"members"`
+	}
+	if err := json.Unmarshal(members("GET", "/cluster/v1/members", "", 200), &dir); err != nil || len(dir.Members) != 3 || dir.Members["4"] == nil || dir.Members[fmt.Sprint(dead.id)] != nil {
+		t.Fatalf("members after the replacement: %+v %v", dir, err)
+	}
+	// It catches up, takes the leadership when asked, and has everything.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, lead := holder.health()
+		code, h := fresh.health()
+		if code == 200 && h.Applied >= lead.Applied && lead.Applied > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new node did not catch up: %+v, leader %+v\n%s", h, lead, fresh.out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	members("POST", "/cluster/v1/leader", `{"id": 4}`, 202)
+	all := []*clusterNode{nodes[0], nodes[1], nodes[2], fresh}
+	if h := waitLeader(t, all); h.id != 4 {
+		t.Fatalf("node %d holds the state, want the new node 4", h.id)
+	}
+	for _, c := range checks {
+		var got check
+		fresh.api("GET", "/api/v3/checks/"+c.UUID, apiKey, "", 200, &got)
+		if got.NPings != 3 || got.Status != "up" {
+			t.Fatalf("check %s on the new node: %d pings, %s; want 3, up", c.Name, got.NPings, got.Status)
+		}
+	}
+	// The old holder can go too: node 4 and the other original are a quorum.
+	holder.dead.Store(true)
+	holder.kill9()
+	waitLeader(t, all)
+	for _, n := range all {
+		if n.dead.Load() {
+			continue
+		}
+		if code, body := n.ping("/ping/" + checks[0].UUID); code != 200 {
+			t.Fatalf("ping through node %d after losing two originals: %d %s", n.id, code, body)
+		}
+	}
+}

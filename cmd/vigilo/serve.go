@@ -43,6 +43,7 @@ func serve(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (written at shutdown)")
 	clusterID := fs.Uint64("cluster-id", 0, "this node's id in --cluster-peers (cluster mode; 0: a single node)")
 	clusterWait := fs.Duration("cluster-wait", 5*time.Second, "cluster mode: how long a request waits for a leader during a failover before it is answered 503")
+	clusterJoin := fs.Bool("cluster-join", false, "cluster mode: this node joins a running cluster (empty until a member adds it: POST /cluster/v1/members on the leader's raft address)")
 	clusterPeers := fs.String("cluster-peers", "", "every node of the cluster, this one included: id=raft-host:port/api-host:port, comma-separated (the API address replaces --listen)")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
@@ -67,7 +68,7 @@ func serve(args []string) error {
 		}()
 	}
 	if *clusterID != 0 || *clusterPeers != "" {
-		return serveCluster(o, *clusterID, *clusterPeers, *clusterWait)
+		return serveCluster(o, *clusterID, *clusterPeers, *clusterWait, *clusterJoin)
 	}
 
 	e, err := engine.Open(o)
@@ -93,7 +94,7 @@ func serve(args []string) error {
 }
 
 // serveCluster runs this process as one node of a cluster until a signal.
-func serveCluster(o engine.Options, id uint64, peersFlag string, wait time.Duration) error {
+func serveCluster(o engine.Options, id uint64, peersFlag string, wait time.Duration, join bool) error {
 	peers, err := parsePeers(peersFlag)
 	if err != nil {
 		return fmt.Errorf("--cluster-peers: %w", err)
@@ -105,7 +106,7 @@ func serveCluster(o engine.Options, id uint64, peersFlag string, wait time.Durat
 	if o.BaseURL == "" {
 		o.BaseURL = "http://" + self.API
 	}
-	n, err := cluster.Open(cluster.Options{ID: id, Peers: peers, Engine: o, Wait: wait})
+	n, err := cluster.Open(cluster.Options{ID: id, Peers: peers, Engine: o, Wait: wait, Join: join})
 	if err != nil {
 		return err
 	}

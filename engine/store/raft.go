@@ -170,3 +170,34 @@ func (b *Batch) AppendRepr(repr []byte) error {
 	}
 	return nil
 }
+
+// clusterMembersName is the metadata key of a cluster node's directory of
+// its peers' addresses (package cluster's JSON), written with the
+// membership changes that alter it.
+const clusterMembersName = "cluster-members"
+
+// PutClusterMembers writes the cluster's member directory.
+func (b *Batch) PutClusterMembers(v []byte) {
+	b.key = metaKey(b.key[:0], clusterMembersName)
+	b.set(b.key, v)
+}
+
+// ClusterMembers is the stored member directory; nil when none is.
+func (s *Store) ClusterMembers() ([]byte, error) {
+	if !s.enter() {
+		return nil, ErrClosed
+	}
+	defer s.exit()
+	var out []byte
+	err := s.get(metaKey(nil, clusterMembersName), func(v []byte) error {
+		out = cloneBytes(v)
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read cluster members: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,199 @@
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/vigilo/vigilo/engine/store"
+)
+
+// On the cluster listener, beside RaftPath: the member directory, and
+// changes to it (on the leader; another node answers 421 naming it).
+//
+//	GET    /cluster/v1/members        {"leader": 1, "members": {"1": {"raft": "…", "api": "…"}, …}}
+//	POST   /cluster/v1/members        {"id": 4, "raft": "host:port", "api": "host:port"}: adds a node
+//	DELETE /cluster/v1/members/<id>   removes a node
+//	POST   /cluster/v1/leader         {"id": 4}: hands the leadership to that node
+//
+// The cluster listener has no authentication: it is for loopback or a
+// private network (README).
+const (
+	MembersPath = "/cluster/v1/members"
+	LeaderPath  = "/cluster/v1/leader"
+)
+
+// memberChangeTimeout bounds how long a membership request waits for its
+// change to apply.
+const memberChangeTimeout = 10 * time.Second
+
+func (n *Node) peer(id uint64) (Peer, bool) {
+	n.peersMu.RLock()
+	defer n.peersMu.RUnlock()
+	p, ok := n.peers[id]
+	return p, ok
+}
+
+// onConfChange keeps the member directory as each membership change
+// applies, on every replica alike, and stores it in the same batch.
+func (n *Node) onConfChange(_ uint32, cc *pb.ConfChangeV2, context []byte, b *store.Batch) {
+	n.peersMu.Lock()
+	defer n.peersMu.Unlock()
+	for _, ch := range cc.GetChanges() {
+		id := ch.GetNodeId()
+		switch ch.GetType() {
+		case pb.ConfChangeAddNode, pb.ConfChangeAddLearnerNode:
+			var p Peer
+			if err := json.Unmarshal(context, &p); err != nil || p.Raft == "" {
+				n.log.Error("membership change without the node's addresses", "node", id, "err", err)
+				continue
+			}
+			n.peers[id] = p
+			n.tr.setPeer(id, p)
+		case pb.ConfChangeRemoveNode:
+			delete(n.peers, id)
+			n.tr.removePeer(id)
+		}
+	}
+	v, err := json.Marshal(n.peers)
+	if err != nil {
+		n.log.Error("encode the member directory", "err", err)
+		return
+	}
+	b.PutClusterMembers(v)
+}
+
+// Members is the member directory as this node knows it.
+func (n *Node) Members() map[uint64]Peer {
+	n.peersMu.RLock()
+	defer n.peersMu.RUnlock()
+	return maps.Clone(n.peers)
+}
+
+type memberJSON struct {
+	ID   uint64 `json:"id"`
+	Raft string `json:"raft"`
+	API  string `json:"api"`
+}
+
+func (n *Node) serveMembers(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	switch {
+	case ctx.IsGet() && path == MembersPath:
+		members := map[string]Peer{}
+		for id, p := range n.Members() {
+			members[strconv.FormatUint(id, 10)] = p
+		}
+		writeJSON(ctx, fasthttp.StatusOK, map[string]any{"leader": n.raft.Leader(theShard), "members": members})
+	case ctx.IsPost() && path == MembersPath:
+		var m memberJSON
+		if err := json.Unmarshal(ctx.PostBody(), &m); err != nil || m.ID == 0 {
+			writeError(ctx, fasthttp.StatusBadRequest, "the body must be {\"id\": N > 0, \"raft\": \"host:port\", \"api\": \"host:port\"}")
+			return
+		}
+		for _, a := range []string{m.Raft, m.API} {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				writeError(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("address %q: %v", a, err))
+				return
+			}
+		}
+		if _, ok := n.peer(m.ID); ok {
+			writeError(ctx, fasthttp.StatusConflict, fmt.Sprintf("node %d is a member already", m.ID))
+			return
+		}
+		peerCtx, _ := json.Marshal(Peer{Raft: m.Raft, API: m.API})
+		n.change(ctx, pb.ConfChangeAddNode, m.ID, peerCtx)
+	case ctx.IsDelete() && strings.HasPrefix(path, MembersPath+"/"):
+		id, err := strconv.ParseUint(strings.TrimPrefix(path, MembersPath+"/"), 10, 64)
+		if err != nil || id == 0 {
+			writeError(ctx, fasthttp.StatusBadRequest, "the path must end in a node id")
+			return
+		}
+		if _, ok := n.peer(id); !ok {
+			writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("node %d is not a member", id))
+			return
+		}
+		n.change(ctx, pb.ConfChangeRemoveNode, id, nil)
+	default:
+		writeError(ctx, fasthttp.StatusMethodNotAllowed, "GET or POST "+MembersPath+", DELETE "+MembersPath+"/<id>")
+	}
+}
+
+// change proposes a membership change on this node, which must lead, and
+// answers once it is applied here.
+func (n *Node) change(ctx *fasthttp.RequestCtx, typ pb.ConfChangeType, id uint64, context []byte) {
+	if !n.notLeader(ctx) {
+		return
+	}
+	done := make(chan error, 1)
+	cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: typ.Enum(), NodeId: new(id)}}, Context: context}
+	n.raft.ProposeConfChange(theShard, cc, func(_ uint64, err error) { done <- err })
+	select {
+	case err := <-done:
+		if err != nil {
+			writeError(ctx, fasthttp.StatusServiceUnavailable, err.Error())
+			return
+		}
+		writeJSON(ctx, fasthttp.StatusOK, map[string]any{"changed": typ.String(), "node": id})
+	case <-time.After(memberChangeTimeout):
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "the change did not apply in time; it may still")
+	}
+}
+
+// notLeader answers 421 naming the leader when this node does not hold
+// the log, and says whether it does.
+func (n *Node) notLeader(ctx *fasthttp.RequestCtx) bool {
+	if n.raft.Holds(theShard) {
+		return true
+	}
+	lead := n.raft.Leader(theShard)
+	p, _ := n.peer(lead)
+	writeJSON(ctx, fasthttp.StatusMisdirectedRequest, map[string]any{"error": "not the leader", "leader": lead, "leader_raft": p.Raft})
+	return false
+}
+
+func (n *Node) serveTransfer(ctx *fasthttp.RequestCtx) {
+	var m struct {
+		ID uint64 `json:"id"`
+	}
+	if !ctx.IsPost() || json.Unmarshal(ctx.PostBody(), &m) != nil || m.ID == 0 {
+		writeError(ctx, fasthttp.StatusBadRequest, "POST {\"id\": N > 0}")
+		return
+	}
+	if _, ok := n.peer(m.ID); !ok {
+		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("node %d is not a member", m.ID))
+		return
+	}
+	if !n.notLeader(ctx) {
+		return
+	}
+	done := make(chan error, 1)
+	n.raft.TransferLeader(theShard, m.ID, func(_ uint64, err error) { done <- err })
+	if err := <-done; err != nil {
+		writeError(ctx, fasthttp.StatusServiceUnavailable, err.Error())
+		return
+	}
+	// Asked, not done: raft hands over once the node is caught up.
+	writeJSON(ctx, fasthttp.StatusAccepted, map[string]any{"transferring_to": m.ID})
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = fasthttp.StatusInternalServerError, []byte(`{"error": "encode"}`)
+	}
+	ctx.SetStatusCode(code)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+func writeError(ctx *fasthttp.RequestCtx, code int, msg string) {
+	writeJSON(ctx, code, map[string]string{"error": msg})
+}
