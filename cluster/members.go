@@ -120,6 +120,10 @@ func (n *Node) serveMembers(ctx *fasthttp.RequestCtx) {
 			writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("node %d is not a member", id))
 			return
 		}
+		if id == n.o.ID {
+			writeError(ctx, fasthttp.StatusConflict, "this node leads: hand the leadership to another (POST "+LeaderPath+") before removing it")
+			return
+		}
 		n.change(ctx, pb.ConfChangeRemoveNode, id, nil)
 	default:
 		writeError(ctx, fasthttp.StatusMethodNotAllowed, "GET or POST "+MembersPath+", DELETE "+MembersPath+"/<id>")

@@ -97,16 +97,21 @@ const theShard = 0
 // its state, the engine while it holds the log's leadership, and the API
 // listener, which forwards to the leader while this node does not.
 type Node struct {
-	o     Options
-	log   *slog.Logger
-	st    *store.Store
-	raft  *raftlog.Node
-	tr    *transport
-	reg   *prometheus.Registry
-	eng   atomic.Pointer[engine.Engine]
-	m     metrics
-	front *fasthttp.Server
-	inner *fasthttp.Server
+	o    Options
+	log  *slog.Logger
+	st   *store.Store
+	raft *raftlog.Node
+	tr   *transport
+	reg  *prometheus.Registry
+	eng  atomic.Pointer[engine.Engine]
+	// engTerm is the raft term the running engine was opened in (watch's).
+	engTerm uint64
+	m       metrics
+	front   *fasthttp.Server
+	inner   *fasthttp.Server
+	// lns are the servers' listeners, closed by Close too: a Shutdown that
+	// runs before Serve has taken its listener does not stop it.
+	lns []net.Listener
 
 	proxyMu sync.Mutex
 	proxies map[string]*fasthttp.HostClient
@@ -170,6 +175,10 @@ func Open(o Options) (*Node, error) {
 		return nil, err
 	}
 	n.st = st
+	if err := refuseSingleNodeData(st); err != nil {
+		st.Close()
+		return nil, err
+	}
 	maps.Copy(n.peers, o.Peers)
 	if v, err := st.ClusterMembers(); err != nil || v != nil {
 		var stored map[uint64]Peer
@@ -207,6 +216,26 @@ func Open(o Options) (*Node, error) {
 	return n, nil
 }
 
+// refuseSingleNodeData refuses a data directory that has engine data but
+// no raft log: a single node's. Its data would stay on this node alone
+// (replicated commands are changes to what each replica already has), and
+// be lost at the first failover. Turning a single node into a cluster is not
+// built.
+func refuseSingleNodeData(st *store.Store) error {
+	v, err := st.RaftState(theShard)
+	if err != nil || v != nil {
+		return err
+	}
+	projects, err := st.Projects()
+	if err != nil {
+		return err
+	}
+	if len(projects) > 0 {
+		return fmt.Errorf("cluster: %s holds a single node's data (%d projects): a cluster node starts from an empty data directory", st.Options().Dir, len(projects))
+	}
+	return nil
+}
+
 // replicate is the store's Options.Replicate: every commit of the engine
 // is a proposal, acknowledged once a quorum has it and it is applied here.
 func (n *Node) replicate(repr []byte, done func(error)) {
@@ -229,6 +258,7 @@ func (n *Node) listen() error {
 	n.front = &fasthttp.Server{Handler: n.serveFront, Name: "vigilo", MaxRequestBodySize: 4 << 20,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 		NoDefaultContentType: true, NoDefaultServerHeader: true}
+	n.lns = []net.Listener{inner, front}
 	for _, s := range []struct {
 		srv *fasthttp.Server
 		ln  net.Listener
@@ -357,17 +387,24 @@ type Health struct {
 	// Applied is the index of the last log entry applied here: a replica
 	// has caught up when it equals the leader's.
 	Applied uint64 `json:"applied"`
+	// Error is why the node's raft loop stopped, if it did: it then holds
+	// nothing and must be restarted.
+	Error string `json:"error,omitempty"`
 }
 
 func (n *Node) health() Health {
-	return Health{Node: n.o.ID, Leader: n.raft.Leader(theShard), Holding: n.eng.Load() != nil, Applied: n.raft.Applied(theShard)}
+	h := Health{Node: n.o.ID, Leader: n.raft.Leader(theShard), Holding: n.eng.Load() != nil, Applied: n.raft.Applied(theShard)}
+	if err := n.raft.Err(); err != nil {
+		h.Error = err.Error()
+	}
+	return h
 }
 
 // serveHealth is 200 while the node can serve (it holds the state, or
 // knows a leader to forward to) and 503 while it cannot (no quorum).
 func (n *Node) serveHealth(ctx *fasthttp.RequestCtx) {
 	h := n.health()
-	if !h.Holding && (h.Leader == 0 || h.Leader == n.o.ID) {
+	if h.Error != "" || !h.Holding && (h.Leader == 0 || h.Leader == n.o.ID) {
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 	}
 	b, _ := json.Marshal(h)
@@ -395,18 +432,20 @@ func (n *Node) watch() {
 			return
 		case <-t.C:
 		}
-		holds := n.raft.Holds(theShard)
+		term := n.raft.HoldingTerm(theShard)
 		switch e := n.eng.Load(); {
-		case holds && e == nil:
-			n.startEngine()
-		case !holds && e != nil:
+		case term != 0 && e == nil:
+			n.startEngine(term)
+		case term != n.engTerm && e != nil:
+			// Lost, or lost and won back since the engine was opened: its
+			// memory may predate writes another leader made meanwhile.
 			n.log.Warn("lost the leadership: stopping the engine")
 			n.stopEngine()
 		}
 	}
 }
 
-func (n *Node) startEngine() {
+func (n *Node) startEngine(term uint64) {
 	t0 := time.Now()
 	o := n.o.Engine
 	o.Store, o.Listen = n.st, n.o.Peers[n.o.ID].API
@@ -416,6 +455,9 @@ func (n *Node) startEngine() {
 	e, err := engine.Open(o)
 	if err == nil {
 		err = e.Start()
+	}
+	if err == nil && n.raft.HoldingTerm(theShard) != term {
+		err = errors.New("the leadership changed while the engine was loading")
 	}
 	if err != nil {
 		if e != nil {
@@ -428,6 +470,7 @@ func (n *Node) startEngine() {
 		fmt.Printf("Created the default project. Its keys are shown only this once:\n"+
 			"  api key:        %s\n  read-only key:  %s\n  ping key:       %s\n", k.APIKey, k.ReadOnlyKey, k.Project.PingKey)
 	}
+	n.engTerm = term
 	n.eng.Store(e)
 	n.m.holding.Set(1)
 	n.m.engines.Inc()
@@ -454,6 +497,9 @@ func (n *Node) Close() error {
 	if n.front != nil {
 		_ = n.front.Shutdown()
 		_ = n.inner.Shutdown()
+	}
+	for _, ln := range n.lns {
+		_ = ln.Close()
 	}
 	n.wg.Wait()
 	n.stopEngine()

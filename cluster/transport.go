@@ -68,7 +68,7 @@ func (t *transport) setPeer(id uint64, p Peer) {
 		id: id,
 		client: &fasthttp.HostClient{
 			Addr: p.Raft, MaxConns: 2,
-			ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+			ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
 			MaxIdleConnDuration: time.Minute,
 		},
 		queue: make(chan []byte, senderQueue),
@@ -97,16 +97,24 @@ func (t *transport) Send(to uint64, msgs []raftlog.Envelope) {
 	if s == nil {
 		return
 	}
-	body, err := encodeEnvelopes(msgs)
-	if err != nil {
-		t.log.Error("encode raft messages", "to", to, "err", err)
-		return
-	}
-	select {
-	case s.queue <- body:
-	default: // the peer is slow or gone: raft retransmits
+	// Bodies of at most maxBody (or one message): a catching-up peer is
+	// sent many appends at once.
+	for len(msgs) > 0 {
+		body, k, err := encodeEnvelopes(msgs, maxBody)
+		if err != nil {
+			t.log.Error("encode raft messages", "to", to, "err", err)
+			return
+		}
+		msgs = msgs[k:]
+		select {
+		case s.queue <- body:
+		default: // the peer is slow or gone: raft retransmits
+		}
 	}
 }
+
+// maxBody bounds one POST's body (appends are at most about 1 MiB each).
+const maxBody = 4 << 20
 
 func (t *transport) run(s *sender) {
 	defer t.wg.Done()
@@ -128,7 +136,7 @@ func (t *transport) run(s *sender) {
 		}
 		// What queued meanwhile goes in the same POST.
 	more:
-		for len(body) < 1<<20 {
+		for len(body) < maxBody/4 {
 			select {
 			case b := <-s.queue:
 				body = append(body, b...)
@@ -155,18 +163,25 @@ func (t *transport) close() {
 
 // A body is envelopes back to back: uvarint shard, uvarint length, the
 // message's protobuf encoding.
-func encodeEnvelopes(msgs []raftlog.Envelope) ([]byte, error) {
+// encodeEnvelopes encodes the first messages that fit in limit bytes (at
+// least one) and says how many it took.
+func encodeEnvelopes(msgs []raftlog.Envelope, limit int) ([]byte, int, error) {
 	var out []byte
+	k := 0
 	for _, m := range msgs {
 		b, err := proto.Marshal(m.Msg)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
+		}
+		if k > 0 && len(out)+len(b)+2*binary.MaxVarintLen64 > limit {
+			break
 		}
 		out = binary.AppendUvarint(out, uint64(m.Shard))
 		out = binary.AppendUvarint(out, uint64(len(b)))
 		out = append(out, b...)
+		k++
 	}
-	return out, nil
+	return out, k, nil
 }
 
 var errBadBody = errors.New("raft message body does not decode")

@@ -397,7 +397,10 @@ func TestClusterReplaceWithEmptyNode(t *testing.T) {
 		"--data", fresh.data, "--min-period", "1s", "--api-key", apiKey, "--read-only-key", roKey}
 	fresh.spawn()
 	t.Cleanup(fresh.stop)
+	members("DELETE", fmt.Sprintf("/cluster/v1/members/%d", holder.id), "", 409) // the leader itself: transfer first
+	members("POST", "/cluster/v1/members", `{"id": 0}`, 400)
 	members("POST", "/cluster/v1/members", fmt.Sprintf(`{"id": 4, "raft": %q, "api": %q}`, raft, api), 200)
+	members("POST", "/cluster/v1/members", fmt.Sprintf(`{"id": 4, "raft": %q, "api": %q}`, raft, api), 409)
 	members("DELETE", fmt.Sprintf("/cluster/v1/members/%d", dead.id), "", 200)
 	var dir struct {
 		Members map[string]any `json:"members"`

@@ -529,6 +529,9 @@ func TestJoinAndReplace(t *testing.T) {
 			}
 		}
 	}
+	// A lossy network while it joins: a lost snapshot message must not
+	// leave it stranded.
+	c.net.setLoss(0.3)
 	change(pb.ConfChangeAddNode, joiner)
 	alive = append(alive, joiner)
 	defer func() {
@@ -544,6 +547,7 @@ func TestJoinAndReplace(t *testing.T) {
 	c.until("the joiner has every ping", 300, func() bool {
 		return hasAll(pings(t, c.stores[joiner], check), want)
 	})
+	c.net.setLoss(0)
 	change(pb.ConfChangeRemoveNode, 3)
 	// The quorum is now 1, 2 and 4: with 1 gone too, 2 and 4 still elect.
 	c.stop(1)
@@ -559,4 +563,33 @@ func TestJoinAndReplace(t *testing.T) {
 	c.until("both survivors have every ping", 200, func() bool {
 		return hasAll(pings(t, c.stores[2], check), want) && hasAll(pings(t, c.stores[joiner], check), want)
 	})
+}
+
+// A leader that removes itself from a shard steps down, and the others
+// elect one of themselves and take writes.
+func TestLeaderRemovingItselfStepsDown(t *testing.T) {
+	c := newTestCluster(t, 3, 1, false)
+	c.until("led", 200, c.allLed(c.peers))
+	lead := c.leader(0, c.peers)
+	ch := make(chan outcome, 1)
+	cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: pb.ConfChangeRemoveNode.Enum(), NodeId: new(lead)}}}
+	c.nodes[lead].ProposeConfChange(0, cc, func(i uint64, err error) { ch <- outcome{i, err} })
+	c.until("the removal applied", 300, func() bool { return len(ch) > 0 })
+	if o := <-ch; o.err != nil {
+		t.Fatal(o.err)
+	}
+	var rest []uint64
+	for _, id := range c.peers {
+		if id != lead {
+			rest = append(rest, id)
+		}
+	}
+	c.until("another leader", 400, func() bool { l := c.leader(0, rest); return l != 0 && l != lead })
+	if c.nodes[lead].Holds(0) {
+		t.Fatalf("node %d still holds the shard after removing itself", lead)
+	}
+	nl := c.leader(0, rest)
+	if _, err := c.propose(nl, 0, pingCmd(t, c.stores[nl], uuid.New(), 1)); err != nil {
+		t.Fatalf("a write after the removal: %v", err)
+	}
 }

@@ -92,7 +92,7 @@ type shard struct {
 	rn  *raft.RawNode
 
 	lead      atomic.Uint64 // read by Leader from any goroutine
-	holding   atomic.Bool   // ready, for Holds
+	holding   atomic.Uint64 // the term in which it became ready while it is, for HoldingTerm
 	appliedAt atomic.Uint64 // applied, for Applied
 	applied   uint64
 	lastSeq   uint64 // the state machine's position: the last applied entry's sequence number
@@ -179,13 +179,19 @@ func (n *Node) openShard(id uint32, boot *store.Batch) (*shard, error) {
 		s.applied, s.lastSeq = binary.BigEndian.Uint64(pos), binary.BigEndian.Uint64(pos[8:])
 	}
 	rn, err := raft.NewRawNode(&raft.Config{
-		ID:                        n.o.ID,
-		ElectionTick:              n.o.ElectionTicks,
-		HeartbeatTick:             n.o.HeartbeatTicks,
-		Storage:                   l,
-		Applied:                   s.applied,
-		MaxSizePerMsg:             uint64(n.o.MaxEntryBytes),
-		MaxInflightMsgs:           256,
+		ID:            n.o.ID,
+		ElectionTick:  n.o.ElectionTicks,
+		HeartbeatTick: n.o.HeartbeatTicks,
+		Storage:       l,
+		Applied:       s.applied,
+		// Appends stay small whatever an entry may hold, so a peer catching
+		// up is sent many bodies it can take, not a few it cannot.
+		MaxSizePerMsg:    1 << 20,
+		MaxInflightMsgs:  256,
+		MaxInflightBytes: 32 << 20,
+		// A leader that removes itself steps down (otherwise it keeps
+		// leading and drops every proposal).
+		StepDownOnRemoval:         true,
 		MaxUncommittedEntriesSize: 64 << 20,
 		// A leader that hears from no quorum steps down, so a partitioned
 		// minority stops taking writes within an election timeout.
@@ -215,8 +221,16 @@ func (n *Node) Leader(shard uint32) uint64 {
 // Holds says whether this node leads the shard and has applied everything
 // its predecessors committed: its store then holds the shard's whole state,
 // and proposals are taken.
-func (n *Node) Holds(shard uint32) bool {
-	return int(shard) < len(n.shards) && n.shards[shard].holding.Load()
+func (n *Node) Holds(shard uint32) bool { return n.HoldingTerm(shard) != 0 }
+
+// HoldingTerm is the raft term of this node's current holding of the shard
+// (see Holds), or 0 while it does not hold it: a holder that lost the shard
+// and won it back between two looks has another term.
+func (n *Node) HoldingTerm(shard uint32) uint64 {
+	if int(shard) >= len(n.shards) {
+		return 0
+	}
+	return n.shards[shard].holding.Load()
 }
 
 // Applied is the index of the shard's last entry applied on this node (0
@@ -355,6 +369,7 @@ func (n *Node) run() {
 			n.err = err
 			n.errMu.Unlock()
 			n.o.Logger.Error("raft loop stopped", "err", err)
+			n.failAll(fmt.Errorf("raftlog: the loop stopped: %w", err))
 			return
 		}
 	}
@@ -578,6 +593,17 @@ func (n *Node) handleReadies() (bool, error) {
 	for to, envs := range byNode {
 		n.o.Transport.Send(to, envs)
 	}
+	// A snapshot here is metadata only (the bootstrap one), so it is done
+	// once sent: if it was lost, the joiner rejects the next append and is
+	// sent it again, where a leader waiting for its report would stop
+	// replicating to the joiner for good.
+	for _, r := range readies {
+		for _, m := range r.rd.Messages {
+			if m.GetType() == pb.MessageType_MsgSnap {
+				r.s.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFinish)
+			}
+		}
+	}
 	for _, r := range readies {
 		for _, c := range r.s.completed {
 			c.p.done(c.index, c.err)
@@ -632,7 +658,7 @@ func (n *Node) follow(s *shard, ss *raft.SoftState) {
 		n.m.ShardsLed.Inc()
 	case !isLeader && s.leading != 0:
 		s.leading, s.ready = 0, false
-		s.holding.Store(false)
+		s.holding.Store(0)
 		n.m.ShardsLed.Dec()
 		n.failShard(s, ErrNotLeader)
 	}
@@ -720,7 +746,7 @@ func (n *Node) applyNormal(s *shard, e *pb.Entry, b *store.Batch) {
 		// A leader's first entry: everything before it is applied now.
 		if s.leading != 0 && e.GetTerm() == s.leading && !s.ready {
 			s.ready, s.nextSeq = true, s.lastSeq+1
-			s.holding.Store(true)
+			s.holding.Store(s.leading)
 		}
 		return
 	}
@@ -761,9 +787,15 @@ func (n *Node) applyNormal(s *shard, e *pb.Entry, b *store.Batch) {
 func (n *Node) failAll(err error) {
 	n.closed.Store(true)
 	for _, s := range n.shards {
-		s.holding.Store(false)
+		s.holding.Store(0)
+		s.lead.Store(0)
 		n.failShard(s, err)
 		for _, c := range s.completed {
+			if c.err == nil {
+				// Recorded as applied in a batch the loop did not commit
+				// (it stopped on that failure): not applied here.
+				c.err = err
+			}
 			c.p.done(0, c.err)
 		}
 		s.completed = nil
