@@ -131,6 +131,12 @@ func TestClusterKill9UnderPingLoad(t *testing.T) {
 	for i := range 20 {
 		load = append(load, via.create(apiKey, fmt.Sprintf(`{"name": "load-%d", "timeout": 3600, "grace": 3600}`, i)))
 	}
+	// One heartbeat of each other dialect, pinged by its own URLs.
+	via.og("POST", "/v2/heartbeats", apiKey, `{"name": "og-load", "interval": 60, "intervalUnit": "minutes", "enabled": true}`, 201)
+	var bu struct{ Data buResource }
+	via.bu("POST", "/api/v2/heartbeats", apiKey, `{"name": "bu-load", "period": 3600, "grace": 3600}`, 201, &bu)
+	buPath := bu.Data.Attributes.URL[strings.Index(bu.Data.Attributes.URL, "/api/v1/heartbeat/"):]
+	buUUID := hcUUID(t, bu.Data.Attributes.URL)
 	// Silent checks: pinged once, due 4 s later, after the kill below.
 	var silent []check
 	for i := range 6 {
@@ -147,6 +153,7 @@ func TestClusterKill9UnderPingLoad(t *testing.T) {
 	var (
 		mu      sync.Mutex
 		acked   = map[string]map[string]bool{} // check uuid → UAs answered 2xx
+		dialect = map[string]int{}             // "og", "bu" → pings answered 2xx
 		answers = map[int]int{}
 		stop    = make(chan struct{})
 		wg      sync.WaitGroup
@@ -170,6 +177,16 @@ func TestClusterKill9UnderPingLoad(t *testing.T) {
 				c := load[r.IntN(len(load))]
 				ua := fmt.Sprintf("w%d-%d", w, k)
 				req, _ := http.NewRequest("GET", n.url+"/ping/"+c.UUID, nil)
+				kind := ""
+				switch r.IntN(10) {
+				case 0:
+					kind = "og"
+					req, _ = http.NewRequest("POST", n.url+"/v2/heartbeats/og-load/ping", nil)
+					req.Header.Set("Authorization", "GenieKey "+apiKey)
+				case 1:
+					kind = "bu"
+					req, _ = http.NewRequest("GET", n.url+buPath, nil)
+				}
 				req.Header.Set("User-Agent", ua)
 				resp, err := hc.Do(req)
 				code := 0
@@ -179,8 +196,13 @@ func TestClusterKill9UnderPingLoad(t *testing.T) {
 					code = resp.StatusCode
 				}
 				mu.Lock()
+				if code == 202 && kind == "og" {
+					code = 200 // Opsgenie's answer to a ping
+				}
 				answers[code]++
-				if code == 200 {
+				if code == 200 && kind != "" {
+					dialect[kind]++
+				} else if code == 200 {
 					if acked[c.UUID] == nil {
 						acked[c.UUID] = map[string]bool{}
 					}
@@ -238,6 +260,35 @@ func TestClusterKill9UnderPingLoad(t *testing.T) {
 			t.Errorf("through node %d: %d acknowledged pings are missing", n.id, lost)
 		}
 	}
+
+	// The other dialects' pings are all counted too.
+	var list struct {
+		Checks []check `json:"checks"`
+	}
+	newHolder.api("GET", "/api/v3/checks/", apiKey, "", 200, &list)
+	found := 0
+	for _, c := range list.Checks {
+		want := -1
+		switch {
+		case c.Name == "og-load":
+			want = dialect["og"]
+		case c.UUID == buUUID:
+			want = dialect["bu"]
+		}
+		if want >= 0 {
+			found++
+		}
+		if want >= 0 && c.NPings < want {
+			t.Errorf("%s: %d pings counted, %d acknowledged", c.Name, c.NPings, want)
+		}
+		if want == 0 {
+			t.Errorf("%s: no ping of its dialect was acknowledged", c.Name)
+		}
+	}
+	if found != 2 {
+		t.Errorf("found %d of the Opsgenie and Better Uptime heartbeats in the list", found)
+	}
+	t.Logf("acknowledged through the other dialects: %v", dialect)
 
 	// The silent checks go down after the failover, never before they are
 	// due, each notified once (one Idempotency-Key per flip).
