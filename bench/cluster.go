@@ -27,6 +27,9 @@ const (
 	// clusterSilent is the silent checks whose deadlines fall due every
 	// 100 ms from the kill on: the first to fire after it dates the failover.
 	clusterSilent = 20
+	// ClusterMaxChecks caps the checks the cluster scenario creates: it
+	// makes them through the API, for the single node and for the cluster.
+	ClusterMaxChecks = 100_000
 )
 
 // ClusterResult is the cluster scenario's figures: durable pings/s through
@@ -95,7 +98,7 @@ func (x *ClusterResult) rows() [][3]string {
 }
 
 func (r *runner) clusterScenario(tmp string) (Result, error) {
-	n := min(r.o.Checks, 10_000) // created through the API, twice
+	n := min(r.o.Checks, ClusterMaxChecks) // created through the API, twice
 	if r.o.Quick {
 		n = min(n, 500)
 	}
