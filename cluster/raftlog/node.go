@@ -634,6 +634,14 @@ func (n *Node) persist(s *shard, rd raft.Ready, b *store.Batch) error {
 	if rd.SoftState != nil {
 		n.follow(s, rd.SoftState)
 	}
+	if s.leading != 0 && !raft.IsEmptyHardState(rd.HardState) && rd.HardState.GetTerm() != s.leading {
+		// Leading in a later term with no soft state between (no path to
+		// it is known): a new holding, as if lost and won again, so that
+		// nothing is numbered or completed under the old term.
+		n.failShard(s, ErrNotLeader)
+		s.leading, s.ready = rd.HardState.GetTerm(), false
+		s.holding.Store(0)
+	}
 	return nil
 }
 
