@@ -360,6 +360,10 @@ func (n *Node) forward(ctx *fasthttp.RequestCtx, addr string) bool {
 	n.proxyMu.Unlock()
 	req := &ctx.Request
 	req.Header.Set(forwardedHeader, strconv.FormatUint(n.o.ID, 10))
+	// The ping log records the client's address, not this node's.
+	if len(req.Header.Peek("X-Forwarded-For")) == 0 {
+		req.Header.Set("X-Forwarded-For", ctx.RemoteIP().String())
+	}
 	// Bounded: a leader that stopped answering (paused, or cut off after
 	// the connection was made) must not hold the request past what the
 	// client would wait for.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -109,8 +110,9 @@ func waitLeader(t *testing.T, nodes []*clusterNode) *clusterNode {
 }
 
 type pingRecord struct {
-	N  int    `json:"n"`
-	UA string `json:"ua"`
+	N          int    `json:"n"`
+	UA         string `json:"ua"`
+	RemoteAddr string `json:"remote_addr"`
 }
 
 // kill -9 of the node holding the state, under ping load through all three:
@@ -354,6 +356,22 @@ func TestClusterNoQuorumRefusesWrites(t *testing.T) {
 	holder := waitLeader(t, nodes)
 	c := holder.create(apiKey, `{"name": "q", "timeout": 3600, "grace": 3600}`)
 	alone := nodes[holder.id%3]
+	// A forwarded ping is logged with its client's address, not the
+	// forwarding node's: the client dials from 127.0.0.2.
+	from := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext}}
+	resp, err := from.Get(alone.url + "/ping/" + c.UUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var logged struct {
+		Pings []pingRecord `json:"pings"`
+	}
+	holder.api("GET", "/api/v3/checks/"+c.UUID+"/pings/", apiKey, "", 200, &logged)
+	if resp.StatusCode != 200 || len(logged.Pings) != 1 || logged.Pings[0].RemoteAddr != "127.0.0.2" {
+		t.Fatalf("a ping forwarded by node %d: %d, logged %+v; want it from 127.0.0.2", alone.id, resp.StatusCode, logged.Pings)
+	}
 	var paused []*clusterNode
 	for _, n := range nodes {
 		if n != alone {
