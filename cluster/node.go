@@ -396,7 +396,8 @@ type Health struct {
 	Error string `json:"error,omitempty"`
 }
 
-func (n *Node) health() Health {
+// Health says what /healthz says.
+func (n *Node) Health() Health {
 	h := Health{Node: n.o.ID, Leader: n.raft.Leader(theShard), Holding: n.eng.Load() != nil, Applied: n.raft.Applied(theShard)}
 	if err := n.raft.Err(); err != nil {
 		h.Error = err.Error()
@@ -407,7 +408,7 @@ func (n *Node) health() Health {
 // serveHealth is 200 while the node can serve (it holds the state, or
 // knows a leader to forward to) and 503 while it cannot (no quorum).
 func (n *Node) serveHealth(ctx *fasthttp.RequestCtx) {
-	h := n.health()
+	h := n.Health()
 	if h.Error != "" || !h.Holding && (h.Leader == 0 || h.Leader == n.o.ID) {
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 	}
@@ -491,9 +492,6 @@ func (n *Node) stopEngine() {
 		n.log.Error("stop the engine", "err", err)
 	}
 }
-
-// Health says what /healthz says.
-func (n *Node) Health() Health { return n.health() }
 
 // Close stops the node: its engine, listeners, log and store.
 func (n *Node) Close() error {

@@ -259,11 +259,7 @@ func (n *Node) Err() error {
 // replica; done learns the outcome. Commands proposed to one shard apply in
 // the order Propose was called.
 func (n *Node) Propose(shard uint32, cmd []byte, done DoneFunc) {
-	switch {
-	case int(shard) >= len(n.shards):
-		done(0, fmt.Errorf("raftlog: no shard %d", shard))
-		return
-	case len(cmd)+entryHeaderLen+binary.MaxVarintLen64 > n.o.MaxEntryBytes:
+	if len(cmd)+entryHeaderLen+binary.MaxVarintLen64 > n.o.MaxEntryBytes {
 		done(0, ErrTooLarge)
 		return
 	}

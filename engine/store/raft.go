@@ -58,21 +58,22 @@ func (b *Batch) PutRaftApplied(shard uint32, applied []byte) {
 
 // RaftState is the shard's stored hard and conf state; nil when none is.
 func (s *Store) RaftState(shard uint32) ([]byte, error) {
-	return s.raftValue(pfxRaftState, shard)
+	return s.value(raftShardKey(nil, pfxRaftState, shard))
 }
 
 // RaftApplied is the shard's stored applied position; nil when none is.
 func (s *Store) RaftApplied(shard uint32) ([]byte, error) {
-	return s.raftValue(pfxRaftApplied, shard)
+	return s.value(raftShardKey(nil, pfxRaftApplied, shard))
 }
 
-func (s *Store) raftValue(pfx byte, shard uint32) ([]byte, error) {
+// value is a copy of key's value; nil when it has none.
+func (s *Store) value(key []byte) ([]byte, error) {
 	if !s.enter() {
 		return nil, ErrClosed
 	}
 	defer s.exit()
 	var out []byte
-	err := s.get(raftShardKey(nil, pfx, shard), func(v []byte) error {
+	err := s.get(key, func(v []byte) error {
 		out = cloneBytes(v)
 		return nil
 	})
@@ -80,7 +81,7 @@ func (s *Store) raftValue(pfx byte, shard uint32) ([]byte, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read raft %c of shard %d: %w", pfx, shard, err)
+		return nil, fmt.Errorf("read %q: %w", key, err)
 	}
 	return out, nil
 }
@@ -184,20 +185,5 @@ func (b *Batch) PutClusterMembers(v []byte) {
 
 // ClusterMembers is the stored member directory; nil when none is.
 func (s *Store) ClusterMembers() ([]byte, error) {
-	if !s.enter() {
-		return nil, ErrClosed
-	}
-	defer s.exit()
-	var out []byte
-	err := s.get(metaKey(nil, clusterMembersName), func(v []byte) error {
-		out = cloneBytes(v)
-		return nil
-	})
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read cluster members: %w", err)
-	}
-	return out, nil
+	return s.value(metaKey(nil, clusterMembersName))
 }
