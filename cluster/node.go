@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,6 +53,10 @@ type Options struct {
 	// leader), then receives the whole log. Peers must still name it and
 	// at least one member, to reach them.
 	Join bool
+	// CompactEvery is how many raft entries are applied between two cuts
+	// of the log, which keep the last half of them; default 10,000 (see
+	// raftlog.Options). A node that needs what was cut is sent a snapshot.
+	CompactEvery int
 	// Logger gets the node's log; default Engine.Logger, else slog.Default().
 	Logger *slog.Logger
 }
@@ -115,6 +120,8 @@ type Node struct {
 
 	proxyMu sync.Mutex
 	proxies map[string]*fasthttp.HostClient
+	// snapClient fetches snapshots' states from leaders.
+	snapClient *http.Client
 
 	// peers is the member directory: Options.Peers, then what membership
 	// changes made of it (stored with them, and loaded at start).
@@ -150,7 +157,8 @@ func Open(o Options) (*Node, error) {
 		o.Logger = slog.Default()
 	}
 	n := &Node{o: o, log: o.Logger.With("node", o.ID), reg: prometheus.NewRegistry(),
-		proxies: map[string]*fasthttp.HostClient{}, stop: make(chan struct{}), peers: map[uint64]Peer{}}
+		proxies: map[string]*fasthttp.HostClient{}, stop: make(chan struct{}), peers: map[uint64]Peer{},
+		snapClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}}}
 	n.m = metrics{
 		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigilo_cluster_forwarded_requests_total", Help: "Requests this node forwarded to the leader.",
@@ -197,7 +205,9 @@ func Open(o Options) (*Node, error) {
 	n.raft, err = raftlog.Open(raftlog.Options{
 		ID: o.ID, Peers: ids, Shards: 1, Store: st, Transport: n.tr, Join: o.Join,
 		OnConfChange: n.onConfChange,
-		Tick:         o.Tick, ElectionTicks: o.ElectionTicks,
+		CompactEvery: o.CompactEvery, CompactKeep: (o.CompactEvery + 1) / 2,
+		FetchSnapshot: n.fetchSnapshot, OnInstall: n.onInstall,
+		Tick: o.Tick, ElectionTicks: o.ElectionTicks,
 		// One entry may carry a whole project's deletion.
 		MaxEntryBytes: 64 << 20,
 		Logger:        n.log, Registry: n.reg,
@@ -282,6 +292,9 @@ func (n *Node) serveRaft(ctx *fasthttp.RequestCtx) {
 		return
 	case path == LeaderPath:
 		n.serveTransfer(ctx)
+		return
+	case path == SnapshotPath:
+		n.serveSnapshot(ctx)
 		return
 	case path != RaftPath || !ctx.IsPost():
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
@@ -507,5 +520,6 @@ func (n *Node) Close() error {
 	n.stopEngine()
 	n.raft.Close()
 	n.tr.close()
+	n.snapClient.CloseIdleConnections()
 	return n.st.Close()
 }

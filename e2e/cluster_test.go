@@ -412,14 +412,15 @@ func TestClusterNoQuorumRefusesWrites(t *testing.T) {
 
 // A node whose disk is lost is replaced by a fresh, empty one: added to
 // the cluster through the leader's members endpoint (the dead one removed),
-// it receives the whole log, and once the leadership is handed to it, it
-// serves every check and ping that was acknowledged before, and the
-// cluster survives the loss of one more original node.
+// it is sent a snapshot (the log was cut since), and once the leadership is
+// handed to it, it serves every check and ping that was acknowledged
+// before, and the cluster survives the loss of one more original node.
 func TestClusterReplaceWithEmptyNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("four processes")
 	}
-	nodes := startCluster(t)
+	const compact = "--cluster-compact-every=20"
+	nodes := startCluster(t, compact)
 	holder := waitLeader(t, nodes)
 	var checks []check
 	for i := range 5 {
@@ -430,6 +431,17 @@ func TestClusterReplaceWithEmptyNode(t *testing.T) {
 			}
 		}
 		checks = append(checks, c)
+	}
+	// Enough entries that the log is cut (20 applied, 10 kept) before the
+	// new node comes.
+	filler := holder.create(apiKey, `{"name": "filler", "timeout": 3600, "grace": 3600}`)
+	for range 60 {
+		if code, _ := holder.ping("/ping/" + filler.UUID); code != 200 {
+			t.Fatalf("ping: %d", code)
+		}
+	}
+	if v := sample(t, scrape(t, holder.url), "vigilo_raft_log_compactions_total"); v == 0 {
+		t.Fatal("the holder never cut its log")
 	}
 	// The dead node is one that does not lead.
 	dead := nodes[holder.id%3]
@@ -463,7 +475,7 @@ func TestClusterReplaceWithEmptyNode(t *testing.T) {
 	}
 	peers = append(peers, fmt.Sprintf("4=%s/%s", raft, api))
 	fresh.args = []string{"serve", "--cluster-id", "4", "--cluster-peers", strings.Join(peers, ","), "--cluster-join",
-		"--data", fresh.data, "--min-period", "1s", "--api-key", apiKey, "--read-only-key", roKey}
+		"--data", fresh.data, "--min-period", "1s", "--api-key", apiKey, "--read-only-key", roKey, compact}
 	fresh.spawn()
 	t.Cleanup(fresh.stop)
 	members("DELETE", fmt.Sprintf("/cluster/v1/members/%d", holder.id), "", 409) // the leader itself: transfer first
@@ -490,6 +502,9 @@ func TestClusterReplaceWithEmptyNode(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if v := sample(t, scrape(t, fresh.url), `vigilo_raft_snapshots_total{step="installed"}`); v < 1 {
+		t.Fatalf("the new node installed %v snapshots: it replayed a log that should have been cut", v)
+	}
 	members("POST", "/cluster/v1/leader", `{"id": 4}`, 202)
 	all := []*clusterNode{nodes[0], nodes[1], nodes[2], fresh}
 	if h := waitLeader(t, all); h.id != 4 {
@@ -500,6 +515,13 @@ func TestClusterReplaceWithEmptyNode(t *testing.T) {
 		fresh.api("GET", "/api/v3/checks/"+c.UUID, apiKey, "", 200, &got)
 		if got.NPings != 3 || got.Status != "up" {
 			t.Fatalf("check %s on the new node: %d pings, %s; want 3, up", c.Name, got.NPings, got.Status)
+		}
+		var log struct {
+			Pings []json.RawMessage `json:"pings"`
+		}
+		fresh.api("GET", "/api/v3/checks/"+c.UUID+"/pings/", apiKey, "", 200, &log)
+		if len(log.Pings) != 3 {
+			t.Fatalf("check %s on the new node: %d pings logged, want 3", c.Name, len(log.Pings))
 		}
 	}
 	// The old holder can go too: node 4 and the other original are a quorum.

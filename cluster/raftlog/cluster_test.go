@@ -1,8 +1,10 @@
 package raftlog
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"path/filepath"
 	"sync"
@@ -26,6 +28,14 @@ type memNet struct {
 	cut   map[[2]uint64]bool
 	loss  float64
 	rng   *rand.Rand
+	// failing is how many more snapshot fetches fail.
+	failing int
+}
+
+func (net *memNet) failFetches(n int) {
+	net.mu.Lock()
+	defer net.mu.Unlock()
+	net.failing = n
 }
 
 func newMemNet() *memNet {
@@ -63,6 +73,35 @@ func (l memLink) Send(to uint64, envs []Envelope) {
 	dst.Deliver(out)
 }
 
+// fetcher is node to's FetchSnapshot: from's snapshot through a pipe, as
+// over a connection, unless the link is cut.
+func (net *memNet) fetcher(to uint64) FetchFunc {
+	return func(ctx context.Context, from uint64, shard uint32, index uint64, read func(io.Reader) error) error {
+		net.mu.Lock()
+		src, cut := net.nodes[from], net.cut[[2]uint64{from, to}]
+		fail := net.failing > 0
+		if fail {
+			net.failing--
+		}
+		net.mu.Unlock()
+		if src == nil || cut || fail {
+			return fmt.Errorf("node %d unreachable", from)
+		}
+		snap, err := src.OpenSnapshot(shard, index)
+		if err != nil {
+			return err
+		}
+		pr, pw := io.Pipe()
+		go func() {
+			defer snap.Close()
+			pw.CloseWithError(snap.Write(pw))
+		}()
+		err = read(pr)
+		pr.CloseWithError(io.ErrClosedPipe)
+		return err
+	}
+}
+
 // partition cuts every link between a and the others, both ways.
 func (net *memNet) partition(a uint64, others ...uint64) {
 	net.mu.Lock()
@@ -95,6 +134,8 @@ type testCluster struct {
 	fs     map[uint64]*vfs.MemFS // crashable FS, when the test crashes nodes
 	stores map[uint64]*store.Store
 	nodes  map[uint64]*Node
+	// compactEvery and compactKeep are the nodes' Options (0: default).
+	compactEvery, compactKeep int
 }
 
 func newTestCluster(t *testing.T, nodes, shards int, crashable bool) *testCluster {
@@ -138,10 +179,16 @@ func (c *testCluster) startWith(id uint64, join bool) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	n, err := Open(Options{
+	o := Options{
 		ID: id, Peers: c.peers, Shards: c.shards, Store: st,
 		Transport: memLink{c.net, id}, ManualTick: true, Join: join,
-	})
+		CompactEvery: c.compactEvery, CompactKeep: c.compactKeep,
+		FetchSnapshot: c.net.fetcher(id),
+	}
+	if c.shards > 1 && c.compactEvery == 0 {
+		o.CompactEvery = -1 // the tests' commands write keys of no one shard
+	}
+	n, err := Open(o)
 	if err != nil {
 		st.Close()
 		c.t.Fatal(err)

@@ -13,6 +13,10 @@ type Metrics struct {
 	// ReplicationLag is, over the shards this node leads, the most entries
 	// a follower's log is behind the leader's, as of the last tick.
 	ReplicationLag prometheus.Gauge
+	// Snapshots counts state snapshots by step: made (a leader's view for
+	// a follower), fetched and installed (on the follower), fetch_failed.
+	Snapshots   *prometheus.CounterVec
+	Compactions prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
@@ -41,7 +45,14 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Name: "vigilo_raft_replication_lag_entries",
 		Help: "Most entries a follower is behind, over the shards this node leads (0 on a follower).",
 	})
-	for _, c := range []prometheus.Collector{m.ShardsLed, m.LeaderChanges, m.Proposals, m.Skipped, m.InboxDropped, m.Commits, m.ReplicationLag} {
+	m.Snapshots = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vigilo_raft_snapshots_total",
+		Help: "State snapshots by step: made (held for a follower by a leader), fetched and installed (by a follower), fetch_failed.",
+	}, []string{"step"})
+	m.Compactions = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vigilo_raft_log_compactions_total", Help: "Cuts of a shard's raft log behind its applied index.",
+	})
+	for _, c := range []prometheus.Collector{m.ShardsLed, m.LeaderChanges, m.Proposals, m.Skipped, m.InboxDropped, m.Commits, m.ReplicationLag, m.Snapshots, m.Compactions} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package raftlog
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -84,6 +85,20 @@ type Node struct {
 	// err is the loop's fatal error (a failed commit), once it has one.
 	errMu sync.Mutex
 	err   error
+
+	// The views held for followers to fetch (snapshot.go).
+	viewMu      sync.Mutex
+	viewsIdle   *sync.Cond // a view was released
+	views       []*heldView
+	viewsClosed bool
+	// The snapshot states being fetched (one per shard at a time), and
+	// those fetched whose message the loop has not installed yet.
+	fetchMu     sync.Mutex
+	fetching    map[uint32]bool
+	fetched     map[fetchKey]*store.Batch
+	fetchCtx    context.Context
+	fetchCancel context.CancelFunc
+	fetchWG     sync.WaitGroup
 }
 
 type shard struct {
@@ -95,6 +110,11 @@ type shard struct {
 	holding   atomic.Uint64 // the term in which it became ready while it is, for HoldingTerm
 	appliedAt atomic.Uint64 // applied, for Applied
 	applied   uint64
+	// durableApplied, durableSeq and durableCS are applied, lastSeq and
+	// the conf state as of the last committed batch: what the store holds,
+	// so what a snapshot taken now is of.
+	durableApplied, durableSeq uint64
+	durableCS                  *pb.ConfState
 	lastSeq   uint64 // the state machine's position: the last applied entry's sequence number
 	leading   uint64 // the term this node leads in; 0 while it does not
 	ready     bool   // leading, and its term's first entry is applied: nextSeq is known
@@ -136,7 +156,12 @@ func Open(o Options) (*Node, error) {
 		ticks: make(chan chan struct{}),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
+
+		fetching: map[uint32]bool{},
+		fetched:  map[fetchKey]*store.Batch{},
 	}
+	n.viewsIdle = sync.NewCond(&n.viewMu)
+	n.fetchCtx, n.fetchCancel = context.WithCancel(context.Background())
 	boot := o.Store.NewBatch()
 	for i := range o.Shards {
 		s, err := n.openShard(uint32(i), boot)
@@ -177,6 +202,10 @@ func (n *Node) openShard(id uint32, boot *store.Batch) (*shard, error) {
 			return nil, fmt.Errorf("applied position of %d bytes", len(pos))
 		}
 		s.applied, s.lastSeq = binary.BigEndian.Uint64(pos), binary.BigEndian.Uint64(pos[8:])
+	}
+	s.durableApplied, s.durableSeq, s.durableCS = s.applied, s.lastSeq, l.cs
+	if n.o.CompactEvery >= 0 {
+		l.snap = func() (*pb.Snapshot, error) { return n.snapshot(s) }
 	}
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:            n.o.ID,
@@ -306,11 +335,19 @@ func (n *Node) Deliver(envs []Envelope) {
 		if int(e.Shard) >= len(n.shards) {
 			continue
 		}
-		select {
-		case n.inbox <- e:
-		default:
-			n.m.InboxDropped.Inc()
+		if e.Msg.GetType() == pb.MessageType_MsgSnap && len(e.Msg.GetSnapshot().GetData()) > 0 {
+			n.deliverSnapshot(e)
+			continue
 		}
+		n.toInbox(e)
+	}
+}
+
+func (n *Node) toInbox(e Envelope) {
+	select {
+	case n.inbox <- e:
+	default:
+		n.m.InboxDropped.Inc()
 	}
 }
 
@@ -331,6 +368,8 @@ func (n *Node) Close() {
 	n.closed.Store(true)
 	n.stopOnce.Do(func() { close(n.stop) })
 	<-n.done
+	n.stopFetches()
+	n.closeViews()
 }
 
 func (n *Node) run() {
@@ -372,6 +411,7 @@ func (n *Node) run() {
 }
 
 func (n *Node) tick() {
+	n.expireViews(time.Now())
 	var lag uint64
 	for _, s := range n.shards {
 		s.rn.Tick()
@@ -565,6 +605,7 @@ func (n *Node) handleReadies() (bool, error) {
 		return false, nil
 	}
 	for _, r := range readies {
+		n.maybeCompact(r.s, b)
 		if r.s.posDirty {
 			pos := binary.BigEndian.AppendUint64(nil, r.s.applied)
 			b.PutRaftApplied(r.s.id, binary.BigEndian.AppendUint64(pos, r.s.lastSeq))
@@ -579,6 +620,16 @@ func (n *Node) handleReadies() (bool, error) {
 	} else {
 		b.Discard()
 	}
+	for _, r := range readies {
+		s := r.s
+		s.durableApplied, s.durableSeq, s.durableCS = s.applied, s.lastSeq, s.log.cs
+		if !raft.IsEmptySnap(r.rd.Snapshot) || len(r.rd.CommittedEntries) > 0 {
+			n.dropFetched(s.id, s.applied)
+		}
+		if len(r.rd.Snapshot.GetData()) > 0 && n.o.OnInstall != nil {
+			n.o.OnInstall(s.id)
+		}
+	}
 	// Durable: now the votes and appends (and their answers) may leave.
 	byNode := map[uint64][]Envelope{}
 	for _, r := range readies {
@@ -589,10 +640,10 @@ func (n *Node) handleReadies() (bool, error) {
 	for to, envs := range byNode {
 		n.o.Transport.Send(to, envs)
 	}
-	// A snapshot here is metadata only (the bootstrap one), so it is done
-	// once sent: if it was lost, the joiner rejects the next append and is
-	// sent it again, where a leader waiting for its report would stop
-	// replicating to the joiner for good.
+	// A snapshot is done once sent: its state is fetched from a view the
+	// follower may not reach, and if that fails the follower rejects the
+	// next append and is sent another, where a leader waiting for a report
+	// would stop replicating to it for good.
 	for _, r := range readies {
 		for _, m := range r.rd.Messages {
 			if m.GetType() == pb.MessageType_MsgSnap {
@@ -613,10 +664,9 @@ func (n *Node) handleReadies() (bool, error) {
 // persist adds rd's hard state and entries to b, and follows leadership.
 func (n *Node) persist(s *shard, rd raft.Ready, b *store.Batch) error {
 	if !raft.IsEmptySnap(rd.Snapshot) {
-		if err := s.log.installBootstrap(rd.Snapshot, b); err != nil {
+		if err := n.installSnapshot(s, rd.Snapshot, b); err != nil {
 			return err
 		}
-		s.applied, s.posDirty = s.log.snapIndex, true
 	}
 	if err := s.log.append(b, rd.Entries); err != nil {
 		return err

@@ -30,7 +30,7 @@ func BenchmarkPropose(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		n, err := Open(Options{ID: id, Peers: peers, Store: st, Transport: memLink{net, id}})
+		n, err := Open(Options{ID: id, Peers: peers, Store: st, Transport: memLink{net, id}, CompactEvery: -1})
 		if err != nil {
 			b.Fatal(err)
 		}

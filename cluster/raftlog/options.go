@@ -1,8 +1,10 @@
 package raftlog
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"time"
@@ -21,7 +23,14 @@ const (
 	DefaultHeartbeatTicks = 1
 	DefaultInbox          = 4096
 	DefaultMaxEntryBytes  = 1 << 20
+	DefaultCompactEvery   = 10_000
+	DefaultCompactKeep    = 5_000
 )
+
+// FetchFunc reads the state of a snapshot that node from sent for the
+// shard at index (from's Node.OpenSnapshot, over the network) and hands it
+// to read as a store state stream; an error from read is returned.
+type FetchFunc func(ctx context.Context, from uint64, shard uint32, index uint64, read func(io.Reader) error) error
 
 // ApplyFunc applies one replicated command to the state machine by adding
 // its writes to b, which also carries the shard's new applied position and
@@ -54,8 +63,29 @@ type Options struct {
 	Apply ApplyFunc
 	// Join starts a node that is not among the bootstrap voters: its shards
 	// stay empty until their leaders, once a membership change has added
-	// this node, send them the bootstrap snapshot and the log.
+	// this node, send them a snapshot and the log after it.
 	Join bool
+	// CompactEvery is how many entries are applied between two cuts of a
+	// shard's log; default 10,000. Negative: the log is never cut, and a
+	// joining node is sent the bootstrap snapshot and the whole log.
+	CompactEvery int
+	// CompactKeep is how many applied entries a cut leaves, for followers
+	// a little behind to catch up from the log and not a snapshot; default
+	// 5,000.
+	CompactKeep int
+	// StateSpan is the keys of a shard's state machine, which its
+	// snapshots carry and replace (a nil hi: to the end). Default: the whole
+	// store outside the raft log, which only a node of one shard can use;
+	// with more shards and compaction on it is required.
+	StateSpan func(shard uint32) (lo, hi []byte)
+	// FetchSnapshot fetches a snapshot's state from the leader that sent
+	// it; required with compaction on.
+	FetchSnapshot FetchFunc
+	// OnInstall, if set, runs on the loop once a snapshot's state is
+	// committed on this replica: what OnConfChange keeps in memory is to be
+	// read again from the store, since the changes the snapshot covers
+	// never pass through it here. It must not block.
+	OnInstall func(shard uint32)
 	// OnConfChange, if set, sees every membership change as it is applied
 	// on this replica, with the Context it was proposed with, and may add
 	// writes to b (the batch the change is applied in): for the node's
@@ -102,6 +132,12 @@ func (o Options) WithDefaults() Options {
 	if o.MaxEntryBytes == 0 {
 		o.MaxEntryBytes = DefaultMaxEntryBytes
 	}
+	if o.CompactEvery == 0 {
+		o.CompactEvery = DefaultCompactEvery
+	}
+	if o.CompactKeep == 0 {
+		o.CompactKeep = DefaultCompactKeep
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -136,6 +172,12 @@ func (o Options) Validate() error {
 		return fmt.Errorf("raftlog: Inbox %d is below 1", o.Inbox)
 	case o.MaxEntryBytes < 1:
 		return fmt.Errorf("raftlog: MaxEntryBytes %d is below 1", o.MaxEntryBytes)
+	case o.CompactKeep < 0:
+		return fmt.Errorf("raftlog: CompactKeep %d is negative", o.CompactKeep)
+	case o.CompactEvery >= 0 && o.Shards > 1 && o.StateSpan == nil:
+		return fmt.Errorf("raftlog: %d shards compact only with a StateSpan each (or CompactEvery < 0)", o.Shards)
+	case o.CompactEvery >= 0 && o.FetchSnapshot == nil:
+		return errors.New("raftlog: compaction needs FetchSnapshot (or CompactEvery < 0)")
 	}
 	return nil
 }

@@ -28,8 +28,12 @@ type shardLog struct {
 	hs *pb.HardState
 	cs *pb.ConfState
 	// snapIndex and snapTerm are the entry before the log's first: the
-	// bootstrap snapshot (phase 1 never compacts).
+	// bootstrap snapshot, the last compaction's cut, or the snapshot
+	// installed.
 	snapIndex, snapTerm uint64
+	// snap, when set, makes Snapshot a snapshot of the applied state
+	// (snapshot.go); without it Snapshot is the bootstrap one.
+	snap func() (*pb.Snapshot, error)
 	// terms[i] is the term of entry snapIndex+1+i, the whole stored log.
 	terms []uint64
 	// recent is the log's last entries (at most recentEntries, and
@@ -295,13 +299,17 @@ func (l *shardLog) LastIndex() (uint64, error) { return l.lastIndex(), nil }
 // FirstIndex implements raft.Storage.
 func (l *shardLog) FirstIndex() (uint64, error) { return l.snapIndex + 1, nil }
 
-// Snapshot implements raft.Storage: the bootstrap snapshot, the only one
-// there is (the log is never compacted), which a leader sends a node that
-// joined later. It carries the current conf state, not the bootstrap's:
-// raft on the joiner restores only a snapshot whose voters name it. The log
-// from index 2 then replays the membership changes, which that later start
-// absorbs (adding a voter again, removing one already gone, are no-ops).
+// Snapshot implements raft.Storage: with compaction on, the applied state
+// (Node.snapshot). Without it, the bootstrap snapshot, the only one there
+// is, which a leader sends a node that joined later. That one carries the
+// current conf state, not the bootstrap's: raft on the joiner restores only
+// a snapshot whose voters name it. The log from index 2 then replays the
+// membership changes, which that later start absorbs (adding a voter
+// again, removing one already gone, are no-ops).
 func (l *shardLog) Snapshot() (*pb.Snapshot, error) {
+	if l.snap != nil {
+		return l.snap()
+	}
 	return &pb.Snapshot{Metadata: &pb.SnapshotMetadata{
 		Index:     new(l.snapIndex),
 		Term:      new(l.snapTerm),
@@ -309,18 +317,49 @@ func (l *shardLog) Snapshot() (*pb.Snapshot, error) {
 	}}, nil
 }
 
-// installBootstrap takes the leader's snapshot on a joining node whose log
-// is empty. Only the bootstrap snapshot (index 1, term 1) can be installed:
-// its state is empty, so the log from index 2 on rebuilds everything; a
-// later one would need the state machine shipped (not built: the log is
-// never compacted, so no leader sends one).
+// installBootstrap takes the leader's bootstrap snapshot (one without
+// state: compaction is off there) on a joining node whose log is empty. Its
+// state is empty, so the log from index 2 on rebuilds everything.
 func (l *shardLog) installBootstrap(snap *pb.Snapshot, b *store.Batch) error {
 	md := snap.GetMetadata()
 	if md.GetIndex() != bootstrapIndex || md.GetTerm() != bootstrapTerm || l.lastIndex() != 0 {
-		return fmt.Errorf("a snapshot at index %d, term %d for a log ending at %d: only the bootstrap snapshot of an empty log can be installed (snapshots are not built)",
+		return fmt.Errorf("a snapshot at index %d, term %d for a log ending at %d: a snapshot without state installs only as the bootstrap snapshot of an empty log",
 			md.GetIndex(), md.GetTerm(), l.lastIndex())
 	}
 	l.snapIndex, l.snapTerm = md.GetIndex(), md.GetTerm()
 	l.cs = proto.Clone(md.GetConfState()).(*pb.ConfState)
+	return l.saveState(b)
+}
+
+// restore makes the log start after the snapshot, dropping every stored
+// entry: raft restores a snapshot only when the log does not hold its
+// index and term.
+func (l *shardLog) restore(snap *pb.Snapshot, b *store.Batch) error {
+	md := snap.GetMetadata()
+	if l.lastIndex() > l.snapIndex {
+		b.DeleteRaftEntries(l.shard, l.snapIndex+1, l.lastIndex()+1)
+	}
+	l.snapIndex, l.snapTerm = md.GetIndex(), md.GetTerm()
+	l.terms = nil
+	l.dropRecentFrom(0)
+	l.cs = proto.Clone(md.GetConfState()).(*pb.ConfState)
+	return l.saveState(b)
+}
+
+// compact drops the entries up to and including index to, in b.
+func (l *shardLog) compact(b *store.Batch, to uint64) error {
+	if to <= l.snapIndex || to > l.lastIndex() {
+		return fmt.Errorf("shard %d: compact to %d outside (%d, %d]", l.shard, to, l.snapIndex, l.lastIndex())
+	}
+	b.DeleteRaftEntries(l.shard, l.snapIndex+1, to+1)
+	l.snapTerm = l.terms[to-l.snapIndex-1]
+	// A copy, so the dropped prefix's memory goes.
+	l.terms = append([]uint64(nil), l.terms[to-l.snapIndex:]...)
+	l.snapIndex = to
+	for len(l.recent) > 0 && l.recent[0].GetIndex() <= to {
+		l.recentBytes -= len(l.recent[0].GetData())
+		l.recent[0] = nil
+		l.recent = l.recent[1:]
+	}
 	return l.saveState(b)
 }

@@ -44,6 +44,7 @@ func serve(args []string) error {
 	clusterID := fs.Uint64("cluster-id", 0, "this node's id in --cluster-peers (cluster mode; 0: a single node)")
 	clusterWait := fs.Duration("cluster-wait", 5*time.Second, "cluster mode: how long a request waits for a leader during a failover before it is answered 503")
 	clusterJoin := fs.Bool("cluster-join", false, "cluster mode: this node joins a running cluster (empty until a member adds it: POST /cluster/v1/members on the leader's raft address)")
+	clusterCompact := fs.Int("cluster-compact-every", 10_000, "cluster mode: raft entries applied between two cuts of the log, which keep the last half (a node that needs what was cut is sent a snapshot)")
 	clusterPeers := fs.String("cluster-peers", "", "every node of the cluster, this one included: id=raft-host:port/api-host:port, comma-separated (the API address replaces --listen)")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
@@ -68,7 +69,8 @@ func serve(args []string) error {
 		}()
 	}
 	if *clusterID != 0 || *clusterPeers != "" {
-		return serveCluster(o, *clusterID, *clusterPeers, *clusterWait, *clusterJoin)
+		co := cluster.Options{ID: *clusterID, Engine: o, Wait: *clusterWait, Join: *clusterJoin, CompactEvery: *clusterCompact}
+		return serveCluster(co, *clusterPeers)
 	}
 
 	e, err := engine.Open(o)
@@ -94,11 +96,12 @@ func serve(args []string) error {
 }
 
 // serveCluster runs this process as one node of a cluster until a signal.
-func serveCluster(o engine.Options, id uint64, peersFlag string, wait time.Duration, join bool) error {
+func serveCluster(co cluster.Options, peersFlag string) error {
 	peers, err := parsePeers(peersFlag)
 	if err != nil {
 		return fmt.Errorf("--cluster-peers: %w", err)
 	}
+	id, o := co.ID, co.Engine
 	self, ok := peers[id]
 	if !ok {
 		return fmt.Errorf("--cluster-id %d is not in --cluster-peers", id)
@@ -106,7 +109,8 @@ func serveCluster(o engine.Options, id uint64, peersFlag string, wait time.Durat
 	if o.BaseURL == "" {
 		o.BaseURL = "http://" + self.API
 	}
-	n, err := cluster.Open(cluster.Options{ID: id, Peers: peers, Engine: o, Wait: wait, Join: join})
+	co.Peers, co.Engine = peers, o
+	n, err := cluster.Open(co)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,250 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// A View reads the store as it was when it was taken, whatever is committed
+// after: what a cluster node ships as a raft snapshot of its applied state,
+// while it goes on applying. It pins the versions it sees (Pebble cannot
+// drop them from disk), so it is closed as soon as it is no longer served.
+// Close it before the store.
+type View struct {
+	s    *Store
+	snap *pebble.Snapshot
+}
+
+// View takes a view of everything committed so far.
+func (s *Store) View() (*View, error) {
+	if !s.enter() {
+		return nil, ErrClosed
+	}
+	defer s.exit()
+	return &View{s: s, snap: s.db.NewSnapshot()}, nil
+}
+
+// Close releases the view.
+func (v *View) Close() error {
+	if err := v.snap.Close(); err != nil {
+		return fmt.Errorf("close store view: %w", err)
+	}
+	return nil
+}
+
+// A state stream is the state keys of a span in order, each as
+// uvarint(len key) key uvarint(len value) value, then an empty key, the
+// record count (8 bytes) and the CRC-32C of everything before it (4 bytes):
+// a stream cut short, or damaged on the way, is refused whole.
+var crc32c = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrBadState: a state stream does not decode, is cut short, or holds a
+// key outside the span it replaces.
+var ErrBadState = errors.New("store: bad state stream")
+
+// stateSpans is [lo, hi) without the raft log's own keys, which every node
+// keeps for itself (they are not state: each replica has its own log, and
+// its own applied position). A nil hi is the end of the keyspace.
+func stateSpans(lo, hi []byte) [][2][]byte {
+	var spans [][2][]byte
+	cur := lo
+	for _, p := range []byte{pfxRaftApplied, pfxRaftState, pfxRaftEntry} {
+		hole, holeEnd := []byte{p}, []byte{p + 1}
+		if hi != nil && bytes.Compare(hole, hi) >= 0 {
+			break
+		}
+		if bytes.Compare(cur, holeEnd) >= 0 {
+			continue
+		}
+		if bytes.Compare(cur, hole) < 0 {
+			spans = append(spans, [2][]byte{cur, hole})
+		}
+		cur = holeEnd
+	}
+	if hi == nil || bytes.Compare(cur, hi) < 0 {
+		spans = append(spans, [2][]byte{cur, hi})
+	}
+	return spans
+}
+
+// WriteState writes the view's state keys in [lo, hi) (nil hi: to the end)
+// to w as a state stream, for ReadState on another node.
+func (v *View) WriteState(w io.Writer, lo, hi []byte) error {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	crc := crc32.New(crc32c)
+	out := io.MultiWriter(bw, crc)
+	var n uint64
+	var hdr [2 * binary.MaxVarintLen64]byte
+	for _, sp := range stateSpans(lo, hi) {
+		it, err := v.snap.NewIter(&pebble.IterOptions{LowerBound: sp[0], UpperBound: sp[1]})
+		if err != nil {
+			return fmt.Errorf("write state: %w", err)
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			k := it.Key()
+			val, err := it.ValueAndErr()
+			if err != nil {
+				it.Close()
+				return fmt.Errorf("write state: read %q: %w", k, err)
+			}
+			h := binary.AppendUvarint(hdr[:0], uint64(len(k)))
+			if _, err := out.Write(h); err != nil {
+				it.Close()
+				return fmt.Errorf("write state: %w", err)
+			}
+			if _, err := out.Write(k); err != nil {
+				it.Close()
+				return fmt.Errorf("write state: %w", err)
+			}
+			h = binary.AppendUvarint(hdr[:0], uint64(len(val)))
+			if _, err := out.Write(h); err != nil {
+				it.Close()
+				return fmt.Errorf("write state: %w", err)
+			}
+			if _, err := out.Write(val); err != nil {
+				it.Close()
+				return fmt.Errorf("write state: %w", err)
+			}
+			n++
+		}
+		if err := it.Close(); err != nil {
+			return fmt.Errorf("write state: %w", err)
+		}
+	}
+	trailer := binary.BigEndian.AppendUint64([]byte{0}, n)
+	if _, err := out.Write(trailer); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if _, err := bw.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32())); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+// ReadState replaces the state keys in [lo, hi) (nil hi: to the end) by
+// those of the state stream r, in b: range deletions of the span, then
+// every key read. On error b holds part of the stream and must be
+// discarded; only a stream read to its verified end leaves it whole.
+func (b *Batch) ReadState(r io.Reader, lo, hi []byte) error {
+	spans := stateSpans(lo, hi)
+	for _, sp := range spans {
+		end := sp[1]
+		if end == nil {
+			end = []byte{0xff} // every key starts with an ASCII prefix
+		}
+		b.delRange(sp[0], end)
+	}
+	crc := crc32.New(crc32c)
+	br := &crcReader{r: bufio.NewReaderSize(r, 256<<10), crc: crc}
+	var n uint64
+	var key, val []byte
+	for {
+		kl, err := binary.ReadUvarint(br)
+		if err != nil {
+			return fmt.Errorf("%w: record %d: %v", ErrBadState, n, err)
+		}
+		if kl == 0 {
+			break
+		}
+		if key, err = readN(br, key, kl); err != nil {
+			return fmt.Errorf("%w: record %d key: %v", ErrBadState, n, err)
+		}
+		vl, err := binary.ReadUvarint(br)
+		if err != nil {
+			return fmt.Errorf("%w: record %d: %v", ErrBadState, n, err)
+		}
+		if val, err = readN(br, val, vl); err != nil {
+			return fmt.Errorf("%w: record %d value: %v", ErrBadState, n, err)
+		}
+		if !inSpans(spans, key) {
+			return fmt.Errorf("%w: key %q outside the span", ErrBadState, key)
+		}
+		b.set(key, val)
+		n++
+	}
+	var count [8]byte
+	if _, err := io.ReadFull(br, count[:]); err != nil {
+		return fmt.Errorf("%w: trailer: %v", ErrBadState, err)
+	}
+	sum := crc.Sum32()
+	var got [4]byte
+	if _, err := io.ReadFull(br.r, got[:]); err != nil {
+		return fmt.Errorf("%w: checksum: %v", ErrBadState, err)
+	}
+	switch {
+	case binary.BigEndian.Uint64(count[:]) != n:
+		return fmt.Errorf("%w: %d records, trailer says %d", ErrBadState, n, binary.BigEndian.Uint64(count[:]))
+	case binary.BigEndian.Uint32(got[:]) != sum:
+		return fmt.Errorf("%w: checksum mismatch", ErrBadState)
+	}
+	return b.err
+}
+
+// maxStateRecord bounds one key or value of a state stream, so that a
+// damaged length cannot make ReadState allocate gigabytes.
+const maxStateRecord = 64 << 20
+
+func readN(r io.Reader, buf []byte, n uint64) ([]byte, error) {
+	if n > maxStateRecord {
+		return buf, fmt.Errorf("length %d over %d", n, maxStateRecord)
+	}
+	if uint64(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	_, err := io.ReadFull(r, buf)
+	return buf, err
+}
+
+func inSpans(spans [][2][]byte, k []byte) bool {
+	for _, sp := range spans {
+		if bytes.Compare(k, sp[0]) >= 0 && (sp[1] == nil || bytes.Compare(k, sp[1]) < 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// crcReader sums what is read through it.
+type crcReader struct {
+	r   *bufio.Reader
+	crc hash.Hash32
+	one [1]byte
+}
+
+func (c *crcReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.crc.Write(p[:n])
+	return n, err
+}
+
+func (c *crcReader) ReadByte() (byte, error) {
+	x, err := c.r.ReadByte()
+	if err == nil {
+		c.one[0] = x
+		c.crc.Write(c.one[:])
+	}
+	return x, err
+}
+
+// Append adds other's writes to b, after its own; other is left as it was.
+func (b *Batch) Append(other *Batch) error {
+	if other.err != nil {
+		return other.err
+	}
+	if err := b.pb.Apply(other.pb, nil); err != nil {
+		return fmt.Errorf("append batch: %w", err)
+	}
+	return nil
+}
