@@ -115,14 +115,14 @@ type shard struct {
 	// so what a snapshot taken now is of.
 	durableApplied, durableSeq uint64
 	durableCS                  *pb.ConfState
-	lastSeq   uint64 // the state machine's position: the last applied entry's sequence number
-	leading   uint64 // the term this node leads in; 0 while it does not
-	ready     bool   // leading, and its term's first entry is applied: nextSeq is known
-	nextSeq   uint64
-	queued    []proposal
-	inflight  map[uint64][]proposal // by sequence number, proposed in term leading
-	posDirty  bool
-	completed []completion
+	lastSeq                    uint64 // the state machine's position: the last applied entry's sequence number
+	leading                    uint64 // the term this node leads in; 0 while it does not
+	ready                      bool   // leading, and its term's first entry is applied: nextSeq is known
+	nextSeq                    uint64
+	queued                     []proposal
+	inflight                   map[uint64][]proposal // by sequence number, proposed in term leading
+	posDirty                   bool
+	completed                  []completion
 	// ccToken numbers this node's membership changes; ccWait is the one
 	// in flight (raft takes one at a time), completed when it applies.
 	ccToken uint64
