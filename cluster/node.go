@@ -73,6 +73,16 @@ func (o Options) Validate() error {
 	case o.Engine.MetricsListen != "":
 		return errors.New("cluster: a separate metrics listener is not built; /metrics is on the API listener")
 	}
+	// Checked here, not when the node first leads: an engine that cannot
+	// start would leave the cluster led by a node that serves nothing.
+	eo := o.Engine
+	eo.Store = nil
+	if p, ok := o.Peers[o.ID]; ok {
+		eo.Listen = p.API
+	}
+	if err := eo.WithDefaults().Validate(); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
 	self, ok := o.Peers[o.ID]
 	if !ok {
 		return fmt.Errorf("cluster: node %d is not among the peers", o.ID)
@@ -133,9 +143,10 @@ type Node struct {
 }
 
 type metrics struct {
-	forwarded prometheus.Counter
-	holding   prometheus.Gauge
-	engines   prometheus.Counter
+	forwarded   prometheus.Counter
+	holding     prometheus.Gauge
+	engines     prometheus.Counter
+	fenceRounds prometheus.Counter
 }
 
 // Open opens the node's store and log and starts its listeners; the engine
@@ -170,7 +181,10 @@ func Open(o Options) (*Node, error) {
 			Name: "vigilo_cluster_engine_starts_total", Help: "Times this node took over and started the engine.",
 		}),
 	}
-	n.reg.MustRegister(n.m.forwarded, n.m.holding, n.m.engines)
+	n.m.fenceRounds = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vigilo_cluster_fence_rounds_total", Help: "Leadership confirmations through a quorum before alerts went out.",
+	})
+	n.reg.MustRegister(n.m.forwarded, n.m.holding, n.m.engines, n.m.fenceRounds)
 	ids := slices.Sorted(func(yield func(uint64) bool) {
 		for id := range o.Peers {
 			if !yield(id) {
@@ -467,6 +481,7 @@ func (n *Node) startEngine(term uint64) {
 	t0 := time.Now()
 	o := n.o.Engine
 	o.Store, o.Listen = n.st, n.o.Peers[n.o.ID].API
+	o.NotifyFence = (&fence{n: n, term: term}).check
 	if o.Logger == nil {
 		o.Logger = n.log
 	}

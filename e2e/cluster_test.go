@@ -537,3 +537,91 @@ func TestClusterReplaceWithEmptyNode(t *testing.T) {
 		}
 	}
 }
+
+// The holder, cut off from both others (SIGSTOP), stops delivering the
+// notification it was retrying as soon as it is cut off: each attempt
+// waits for a quorum to confirm its leadership, so it never sends while
+// another node may have taken over. Back together, the notification is
+// delivered under its one Idempotency-Key.
+func TestClusterCutOffLeaderSendsNoAlert(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three processes")
+	}
+	nodes := startCluster(t, "--notify-max-backoff", "1s")
+	holder := waitLeader(t, nodes)
+	rc := newReceiver(t)
+	var failing atomic.Bool
+	failing.Store(true)
+	rc.setStatus(func(string, int) int {
+		if failing.Load() {
+			return 503
+		}
+		return 200
+	})
+	holder.addChannel("hook", "webhook", fmt.Sprintf(`{"url": %q}`, rc.srv.URL+"/webhook"))
+	c := holder.create(apiKey, `{"name": "cut-off", "timeout": 1, "grace": 1, "channels": "*"}`)
+	if code, _ := holder.ping("/ping/" + c.UUID); code != 200 {
+		t.Fatalf("ping: %d", code)
+	}
+	rc.wait("/webhook", 3, 30*time.Second) // down, and retried
+	var paused []*clusterNode
+	for _, n := range nodes {
+		if n != holder {
+			if err := n.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			paused = append(paused, n)
+		}
+	}
+	resume := func() {
+		for _, n := range paused {
+			n.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}
+	defer resume()
+	cut := time.Now()
+	// Retried at most 1 s apart, it would arrive a few more times before
+	// the holder steps down (an election timeout, 1–2 s).
+	time.Sleep(2500 * time.Millisecond)
+	late := 0
+	rc.mu.Lock()
+	for _, d := range rc.got {
+		// An attempt confirmed just before the cut may still land.
+		if d.At.After(cut.Add(300 * time.Millisecond)) {
+			late++
+		}
+	}
+	rc.mu.Unlock()
+	if late > 0 {
+		t.Fatalf("the cut-off holder delivered %d attempts after it lost its quorum", late)
+	}
+	if v := sample(t, scrape(t, holder.url), `vigilo_cluster_fence_rounds_total`); v == 0 {
+		t.Fatal("no fence rounds counted")
+	}
+	failing.Store(false)
+	healed := time.Now()
+	resume()
+	waitLeader(t, nodes)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		keys := map[string]int{}
+		answered := false
+		rc.mu.Lock()
+		for _, d := range rc.got {
+			keys[d.Header.Get("Idempotency-Key")]++
+			answered = answered || d.At.After(healed)
+		}
+		n := len(rc.got)
+		rc.mu.Unlock()
+		if len(keys) != 1 {
+			t.Fatalf("deliveries under %d Idempotency-Keys for one flip: %v", len(keys), keys)
+		}
+		if answered {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the notification was not delivered after the cluster healed (%d attempts)", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

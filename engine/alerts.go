@@ -31,6 +31,7 @@ func (e *Engine) openAlerts() error {
 		MaxAge:     e.o.NotifyMaxAge,
 		Logger:     e.o.Logger,
 		Metrics:    e.metrics.notify,
+		Fence:      e.o.NotifyFence,
 	})
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,6 +83,11 @@ type Options struct {
 	NotifyMaxAge time.Duration
 	// NotifyTimeout bounds one delivery attempt; default 10s.
 	NotifyTimeout time.Duration
+	// NotifyFence, if set, runs before every delivery attempt; an error
+	// holds the attempt back (retried later, no attempt recorded). A
+	// cluster node sets it to confirm it still holds the state, so that an
+	// old leader cannot alert once another node has taken over.
+	NotifyFence func(context.Context) error
 
 	// Region labels this node's monitor response times (Better Uptime's
 	// regions); default "us".

@@ -24,7 +24,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigilo_notification_attempts_total",
-			Help: "Delivery attempts by channel kind and result (delivered, retry, failed, dropped).",
+			Help: "Delivery attempts by channel kind and result (delivered, retry, failed, dropped; fenced: held back, this node no longer owning the outbox).",
 		}, []string{"kind", "result"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "vigilo_notification_attempt_duration_seconds",

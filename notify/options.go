@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,6 +34,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics, if not nil, receives the outbox's Prometheus metrics (NewMetrics).
 	Metrics *Metrics
+	// Fence, if set, runs before each delivery attempt with the attempt's
+	// context: an error holds the attempt back, unrecorded, and it is
+	// retried after the backoff (a cluster node's check that it still owns
+	// the outbox).
+	Fence func(context.Context) error
 }
 
 // WithDefaults fills the zero fields of o with their documented defaults.

@@ -458,6 +458,20 @@ func (x *Outbox) deliver(l *lane, n *store.Notification) {
 		a = store.Attempt{At: x.o.Now(), Error: "channel deleted"}
 	default:
 		ctx, cancel := context.WithTimeout(x.ctx, x.o.Timeout)
+		if f := x.o.Fence; f != nil {
+			if err := f(ctx); err != nil {
+				cancel()
+				if m := x.o.Metrics; m != nil {
+					m.result(kind, "fenced")
+				}
+				if x.ctx.Err() != nil {
+					x.finish(l, false, time.Time{})
+				} else {
+					x.finish(l, false, x.o.Now())
+				}
+				return
+			}
+		}
 		a, permanent = x.attempt(ctx, kind, cfg, n)
 		cancel()
 		if x.ctx.Err() != nil {

@@ -338,3 +338,43 @@ func TestTestNotification(t *testing.T) {
 		t.Errorf("another project's channel: %v", err)
 	}
 }
+
+// While the fence refuses, nothing reaches the receiver and no attempt is
+// recorded; once it allows, the notification is delivered once.
+func TestFenceHoldsDeliveries(t *testing.T) {
+	var got atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.Add(1) }))
+	defer srv.Close()
+	var owned atomic.Bool
+	var asked atomic.Int32
+	fence := func(ctx context.Context) error {
+		asked.Add(1)
+		if !owned.Load() {
+			return fmt.Errorf("not the owner")
+		}
+		return nil
+	}
+	f := open(t, t.TempDir(), Options{FirstBackoff: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond, Fence: fence})
+	p := uuid.New()
+	c := testCheck(p, f.webhook(p, srv.URL))
+	f.flip(c, "up", "down")
+	deadline := time.Now().Add(15 * time.Second)
+	for asked.Load() < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the fence was asked %d times: a refused attempt must be retried", asked.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := got.Load(); n != 0 {
+		t.Fatalf("%d deliveries while fenced", n)
+	}
+	log, err := f.st.Notifications(c.ID, 0)
+	if err != nil || len(log) != 1 || log[0].NAttempts != 0 || log[0].State != store.NotifyPending {
+		t.Fatalf("while fenced: %+v, %v; want one pending notification, no attempts", log, err)
+	}
+	owned.Store(true)
+	f.waitLog(c.ID, allIn(store.NotifyDelivered, 1))
+	if n := got.Load(); n != 1 {
+		t.Fatalf("delivered %d times", n)
+	}
+}

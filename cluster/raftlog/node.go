@@ -59,6 +59,8 @@ type proposal struct {
 	// transfer, when set, a leadership transfer to that node.
 	cc       *pb.ConfChangeV2
 	transfer uint64
+	// read, when set, makes this a leadership confirmation (ReadIndex).
+	read bool
 }
 
 // Node is this node's replica of every shard: one etcd raft RawNode each,
@@ -130,6 +132,9 @@ type shard struct {
 	// ccQueued is membership changes that came before the new leader was
 	// ready, proposed once it is.
 	ccQueued []proposal
+	// reads is the ReadIndex requests raft has not answered, by context.
+	reads   map[string]proposal
+	readSeq uint64
 }
 
 type completion struct {
@@ -191,7 +196,7 @@ func (n *Node) openShard(id uint32, boot *store.Batch) (*shard, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &shard{id: id, log: l, inflight: map[uint64][]proposal{}}
+	s := &shard{id: id, log: l, inflight: map[uint64][]proposal{}, reads: map[string]proposal{}}
 	pos, err := n.o.Store.RaftApplied(id)
 	if err != nil {
 		return nil, err
@@ -446,6 +451,15 @@ func (n *Node) queue(p proposal) {
 		p.done(0, nil)
 	case p.cc != nil:
 		n.proposeConfChange(s, p)
+	case p.read:
+		if s.leading == 0 {
+			p.done(0, ErrNotLeader)
+			return
+		}
+		s.readSeq++
+		rctx := string(binary.BigEndian.AppendUint64(nil, s.readSeq))
+		s.reads[rctx] = p
+		s.rn.ReadIndex([]byte(rctx))
 	default:
 		s.queued = append(s.queued, p)
 	}
@@ -492,6 +506,16 @@ func (n *Node) ProposeConfChange(shard uint32, cc *pb.ConfChangeV2, done DoneFun
 // whether the request was made, not whether it succeeded: watch Leader.
 func (n *Node) TransferLeader(shard uint32, to uint64, done DoneFunc) {
 	n.enqueue(proposal{shard: shard, transfer: to, done: done})
+}
+
+// ConfirmLeader learns whether this node still leads the shard: done gets
+// the shard's commit index once a quorum has answered a heartbeat sent
+// after the call (raft's ReadIndex), or ErrNotLeader. Until that, no other
+// node can have been elected: an old leader that checks this before an
+// action with effects outside the cluster (an alert) cannot act after its
+// successor has taken over, except for the time the action itself takes.
+func (n *Node) ConfirmLeader(shard uint32, done DoneFunc) {
+	n.enqueue(proposal{shard: shard, read: true, done: done})
 }
 
 // drain takes what else is waiting, so that one iteration handles it all.
@@ -652,6 +676,12 @@ func (n *Node) handleReadies() (bool, error) {
 		}
 	}
 	for _, r := range readies {
+		for _, rs := range r.rd.ReadStates {
+			if p, ok := r.s.reads[string(rs.RequestCtx)]; ok {
+				delete(r.s.reads, string(rs.RequestCtx))
+				p.done(rs.Index, nil)
+			}
+		}
 		for _, c := range r.s.completed {
 			c.p.done(c.index, c.err)
 		}
@@ -742,6 +772,10 @@ func (n *Node) failShard(s *shard, err error) {
 	}
 	failed += len(s.ccQueued)
 	s.ccQueued = nil
+	for k, p := range s.reads {
+		s.completed = append(s.completed, completion{p: p, err: err})
+		delete(s.reads, k)
+	}
 	result := "not_leader"
 	if errors.Is(err, ErrClosed) {
 		result = "closed"

@@ -169,3 +169,52 @@ func TestJoinAfterCompaction(t *testing.T) {
 		t.Fatalf("%v entries skipped on the joiner", got)
 	}
 }
+
+// ConfirmLeader answers on the leader once a quorum has heard from it, is
+// refused on a follower, and never confirms a leader cut off from the
+// others: it fails when that leader steps down.
+func TestConfirmLeader(t *testing.T) {
+	c := newTestCluster(t, 3, 1, false)
+	c.until("a leader", 300, c.allLed(c.peers))
+	lead := c.leader(0, c.peers)
+	confirm := func(id uint64) chan outcome {
+		ch := make(chan outcome, 1)
+		c.nodes[id].ConfirmLeader(0, func(i uint64, err error) { ch <- outcome{i, err} })
+		return ch
+	}
+	ch := confirm(lead)
+	c.until("confirmed", 50, func() bool { return len(ch) > 0 })
+	if o := <-ch; o.err != nil || o.index == 0 {
+		t.Fatalf("the leader: index %d, %v", o.index, o.err)
+	}
+	follower := c.peers[0]
+	if follower == lead {
+		follower = c.peers[1]
+	}
+	ch = confirm(follower)
+	c.until("refused", 50, func() bool { return len(ch) > 0 })
+	if o := <-ch; !errors.Is(o.err, ErrNotLeader) {
+		t.Fatalf("a follower: %v, want ErrNotLeader", o.err)
+	}
+
+	var others []uint64
+	for _, id := range c.peers {
+		if id != lead {
+			others = append(others, id)
+		}
+	}
+	c.net.partition(lead, others...)
+	ch = confirm(lead)
+	// The others elect a new leader meanwhile; the old one must not be
+	// confirmed at any point.
+	c.until("the old leader steps down", 300, func() bool {
+		if len(ch) > 0 {
+			return true
+		}
+		return c.nodes[lead].Leader(0) != lead
+	})
+	c.until("the confirmation decided", 50, func() bool { return len(ch) > 0 })
+	if o := <-ch; !errors.Is(o.err, ErrNotLeader) {
+		t.Fatalf("a leader cut off: index %d, %v; want ErrNotLeader", o.index, o.err)
+	}
+}
