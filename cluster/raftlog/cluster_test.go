@@ -134,8 +134,9 @@ type testCluster struct {
 	fs     map[uint64]*vfs.MemFS // crashable FS, when the test crashes nodes
 	stores map[uint64]*store.Store
 	nodes  map[uint64]*Node
-	// compactEvery and compactKeep are the nodes' Options (0: default).
-	compactEvery, compactKeep int
+	// compactEvery, compactKeep and compactBytes are the nodes' Options
+	// (0: default).
+	compactEvery, compactKeep, compactBytes int
 }
 
 func newTestCluster(t *testing.T, nodes, shards int, crashable bool) *testCluster {
@@ -182,7 +183,7 @@ func (c *testCluster) startWith(id uint64, join bool) {
 	o := Options{
 		ID: id, Peers: c.peers, Shards: c.shards, Store: st,
 		Transport: memLink{c.net, id}, ManualTick: true, Join: join,
-		CompactEvery: c.compactEvery, CompactKeep: c.compactKeep,
+		CompactEvery: c.compactEvery, CompactKeep: c.compactKeep, CompactBytes: c.compactBytes,
 		FetchSnapshot: c.net.fetcher(id),
 	}
 	if c.shards > 1 && c.compactEvery == 0 {

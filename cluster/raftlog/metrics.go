@@ -17,6 +17,10 @@ type Metrics struct {
 	// a follower), fetched and installed (on the follower), fetch_failed.
 	Snapshots   *prometheus.CounterVec
 	Compactions prometheus.Counter
+	// LogEntries and LogBytes are what the shards' logs hold, as of the
+	// last tick: bounded by compaction.
+	LogEntries prometheus.Gauge
+	LogBytes   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
@@ -52,7 +56,13 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m.Compactions = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "vigilo_raft_log_compactions_total", Help: "Cuts of a shard's raft log behind its applied index.",
 	})
-	for _, c := range []prometheus.Collector{m.ShardsLed, m.LeaderChanges, m.Proposals, m.Skipped, m.InboxDropped, m.Commits, m.ReplicationLag, m.Snapshots, m.Compactions} {
+	m.LogEntries = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "vigilo_raft_log_entries", Help: "Entries stored in this node's raft logs, over its shards.",
+	})
+	m.LogBytes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "vigilo_raft_log_bytes", Help: "Encoded bytes of the entries stored in this node's raft logs, over its shards.",
+	})
+	for _, c := range []prometheus.Collector{m.ShardsLed, m.LeaderChanges, m.Proposals, m.Skipped, m.InboxDropped, m.Commits, m.ReplicationLag, m.Snapshots, m.Compactions, m.LogEntries, m.LogBytes} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

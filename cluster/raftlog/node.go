@@ -417,8 +417,10 @@ func (n *Node) run() {
 
 func (n *Node) tick() {
 	n.expireViews(time.Now())
-	var lag uint64
+	var lag, entries, bytes uint64
 	for _, s := range n.shards {
+		entries += uint64(len(s.log.terms))
+		bytes += s.log.bytes
 		s.rn.Tick()
 		if s.leading == 0 {
 			continue
@@ -431,6 +433,8 @@ func (n *Node) tick() {
 		})
 	}
 	n.m.ReplicationLag.Set(float64(lag))
+	n.m.LogEntries.Set(float64(entries))
+	n.m.LogBytes.Set(float64(bytes))
 }
 
 func (n *Node) step(e Envelope) {

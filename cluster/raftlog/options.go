@@ -25,6 +25,7 @@ const (
 	DefaultMaxEntryBytes  = 1 << 20
 	DefaultCompactEvery   = 10_000
 	DefaultCompactKeep    = 5_000
+	DefaultCompactBytes   = 64 << 20
 )
 
 // FetchFunc reads the state of a snapshot that node from sent for the
@@ -73,6 +74,9 @@ type Options struct {
 	// a little behind to catch up from the log and not a snapshot; default
 	// 5,000.
 	CompactKeep int
+	// CompactBytes also cuts a shard's log once it holds this many bytes,
+	// and caps what a cut keeps at half of it; default 64 MiB.
+	CompactBytes int
 	// StateSpan is the keys of a shard's state machine, which its
 	// snapshots carry and replace (a nil hi: to the end). Default: the whole
 	// store outside the raft log, which only a node of one shard can use;
@@ -138,6 +142,9 @@ func (o Options) WithDefaults() Options {
 	if o.CompactKeep == 0 {
 		o.CompactKeep = DefaultCompactKeep
 	}
+	if o.CompactBytes == 0 {
+		o.CompactBytes = DefaultCompactBytes
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -172,8 +179,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("raftlog: Inbox %d is below 1", o.Inbox)
 	case o.MaxEntryBytes < 1:
 		return fmt.Errorf("raftlog: MaxEntryBytes %d is below 1", o.MaxEntryBytes)
-	case o.CompactKeep < 0:
-		return fmt.Errorf("raftlog: CompactKeep %d is negative", o.CompactKeep)
+	case o.CompactKeep < 0 || o.CompactBytes < 0:
+		return fmt.Errorf("raftlog: CompactKeep %d or CompactBytes %d is negative", o.CompactKeep, o.CompactBytes)
 	case o.CompactEvery >= 0 && o.Shards > 1 && o.StateSpan == nil:
 		return fmt.Errorf("raftlog: %d shards compact only with a StateSpan each (or CompactEvery < 0)", o.Shards)
 	case o.CompactEvery >= 0 && o.FetchSnapshot == nil:

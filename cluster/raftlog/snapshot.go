@@ -320,17 +320,39 @@ func (n *Node) installSnapshot(s *shard, snap *pb.Snapshot, b *store.Batch) erro
 	return nil
 }
 
-// maybeCompact cuts the shard's log when CompactEvery entries are applied
-// past its start beyond the CompactKeep kept; the cut goes in b.
+// maybeCompact cuts the shard's log, in b, once CompactEvery entries are
+// applied past its start beyond the ones kept, or once it holds
+// CompactBytes. A cut keeps the last CompactKeep applied entries, but no
+// more than CompactBytes/2 of them: entries vary from one command to
+// thousands.
 func (n *Node) maybeCompact(s *shard, b *store.Batch) {
-	if n.o.CompactEvery < 0 || s.durableApplied <= uint64(n.o.CompactKeep) {
+	if n.o.CompactEvery < 0 {
 		return
 	}
-	to := s.durableApplied - uint64(n.o.CompactKeep)
-	if to <= s.log.snapIndex || to-s.log.snapIndex < uint64(n.o.CompactEvery) {
+	l := s.log
+	limit := uint64(n.o.CompactBytes)
+	to, kept := s.durableApplied, uint64(0)
+	for keep := 0; to > l.snapIndex && keep < n.o.CompactKeep && kept+l.size(to) <= limit/2; keep++ {
+		kept += l.size(to)
+		to--
+	}
+	if to <= l.snapIndex {
 		return
 	}
-	if err := s.log.compact(b, to); err != nil {
+	var cut uint64 // bytes the cut drops
+	byCount := to-l.snapIndex >= uint64(n.o.CompactEvery)
+	if !byCount {
+		if l.bytes < limit {
+			return
+		}
+		for i := l.snapIndex + 1; i <= to; i++ {
+			cut += l.size(i)
+		}
+		if cut < limit/4 {
+			return // what is over the limit is not applied yet
+		}
+	}
+	if err := l.compact(b, to); err != nil {
 		n.o.Logger.Warn("raft log: compact", "shard", s.id, "to", to, "err", err)
 		return
 	}

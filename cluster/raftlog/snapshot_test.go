@@ -218,3 +218,32 @@ func TestConfirmLeader(t *testing.T) {
 		t.Fatalf("a leader cut off: index %d, %v; want ErrNotLeader", o.index, o.err)
 	}
 }
+
+// A log of few but large entries is cut by its size: CompactEvery alone
+// would let a log of batched commands grow to gigabytes.
+func TestCompactBySize(t *testing.T) {
+	c := newTestCluster(t, 3, 1, false)
+	c.compactEvery, c.compactBytes = 1_000_000, 8<<10
+	for _, id := range c.peers {
+		c.stop(id)
+		c.start(id)
+	}
+	c.until("a leader", 300, c.allLed(c.peers))
+	checks := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
+	want := map[uuid.UUID]map[uint64]bool{}
+	c.pingLog(checks, 1, 200, c.peers, want)
+	lead := c.leader(0, c.peers)
+	if got := testutil.ToFloat64(c.nodes[lead].Metrics().Compactions); got == 0 {
+		t.Fatal("a log past CompactBytes was never cut")
+	}
+	var stored int
+	if err := c.stores[lead].RaftEntries(0, 0, 1<<62, func(_ uint64, e []byte) bool { stored += len(e); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if stored > 8<<10 {
+		t.Fatalf("%d bytes of log stored, over CompactBytes", stored)
+	}
+	for _, id := range c.peers {
+		c.until("every ping everywhere", 300, func() bool { return c.holdsAll(id, want) })
+	}
+}

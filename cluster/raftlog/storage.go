@@ -34,8 +34,12 @@ type shardLog struct {
 	// snap, when set, makes Snapshot a snapshot of the applied state
 	// (snapshot.go); without it Snapshot is the bootstrap one.
 	snap func() (*pb.Snapshot, error)
-	// terms[i] is the term of entry snapIndex+1+i, the whole stored log.
+	// terms[i] is the term of entry snapIndex+1+i, the whole stored log,
+	// sizes[i] its encoded size, and bytes their sum: what compaction
+	// weighs.
 	terms []uint64
+	sizes []uint32
+	bytes uint64
 	// recent is the log's last entries (at most recentEntries, and
 	// recentBytes of data): what raft reads back most, to apply what it just
 	// committed and to send followers what they lack, served without a
@@ -94,8 +98,11 @@ func openShardLog(st *store.Store, shard uint32, peers []uint64, b *store.Batch)
 		return nil, fmt.Errorf("shard %d: log starts at %d, after snapshot %d", shard, first, l.snapIndex)
 	}
 	l.terms = make([]uint64, 0, last-first+1)
-	err = l.readEntries(first, last+1, func(e *pb.Entry, _ int) bool {
+	l.sizes = make([]uint32, 0, last-first+1)
+	err = l.readEntries(first, last+1, func(e *pb.Entry, size int) bool {
 		l.terms = append(l.terms, e.GetTerm())
+		l.sizes = append(l.sizes, uint32(size))
+		l.bytes += uint64(size)
 		return true
 	})
 	if err != nil {
@@ -193,7 +200,12 @@ func (l *shardLog) append(b *store.Batch, ents []*pb.Entry) error {
 	}
 	if last := l.lastIndex(); first <= last {
 		b.DeleteRaftEntries(l.shard, first, last+1)
-		l.terms = l.terms[:first-l.snapIndex-1]
+		keep := first - l.snapIndex - 1
+		l.terms = l.terms[:keep]
+		for _, n := range l.sizes[keep:] {
+			l.bytes -= uint64(n)
+		}
+		l.sizes = l.sizes[:keep]
 		l.dropRecentFrom(first)
 	}
 	for _, e := range ents {
@@ -203,6 +215,8 @@ func (l *shardLog) append(b *store.Batch, ents []*pb.Entry) error {
 		}
 		b.PutRaftEntry(l.shard, e.GetIndex(), v)
 		l.terms = append(l.terms, e.GetTerm())
+		l.sizes = append(l.sizes, uint32(len(v)))
+		l.bytes += uint64(len(v))
 		l.recent = append(l.recent, e)
 		l.recentBytes += len(e.GetData())
 	}
@@ -340,7 +354,7 @@ func (l *shardLog) restore(snap *pb.Snapshot, b *store.Batch) error {
 		b.DeleteRaftEntries(l.shard, l.snapIndex+1, l.lastIndex()+1)
 	}
 	l.snapIndex, l.snapTerm = md.GetIndex(), md.GetTerm()
-	l.terms = nil
+	l.terms, l.sizes, l.bytes = nil, nil, 0
 	l.dropRecentFrom(0)
 	l.cs = proto.Clone(md.GetConfState()).(*pb.ConfState)
 	return l.saveState(b)
@@ -352,9 +366,14 @@ func (l *shardLog) compact(b *store.Batch, to uint64) error {
 		return fmt.Errorf("shard %d: compact to %d outside (%d, %d]", l.shard, to, l.snapIndex, l.lastIndex())
 	}
 	b.DeleteRaftEntries(l.shard, l.snapIndex+1, to+1)
-	l.snapTerm = l.terms[to-l.snapIndex-1]
-	// A copy, so the dropped prefix's memory goes.
-	l.terms = append([]uint64(nil), l.terms[to-l.snapIndex:]...)
+	k := to - l.snapIndex
+	l.snapTerm = l.terms[k-1]
+	for _, n := range l.sizes[:k] {
+		l.bytes -= uint64(n)
+	}
+	// Copies, so the dropped prefix's memory goes.
+	l.terms = append([]uint64(nil), l.terms[k:]...)
+	l.sizes = append([]uint32(nil), l.sizes[k:]...)
 	l.snapIndex = to
 	for len(l.recent) > 0 && l.recent[0].GetIndex() <= to {
 		l.recentBytes -= len(l.recent[0].GetData())
@@ -363,3 +382,6 @@ func (l *shardLog) compact(b *store.Batch, to uint64) error {
 	}
 	return l.saveState(b)
 }
+
+// size is the encoded size of stored entry i.
+func (l *shardLog) size(i uint64) uint64 { return uint64(l.sizes[i-l.snapIndex-1]) }
