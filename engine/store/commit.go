@@ -180,8 +180,12 @@ func (c *committer) commitGroup(group []*Batch) {
 		// A sample accepted before one of these commits was submitted must
 		// not land after it (a monitor's deletion would leave it behind),
 		// and it becomes durable with this sync. A failed group of samples
-		// is counted as lost and does not fail the commits.
-		_ = c.s.flushSamples(syncNever, 1)
+		// is counted as lost and does not fail the commits. (A replicated
+		// store's samples are proposals: replicate orders them, and the
+		// commits here are the raft loop's own.)
+		if c.s.opts.Replicate == nil {
+			_ = c.s.flushSamples(syncNever, 1)
+		}
 		// Cleared before the apply, not after: a group of samples applied
 		// meanwhile sets it again rather than passing for covered.
 		c.s.sm.unsynced.Store(false)
@@ -298,6 +302,10 @@ func (s *Store) replicate(b *Batch, done func(error)) error {
 		return ErrClosed
 	}
 	defer s.exit()
+	// Samples accepted before this commit are proposed before it, as the
+	// committer applies them before its group: a monitor's deletion must
+	// not be followed by a sample of it.
+	_ = s.flushSamples(syncNever, 1)
 	repr := b.Repr()
 	if done == nil {
 		errc := b.errc

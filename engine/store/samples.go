@@ -181,7 +181,20 @@ func (s *Store) readSamples() error {
 func (s *Store) flushSamples(mode sampleSync, atLeast int) error {
 	sm := &s.sm
 	sm.applyMu.Lock()
-	defer sm.applyMu.Unlock()
+	wait, err := s.flushSamplesLocked(mode, atLeast)
+	sm.applyMu.Unlock()
+	if wait != nil {
+		// Not under applyMu: the raft loop may itself be flushing
+		// samples, in a commit's callback, before it can answer.
+		err = <-wait
+	}
+	return err
+}
+
+// flushSamplesLocked is flushSamples under applyMu; on a replicated store
+// it may leave the wait for the proposal's outcome to its caller.
+func (s *Store) flushSamplesLocked(mode sampleSync, atLeast int) (<-chan error, error) {
+	sm := &s.sm
 	sm.mu.Lock()
 	group, n := sm.pending, sm.n
 	if n < atLeast {
@@ -202,7 +215,10 @@ func (s *Store) flushSamples(mode sampleSync, atLeast int) error {
 			time.Now().UnixNano()-s.lastSync.Load() > int64(sampleSyncEvery)
 	}
 	if n == 0 && !sync {
-		return nil
+		return nil, nil
+	}
+	if s.opts.Replicate != nil {
+		return s.replicateSamples(group, n, mode == syncNow), nil
 	}
 	if sync {
 		sm.unsynced.Store(false)
@@ -223,7 +239,7 @@ func (s *Store) flushSamples(mode sampleSync, atLeast int) error {
 	case err != nil:
 		sm.unsynced.Store(true) // what was there to sync may still be
 		sm.lost.Add(uint64(n))
-		return err
+		return nil, err
 	case sync:
 		s.lastSync.Store(time.Now().UnixNano())
 	default:
@@ -232,5 +248,39 @@ func (s *Store) flushSamples(mode sampleSync, atLeast int) error {
 	if n > 0 {
 		sm.groups.Add(1)
 	}
-	return nil
+	return nil, nil
+}
+
+// replicateSamples proposes a group of n samples (none: nothing to do) on a
+// replicated store, where they must reach every replica like the rest of
+// the state: a failover would otherwise lose every response time the old
+// leader kept. The group is proposed in its place in the order of
+// proposals (Store.replicate flushes samples before each commit's), and
+// is not waited for unless wait (FlushSamples, Close: then the channel
+// gives its outcome): a lost group is counted in Stats.SamplesLost. The
+// caller holds applyMu.
+func (s *Store) replicateSamples(group *pebble.Batch, n int, wait bool) <-chan error {
+	sm := &s.sm
+	if n == 0 {
+		return nil
+	}
+	repr := cloneBytes(group.Repr())
+	group.Reset()
+	sm.groups.Add(1)
+	var done chan error
+	if wait {
+		done = make(chan error, 1)
+	}
+	s.opts.Replicate(repr, func(err error) {
+		if err != nil {
+			sm.lost.Add(uint64(n))
+		}
+		if done != nil {
+			done <- err
+		}
+	})
+	if done == nil {
+		return nil
+	}
+	return done
 }

@@ -3,7 +3,11 @@ package store
 import (
 	"bytes"
 	"errors"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 )
 
 // checksOf is every check stored, by id, as a store answers for them.
@@ -162,4 +166,70 @@ func joinSpaces(s []string) string {
 		b.WriteString(x)
 	}
 	return b.String()
+}
+
+// On a replicated store, samples are proposed like commits (a failover
+// would otherwise lose them), ahead of any commit made after them, and
+// FlushSamples returns once the replication has answered.
+func TestReplicatedSamples(t *testing.T) {
+	var mu sync.Mutex
+	var proposals [][]byte
+	var s *Store
+	s = openT(t, Options{Replicate: func(repr []byte, done func(error)) {
+		mu.Lock()
+		proposals = append(proposals, repr)
+		mu.Unlock()
+		// Applied as a replica would, then answered: later, as raft does.
+		go func() {
+			b := s.NewBatch()
+			if err := b.AppendRepr(repr); err != nil {
+				b.Discard()
+				done(err)
+				return
+			}
+			done(s.CommitLocal(b))
+		}()
+	}})
+	id := uuid.New()
+	for i := uint64(1); i <= 3; i++ {
+		b := s.NewBatch()
+		b.AddResponseTime(id, &ResponseTime{N: i, At: t0.Add(time.Duration(i) * time.Second)})
+		if err := s.ApplySample(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := s.NewBatch()
+	b.PutIncident(id, &Incident{Start: t0})
+	if err := s.Commit(b); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := len(proposals)
+	mu.Unlock()
+	if got != 2 {
+		t.Fatalf("%d proposals, want the samples' group and then the commit", got)
+	}
+	// The first proposal holds the three samples, the second the incident.
+	for i, want := range []uint32{3, 1} {
+		pb := s.db.NewBatch()
+		if err := pb.SetRepr(proposals[i]); err != nil {
+			t.Fatal(err)
+		}
+		if pb.Count() != want {
+			t.Fatalf("proposal %d holds %d writes, want %d", i, pb.Count(), want)
+		}
+		pb.Close()
+	}
+	b = s.NewBatch()
+	b.AddResponseTime(id, &ResponseTime{N: 4, At: t0.Add(4 * time.Second)})
+	if err := s.ApplySample(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FlushSamples(); err != nil {
+		t.Fatal(err)
+	}
+	rts, err := s.ResponseTimes(id, 0)
+	if err != nil || len(rts) != 4 {
+		t.Fatalf("%d response times after FlushSamples, %v; want 4", len(rts), err)
+	}
 }
