@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -623,5 +624,48 @@ func TestClusterCutOffLeaderSendsNoAlert(t *testing.T) {
 			t.Fatalf("the notification was not delivered after the cluster healed (%d attempts)", n)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A monitor's response times are replicated like the rest of its state:
+// every one the holder showed before its kill -9 is still there on its
+// successor.
+func TestClusterKeepsResponseTimes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three processes and a failover")
+	}
+	nodes := startCluster(t)
+	holder := waitLeader(t, nodes)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer target.Close()
+	m := monCreate(t, holder.server, monBody(`"url": `+monJSON(target.URL)))
+	times := func(n *clusterNode) map[string]bool {
+		var rt monResponseTimes
+		monCall(t, n.server, "GET", "/api/v2/monitors/"+m.ID+"/response-times", apiKey, "", 200, &rt)
+		out := map[string]bool{}
+		for _, r := range rt.Data.Attributes.Regions {
+			for _, p := range r.ResponseTimes {
+				out[p.At] = true
+			}
+		}
+		return out
+	}
+	var before map[string]bool
+	deadline := time.Now().Add(30 * time.Second)
+	for before = times(holder); len(before) < 4; before = times(holder) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d response times after 30 s", len(before))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	holder.dead.Store(true)
+	holder.kill9()
+	next := waitLeader(t, nodes)
+	after := times(next)
+	for at := range before {
+		if !after[at] {
+			t.Fatalf("node %d lost the response time at %s that node %d showed before its kill (%d of %d kept)",
+				next.id, at, holder.id, len(after), len(before))
+		}
 	}
 }
