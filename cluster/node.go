@@ -53,6 +53,10 @@ type Options struct {
 	// leader), then receives the whole log. Peers must still name it and
 	// at least one member, to reach them.
 	Join bool
+	// Secret, when set, is required of every request to the cluster
+	// listeners (auth.go), and sent by this node to its peers: the same on
+	// every node.
+	Secret string
 	// CompactEvery is how many raft entries are applied between two cuts
 	// of the log, which keep the last half of them; default 10,000 (see
 	// raftlog.Options). A node that needs what was cut is sent a snapshot.
@@ -132,6 +136,8 @@ type Node struct {
 	proxies map[string]*fasthttp.HostClient
 	// snapClient fetches snapshots' states from leaders.
 	snapClient *http.Client
+	// bearer is the Authorization value of Options.Secret.
+	bearer []byte
 
 	// peers is the member directory: Options.Peers, then what membership
 	// changes made of it (stored with them, and loaded at start).
@@ -170,6 +176,9 @@ func Open(o Options) (*Node, error) {
 	n := &Node{o: o, log: o.Logger.With("node", o.ID), reg: prometheus.NewRegistry(),
 		proxies: map[string]*fasthttp.HostClient{}, stop: make(chan struct{}), peers: map[uint64]Peer{},
 		snapClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}}}
+	if o.Secret != "" {
+		n.bearer = []byte("Bearer " + o.Secret)
+	}
 	n.m = metrics{
 		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigilo_cluster_forwarded_requests_total", Help: "Requests this node forwarded to the leader.",
@@ -215,7 +224,7 @@ func Open(o Options) (*Node, error) {
 		// added later is in it, one removed is not.
 		n.peers = stored
 	}
-	n.tr = newTransport(o.ID, n.peers, n.log)
+	n.tr = newTransport(o.ID, n.peers, n.bearer, n.log)
 	n.raft, err = raftlog.Open(raftlog.Options{
 		ID: o.ID, Peers: ids, Shards: 1, Store: st, Transport: n.tr, Join: o.Join,
 		OnConfChange: n.onConfChange,
@@ -283,6 +292,7 @@ func (n *Node) listen() error {
 		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 		NoDefaultContentType: true, NoDefaultServerHeader: true}
 	n.lns = []net.Listener{inner, front}
+	n.warnIfOpen(self.Raft)
 	for _, s := range []struct {
 		srv *fasthttp.Server
 		ln  net.Listener
@@ -299,6 +309,9 @@ func (n *Node) listen() error {
 }
 
 func (n *Node) serveRaft(ctx *fasthttp.RequestCtx) {
+	if !n.authorized(ctx) {
+		return
+	}
 	path := string(ctx.Path())
 	switch {
 	case path == MembersPath || strings.HasPrefix(path, MembersPath+"/"):

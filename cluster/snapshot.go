@@ -69,6 +69,9 @@ func (n *Node) fetchSnapshot(ctx context.Context, from uint64, shard uint32, ind
 	if err != nil {
 		return err
 	}
+	if n.bearer != nil {
+		req.Header.Set("Authorization", string(n.bearer))
+	}
 	resp, err := n.snapClient.Do(req)
 	if err != nil {
 		return err

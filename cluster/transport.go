@@ -26,12 +26,13 @@ const RaftPath = "/cluster/v1/raft"
 // queue is full, or whose POST fails, loses those messages, which raft
 // retransmits.
 type transport struct {
-	log   *slog.Logger
-	self  uint64
-	mu    sync.RWMutex // peers changes with membership
-	peers map[uint64]*sender
-	wg    sync.WaitGroup
-	stop  chan struct{}
+	log    *slog.Logger
+	self   uint64
+	bearer []byte       // Authorization, when the cluster has a secret
+	mu     sync.RWMutex // peers changes with membership
+	peers  map[uint64]*sender
+	wg     sync.WaitGroup
+	stop   chan struct{}
 }
 
 type sender struct {
@@ -43,8 +44,8 @@ type sender struct {
 
 const senderQueue = 256
 
-func newTransport(self uint64, peers map[uint64]Peer, log *slog.Logger) *transport {
-	t := &transport{log: log, self: self, peers: map[uint64]*sender{}, stop: make(chan struct{})}
+func newTransport(self uint64, peers map[uint64]Peer, bearer []byte, log *slog.Logger) *transport {
+	t := &transport{log: log, self: self, bearer: bearer, peers: map[uint64]*sender{}, stop: make(chan struct{})}
 	for id, p := range peers {
 		t.setPeer(id, p)
 	}
@@ -124,6 +125,9 @@ func (t *transport) run(s *sender) {
 	req.SetRequestURI("http://" + s.client.Addr + RaftPath)
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/octet-stream")
+	if t.bearer != nil {
+		req.Header.SetBytesV(fasthttp.HeaderAuthorization, t.bearer)
+	}
 	for {
 		var body []byte
 		select {

@@ -420,8 +420,8 @@ func TestClusterReplaceWithEmptyNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("four processes")
 	}
-	const compact = "--cluster-compact-every=20"
-	nodes := startCluster(t, compact)
+	const compact, secret = "--cluster-compact-every=20", "--cluster-secret=e2e-cluster-secret"
+	nodes := startCluster(t, compact, secret)
 	holder := waitLeader(t, nodes)
 	var checks []check
 	for i := range 5 {
@@ -457,9 +457,10 @@ func TestClusterReplaceWithEmptyNode(t *testing.T) {
 		t.Fatalf("no raft address for node %d in %q", n.id, n.args[4])
 		return ""
 	}
+	auth := map[string]string{"Authorization": "Bearer e2e-cluster-secret"}
 	members := func(method, path, body string, want int) []byte {
 		t.Helper()
-		code, b := call(t, method, "http://"+raftOf(holder)+path, nil, body)
+		code, b := call(t, method, "http://"+raftOf(holder)+path, auth, body)
 		if code != want {
 			t.Fatalf("%s %s: %d %s, want %d", method, path, code, b, want)
 		}
@@ -476,9 +477,19 @@ func TestClusterReplaceWithEmptyNode(t *testing.T) {
 	}
 	peers = append(peers, fmt.Sprintf("4=%s/%s", raft, api))
 	fresh.args = []string{"serve", "--cluster-id", "4", "--cluster-peers", strings.Join(peers, ","), "--cluster-join",
-		"--data", fresh.data, "--min-period", "1s", "--api-key", apiKey, "--read-only-key", roKey, compact}
+		"--data", fresh.data, "--min-period", "1s", "--api-key", apiKey, "--read-only-key", roKey, compact, secret}
 	fresh.spawn()
 	t.Cleanup(fresh.stop)
+	// The cluster listener takes nothing without the secret: not a
+	// membership change, not a raft message, not a snapshot.
+	for _, r := range [][2]string{{"GET", "/cluster/v1/members"}, {"POST", "/cluster/v1/members"},
+		{"POST", "/cluster/v1/raft"}, {"GET", "/cluster/v1/snapshot?shard=0&index=1"}} {
+		for _, h := range []map[string]string{nil, {"Authorization": "Bearer wrong"}} {
+			if code, _ := call(t, r[0], "http://"+raftOf(holder)+r[1], h, `{"id": 9, "raft": "127.0.0.1:1", "api": "127.0.0.1:2"}`); code != 401 {
+				t.Fatalf("%s %s with %v: %d, want 401", r[0], r[1], h, code)
+			}
+		}
+	}
 	members("DELETE", fmt.Sprintf("/cluster/v1/members/%d", holder.id), "", 409) // the leader itself: transfer first
 	members("POST", "/cluster/v1/members", `{"id": 0}`, 400)
 	members("POST", "/cluster/v1/members", fmt.Sprintf(`{"id": 4, "raft": %q, "api": %q}`, raft, api), 200)
