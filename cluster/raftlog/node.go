@@ -132,6 +132,9 @@ type shard struct {
 	// ccQueued is membership changes that came before the new leader was
 	// ready, proposed once it is.
 	ccQueued []proposal
+	// confApplied: a membership change was applied in this iteration's
+	// apply batch, so the log batch must write the state record again.
+	confApplied bool
 	// reads is the ReadIndex requests raft has not answered, by context.
 	reads   map[string]proposal
 	readSeq uint64
@@ -606,61 +609,112 @@ func (n *Node) propose() {
 type readyShard struct {
 	s  *shard
 	rd raft.Ready
+	// prevTerm and prevVote are the hard state's before this Ready.
+	prevTerm, prevVote uint64
 }
 
-// handleReadies writes every shard's Ready in one synced batch, then sends
-// their messages, completes the proposals applied, and advances them.
+// handleReadies handles every shard's Ready: their log appends, hard
+// states and snapshots go in one batch, synced when raft needs it (new
+// entries, a vote, a term, a snapshot); their applies in another, applied
+// first without a sync, so that the proposals they complete are answered
+// while the appends that came with them are being synced. The applied
+// entries were synced before, on a quorum (this leader's own write
+// included: raft counts it at Advance), so a crash loses nothing a restart
+// cannot redo from the log. A Ready whose applies reach into its own
+// appends (a follower told of a commit with the entries), or that installs
+// a snapshot, is written as one batch, appends first.
+//
+// A leader's messages (appends, heartbeats) leave before its own write: it
+// counts itself towards a commit only once that write is done, so its
+// fsync overlaps its followers' (etcd's server does the same). Every other
+// message waits for the write: votes and append answers promise what is on
+// disk.
 func (n *Node) handleReadies() (bool, error) {
 	var readies []readyShard
-	b := n.o.Store.NewBatch()
+	logB, applyB := n.o.Store.NewBatch(), n.o.Store.NewBatch()
+	discard := func() { logB.Discard(); applyB.Discard() }
+	split := true
 	for _, s := range n.shards {
 		if !s.rn.HasReady() {
 			continue
 		}
 		rd := s.rn.Ready()
-		if err := n.persist(s, rd, b); err != nil {
-			b.Discard()
+		prevTerm, prevVote := s.log.hs.GetTerm(), s.log.hs.GetVote()
+		if err := n.persist(s, rd, logB); err != nil {
+			discard()
 			return false, fmt.Errorf("shard %d: %w", s.id, err)
 		}
-		if err := n.apply(s, rd.CommittedEntries, b); err != nil {
-			b.Discard()
+		if !raft.IsEmptySnap(rd.Snapshot) || overlaps(rd) {
+			split = false
+		}
+		if err := n.apply(s, rd.CommittedEntries, applyB); err != nil {
+			discard()
 			return false, fmt.Errorf("shard %d: %w", s.id, err)
 		}
-		readies = append(readies, readyShard{s, rd})
+		readies = append(readies, readyShard{s, rd, prevTerm, prevVote})
 	}
 	if len(readies) == 0 {
-		b.Discard()
+		discard()
 		return false, nil
 	}
 	for _, r := range readies {
-		n.maybeCompact(r.s, b)
+		// Into the log batch, written last: a cut's state record must
+		// follow the one persist wrote.
+		n.maybeCompact(r.s, logB)
 		if r.s.posDirty {
 			pos := binary.BigEndian.AppendUint64(nil, r.s.applied)
-			b.PutRaftApplied(r.s.id, binary.BigEndian.AppendUint64(pos, r.s.lastSeq))
+			applyB.PutRaftApplied(r.s.id, binary.BigEndian.AppendUint64(pos, r.s.lastSeq))
 			r.s.posDirty = false
 		}
-	}
-	if b.Len() > 0 {
-		if err := n.o.Store.CommitLocal(b); err != nil {
-			return false, fmt.Errorf("commit raft batch: %w", err)
+		if r.s.confApplied {
+			// The state record the apply batch wrote has the new conf
+			// state; the log batch's, written later, must too.
+			if err := r.s.log.saveState(logB); err != nil {
+				discard()
+				return false, fmt.Errorf("shard %d: %w", r.s.id, err)
+			}
+			r.s.confApplied = false
 		}
-		n.m.Commits.Inc()
-	} else {
-		b.Discard()
 	}
+	if !split {
+		if err := logB.Append(applyB); err != nil {
+			discard()
+			return false, fmt.Errorf("merge raft batches: %w", err)
+		}
+		applyB.Discard()
+		applyB = nil
+	}
+	var later []readyShard
+	early := map[uint64][]Envelope{}
 	for _, r := range readies {
-		s := r.s
-		s.durableApplied, s.durableSeq, s.durableCS = s.applied, s.lastSeq, s.log.cs
-		if !raft.IsEmptySnap(r.rd.Snapshot) || len(r.rd.CommittedEntries) > 0 {
-			n.dropFetched(s.id, s.applied)
-		}
-		if len(r.rd.Snapshot.GetData()) > 0 && n.o.OnInstall != nil {
-			n.o.OnInstall(s.id)
+		if r.s.leading != 0 {
+			for _, m := range r.rd.Messages {
+				early[m.GetTo()] = append(early[m.GetTo()], Envelope{Shard: r.s.id, Msg: m})
+			}
+		} else {
+			later = append(later, r)
 		}
 	}
-	// Durable: now the votes and appends (and their answers) may leave.
+	for to, envs := range early {
+		n.o.Transport.Send(to, envs)
+	}
+	if applyB != nil {
+		if err := n.commit(applyB, false); err != nil {
+			logB.Discard()
+			return false, err
+		}
+		n.applied(readies)
+		n.complete(readies)
+	}
+	if err := n.commit(logB, mustSync(readies)); err != nil {
+		return false, err
+	}
+	if applyB == nil {
+		n.applied(readies)
+	}
+	// Durable: now the votes and appends' answers may leave.
 	byNode := map[uint64][]Envelope{}
-	for _, r := range readies {
+	for _, r := range later {
 		for _, m := range r.rd.Messages {
 			byNode[m.GetTo()] = append(byNode[m.GetTo()], Envelope{Shard: r.s.id, Msg: m})
 		}
@@ -679,6 +733,46 @@ func (n *Node) handleReadies() (bool, error) {
 			}
 		}
 	}
+	n.complete(readies)
+	for _, r := range readies {
+		r.s.rn.Advance(r.rd)
+	}
+	return true, nil
+}
+
+// commit writes b: synced, or applied to be synced by a later write.
+func (n *Node) commit(b *store.Batch, sync bool) error {
+	if b.Len() == 0 {
+		b.Discard()
+		return nil
+	}
+	commit := n.o.Store.ApplyLocal
+	if sync {
+		commit = n.o.Store.CommitLocal
+		n.m.Commits.Inc()
+	}
+	if err := commit(b); err != nil {
+		return fmt.Errorf("commit raft batch: %w", err)
+	}
+	return nil
+}
+
+// applied records what the store now holds, once the applies are written.
+func (n *Node) applied(readies []readyShard) {
+	for _, r := range readies {
+		s := r.s
+		s.durableApplied, s.durableSeq, s.durableCS = s.applied, s.lastSeq, s.log.cs
+		if !raft.IsEmptySnap(r.rd.Snapshot) || len(r.rd.CommittedEntries) > 0 {
+			n.dropFetched(s.id, s.applied)
+		}
+		if len(r.rd.Snapshot.GetData()) > 0 && n.o.OnInstall != nil {
+			n.o.OnInstall(s.id)
+		}
+	}
+}
+
+// complete answers the proposals and leadership confirmations decided.
+func (n *Node) complete(readies []readyShard) {
 	for _, r := range readies {
 		for _, rs := range r.rd.ReadStates {
 			if p, ok := r.s.reads[string(rs.RequestCtx)]; ok {
@@ -686,13 +780,20 @@ func (n *Node) handleReadies() (bool, error) {
 				p.done(rs.Index, nil)
 			}
 		}
+		r.rd.ReadStates = nil
 		for _, c := range r.s.completed {
 			c.p.done(c.index, c.err)
 		}
 		r.s.completed = r.s.completed[:0]
-		r.s.rn.Advance(r.rd)
 	}
-	return true, nil
+}
+
+// overlaps says whether rd applies entries it also appends.
+func overlaps(rd raft.Ready) bool {
+	if len(rd.Entries) == 0 || len(rd.CommittedEntries) == 0 {
+		return false
+	}
+	return rd.CommittedEntries[len(rd.CommittedEntries)-1].GetIndex() >= rd.Entries[0].GetIndex()
 }
 
 // persist adds rd's hard state and entries to b, and follows leadership.
@@ -812,6 +913,7 @@ func (n *Node) apply(s *shard, ents []*pb.Entry, b *store.Batch) error {
 			if err := s.log.saveState(b); err != nil {
 				return err
 			}
+			s.confApplied = true
 			v2 := cc.AsV2()
 			ctx := v2.GetContext()
 			var token uint64
@@ -899,4 +1001,19 @@ func (n *Node) failAll(err error) {
 	for _, p := range props {
 		p.done(0, err)
 	}
+}
+
+// mustSync says whether an iteration's batch must be synced before its
+// messages leave and its proposals complete: it appends entries, changes a
+// term or vote, or installs a snapshot (raft.MustSync, and the snapshot).
+func mustSync(readies []readyShard) bool {
+	for _, r := range readies {
+		if !raft.IsEmptySnap(r.rd.Snapshot) || len(r.rd.Entries) > 0 {
+			return true
+		}
+		if hs := r.rd.HardState; !raft.IsEmptyHardState(hs) && (hs.GetTerm() != r.prevTerm || hs.GetVote() != r.prevVote) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -266,6 +267,27 @@ func (s *Store) CommitAsync(b *Batch, done func(error)) {
 	if err := s.submit(b, done); err != nil {
 		done(err)
 	}
+}
+
+// ApplyLocal is CommitLocal without the wait for a sync: b is applied at
+// once, atomically, and becomes durable with the next sync (Pebble syncs
+// its WAL in order). For the raft loop's iterations that append nothing
+// (applies, commit indexes): a crash that loses them loses what a restart
+// redoes from the synced log. It bypasses the committer, so it must not be
+// mixed with commits a concurrent goroutine makes on this node.
+func (s *Store) ApplyLocal(b *Batch) error {
+	defer b.Discard()
+	if b.err != nil {
+		return b.err
+	}
+	if !s.enter() {
+		return ErrClosed
+	}
+	defer s.exit()
+	if err := s.db.Apply(b.pb, pebble.NoSync); err != nil {
+		return fmt.Errorf("apply local batch: %w", err)
+	}
+	return nil
 }
 
 // CommitLocal is Commit on this node only, whatever Options.Replicate
