@@ -373,20 +373,7 @@ func TestClusterNoQuorumRefusesWrites(t *testing.T) {
 	if resp.StatusCode != 200 || len(logged.Pings) != 1 || logged.Pings[0].RemoteAddr != "127.0.0.2" {
 		t.Fatalf("a ping forwarded by node %d: %d, logged %+v; want it from 127.0.0.2", alone.id, resp.StatusCode, logged.Pings)
 	}
-	var paused []*clusterNode
-	for _, n := range nodes {
-		if n != alone {
-			if err := n.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-				t.Fatal(err)
-			}
-			paused = append(paused, n)
-		}
-	}
-	resume := func() {
-		for _, n := range paused {
-			n.cmd.Process.Signal(syscall.SIGCONT)
-		}
-	}
+	resume := stopOthers(t, nodes, alone)
 	defer resume()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -580,20 +567,7 @@ func TestClusterCutOffLeaderSendsNoAlert(t *testing.T) {
 		t.Fatalf("ping: %d", code)
 	}
 	rc.wait("/webhook", 3, 30*time.Second) // down, and retried
-	var paused []*clusterNode
-	for _, n := range nodes {
-		if n != holder {
-			if err := n.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-				t.Fatal(err)
-			}
-			paused = append(paused, n)
-		}
-	}
-	resume := func() {
-		for _, n := range paused {
-			n.cmd.Process.Signal(syscall.SIGCONT)
-		}
-	}
+	resume := stopOthers(t, nodes, holder)
 	defer resume()
 	cut := time.Now()
 	// Retried at most 1 s apart, it would arrive a few more times before
@@ -681,6 +655,26 @@ func TestClusterKeepsResponseTimes(t *testing.T) {
 		if !after[at] {
 			t.Fatalf("node %d lost the response time at %s that node %d showed before its kill (%d of %d kept)",
 				next.id, at, holder.id, len(after), len(before))
+		}
+	}
+}
+
+// stopOthers SIGSTOPs every node but keep (their sockets stay open and
+// unanswered, as behind a partition); the function it returns resumes them.
+func stopOthers(t *testing.T, nodes []*clusterNode, keep *clusterNode) func() {
+	t.Helper()
+	var paused []*clusterNode
+	for _, n := range nodes {
+		if n != keep {
+			if err := n.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			paused = append(paused, n)
+		}
+	}
+	return func() {
+		for _, n := range paused {
+			n.cmd.Process.Signal(syscall.SIGCONT)
 		}
 	}
 }

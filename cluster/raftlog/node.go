@@ -211,6 +211,13 @@ func (n *Node) openShard(id uint32, boot *store.Batch) (*shard, error) {
 		}
 		s.applied, s.lastSeq = binary.BigEndian.Uint64(pos), binary.BigEndian.Uint64(pos[8:])
 	}
+	if s.applied > l.hs.GetCommit() && s.applied <= l.lastIndex() {
+		// The applies are written before the hard state that recorded
+		// their commit (handleReadies), and a crash can keep the first
+		// and lose the second. What was applied was committed; raft
+		// refuses an applied index past the commit it is given.
+		l.hs.Commit = new(s.applied)
+	}
 	s.durableApplied, s.durableSeq, s.durableCS = s.applied, s.lastSeq, l.cs
 	if n.o.CompactEvery >= 0 {
 		l.snap = func() (*pb.Snapshot, error) { return n.snapshot(s) }
@@ -773,7 +780,8 @@ func (n *Node) applied(readies []readyShard) {
 
 // complete answers the proposals and leadership confirmations decided.
 func (n *Node) complete(readies []readyShard) {
-	for _, r := range readies {
+	for i := range readies {
+		r := &readies[i]
 		for _, rs := range r.rd.ReadStates {
 			if p, ok := r.s.reads[string(rs.RequestCtx)]; ok {
 				delete(r.s.reads, string(rs.RequestCtx))

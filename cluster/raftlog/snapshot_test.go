@@ -1,6 +1,7 @@
 package raftlog
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/vigilo/vigilo/engine/store"
 )
 
 // pingLog proposes pings 1..n to the shard-0 leader among alive, spread over
@@ -246,4 +249,45 @@ func TestCompactBySize(t *testing.T) {
 	for _, id := range c.peers {
 		c.until("every ping everywhere", 300, func() bool { return c.holdsAll(id, want) })
 	}
+}
+
+// A crash between an iteration's apply batch and its log batch leaves an
+// applied index past the stored commit: the node restarts from it.
+func TestRestartWithAppliedPastCommit(t *testing.T) {
+	c := newTestCluster(t, 3, 1, false)
+	c.until("a leader", 300, c.allLed(c.peers))
+	checks := []uuid.UUID{uuid.New()}
+	want := map[uuid.UUID]map[uint64]bool{}
+	c.pingLog(checks, 1, 10, c.peers, want)
+	id := c.peers[0]
+	c.until("node applied", 300, func() bool { return c.holdsAll(id, want) })
+	c.stop(id)
+	// What that crash leaves: the stored commit behind the applied index.
+	st, err := store.Open(store.Options{Dir: c.dirs[id]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := st.NewBatch()
+	l, err := openShardLog(st, 0, c.peers, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos, err := st.RaftApplied(0)
+	if err != nil || len(pos) != 16 {
+		t.Fatalf("applied position %x, %v", pos, err)
+	}
+	applied := binary.BigEndian.Uint64(pos)
+	l.hs.Commit = new(applied - 3)
+	if err := l.saveState(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CommitLocal(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.start(id)
+	c.pingLog(checks, 11, 20, c.peers, want)
+	c.until("the restarted node follows", 300, func() bool { return c.holdsAll(id, want) })
 }

@@ -82,7 +82,7 @@ func (v *View) WriteState(w io.Writer, lo, hi []byte) error {
 	crc := crc32.New(crc32c)
 	out := io.MultiWriter(bw, crc)
 	var n uint64
-	var hdr [2 * binary.MaxVarintLen64]byte
+	var rec []byte
 	for _, sp := range stateSpans(lo, hi) {
 		it, err := v.snap.NewIter(&pebble.IterOptions{LowerBound: sp[0], UpperBound: sp[1]})
 		if err != nil {
@@ -95,21 +95,11 @@ func (v *View) WriteState(w io.Writer, lo, hi []byte) error {
 				it.Close()
 				return fmt.Errorf("write state: read %q: %w", k, err)
 			}
-			h := binary.AppendUvarint(hdr[:0], uint64(len(k)))
-			if _, err := out.Write(h); err != nil {
-				it.Close()
-				return fmt.Errorf("write state: %w", err)
-			}
-			if _, err := out.Write(k); err != nil {
-				it.Close()
-				return fmt.Errorf("write state: %w", err)
-			}
-			h = binary.AppendUvarint(hdr[:0], uint64(len(val)))
-			if _, err := out.Write(h); err != nil {
-				it.Close()
-				return fmt.Errorf("write state: %w", err)
-			}
-			if _, err := out.Write(val); err != nil {
+			rec = binary.AppendUvarint(rec[:0], uint64(len(k)))
+			rec = append(rec, k...)
+			rec = binary.AppendUvarint(rec, uint64(len(val)))
+			rec = append(rec, val...)
+			if _, err := out.Write(rec); err != nil {
 				it.Close()
 				return fmt.Errorf("write state: %w", err)
 			}
