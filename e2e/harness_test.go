@@ -74,13 +74,31 @@ func (s *syncBuffer) String() string {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedMu.Lock()
+	defer handedMu.Unlock()
+	// The kernel may hand a port just closed out again: a cluster's six
+	// addresses once had two alike, and the second node could not listen.
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if !handed[addr] {
+			handed[addr] = true
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no port not handed out before")
+	return ""
 }
+
+// handed is every address freeAddr gave out in this process.
+var (
+	handedMu sync.Mutex
+	handed   = map[string]bool{}
+)
 
 // start runs the binary on a fresh port and data dir (or the given one) with
 // --min-period 1s and the test keys, and waits until /healthz answers.
