@@ -49,9 +49,9 @@ type Options struct {
 	// before it is answered 503; default 5 s.
 	Wait time.Duration
 	// Join starts a node that is not among the cluster's first members: it
-	// waits, empty, until a member adds it (POST MembersPath on the
-	// leader), then receives the whole log. Peers must still name it and
-	// at least one member, to reach them.
+	// starts empty and asks the members in Peers to add it (join.go), then
+	// receives a snapshot and the log after it. Peers must name it and at
+	// least one member.
 	Join bool
 	// Secret, when set, is required of every request to the cluster
 	// listeners (auth.go), and sent by this node to its peers: the same on
@@ -246,6 +246,10 @@ func Open(o Options) (*Node, error) {
 	}
 	n.wg.Add(1)
 	go n.watch()
+	if o.Join {
+		n.wg.Add(1)
+		go n.askToJoin()
+	}
 	return n, nil
 }
 

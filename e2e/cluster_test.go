@@ -398,8 +398,8 @@ func TestClusterNoQuorumRefusesWrites(t *testing.T) {
 	}
 }
 
-// A node whose disk is lost is replaced by a fresh, empty one: added to
-// the cluster through the leader's members endpoint (the dead one removed),
+// A node whose disk is lost is replaced by a fresh, empty one: started with
+// --cluster-join, it asks to be added (the dead one is removed by hand),
 // it is sent a snapshot (the log was cut since), and once the leadership is
 // handed to it, it serves every check and ping that was acknowledged
 // before, and the cluster survives the loss of one more original node.
@@ -479,7 +479,20 @@ func TestClusterReplaceWithEmptyNode(t *testing.T) {
 	}
 	members("DELETE", fmt.Sprintf("/cluster/v1/members/%d", holder.id), "", 409) // the leader itself: transfer first
 	members("POST", "/cluster/v1/members", `{"id": 0}`, 400)
-	members("POST", "/cluster/v1/members", fmt.Sprintf(`{"id": 4, "raft": %q, "api": %q}`, raft, api), 200)
+	// Node 4 asks to be added itself (--cluster-join); by hand, it is then
+	// a member already.
+	for joined := time.Now().Add(30 * time.Second); ; {
+		var dir struct {
+			Members map[string]any `json:"members"`
+		}
+		if json.Unmarshal(members("GET", "/cluster/v1/members", "", 200), &dir) == nil && dir.Members["4"] != nil {
+			break
+		}
+		if time.Now().After(joined) {
+			t.Fatalf("node 4 did not join by itself: %s", fresh.out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	members("POST", "/cluster/v1/members", fmt.Sprintf(`{"id": 4, "raft": %q, "api": %q}`, raft, api), 409)
 	members("DELETE", fmt.Sprintf("/cluster/v1/members/%d", dead.id), "", 200)
 	var dir struct {

@@ -43,7 +43,7 @@ func serve(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (written at shutdown)")
 	clusterID := fs.Uint64("cluster-id", 0, "this node's id in --cluster-peers (cluster mode; 0: a single node)")
 	clusterWait := fs.Duration("cluster-wait", 5*time.Second, "cluster mode: how long a request waits for a leader during a failover before it is answered 503")
-	clusterJoin := fs.Bool("cluster-join", false, "cluster mode: this node joins a running cluster (empty until a member adds it: POST /cluster/v1/members on the leader's raft address)")
+	clusterJoin := fs.Bool("cluster-join", false, "cluster mode: this node joins a running cluster: it starts empty and asks the members in --cluster-peers to add it")
 	clusterSecret := fs.String("cluster-secret", "", "cluster mode: a secret every node's cluster listener requires (Authorization: Bearer <secret>), the same on every node; set it whenever the cluster listener is reachable beyond loopback")
 	clusterCompact := fs.Int("cluster-compact-every", 10_000, "cluster mode: raft entries applied between two cuts of the log, which keep the last half (a node that needs what was cut is sent a snapshot)")
 	clusterPeers := fs.String("cluster-peers", "", "every node of the cluster, this one included: id=raft-host:port/api-host:port, comma-separated (the API address replaces --listen)")
