@@ -45,6 +45,10 @@ func (n *Node) serveSnapshot(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	ctx.SetContentType("application/octet-stream")
+	// The listener's write timeout is one deadline for the whole answer:
+	// a state that takes longer to stream would be cut, and asked for
+	// again, forever.
+	ctx.SetWriteDeadline(time.Now().Add(snapshotFetchTimeout))
 	// A stream cut short fails the follower's checksum: it asks again.
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer snap.Close()

@@ -95,12 +95,13 @@ type Node struct {
 	viewsClosed bool
 	// The snapshot states being fetched (one per shard at a time), and
 	// those fetched whose message the loop has not installed yet.
-	fetchMu     sync.Mutex
-	fetching    map[uint32]bool
-	fetched     map[fetchKey]*store.Batch
-	fetchCtx    context.Context
-	fetchCancel context.CancelFunc
-	fetchWG     sync.WaitGroup
+	fetchMu      sync.Mutex
+	fetching     map[uint32]bool
+	fetched      map[fetchKey]*store.Batch
+	fetchStopped bool
+	fetchCtx     context.Context
+	fetchCancel  context.CancelFunc
+	fetchWG      sync.WaitGroup
 }
 
 type shard struct {
@@ -133,7 +134,7 @@ type shard struct {
 	// ready, proposed once it is.
 	ccQueued []proposal
 	// confApplied: a membership change was applied in this iteration's
-	// apply batch, so the log batch must write the state record again.
+	// apply batch, which then goes in one batch with the log's.
 	confApplied bool
 	// reads is the ReadIndex requests raft has not answered, by context.
 	reads   map[string]proposal
@@ -639,7 +640,12 @@ type readyShard struct {
 func (n *Node) handleReadies() (bool, error) {
 	var readies []readyShard
 	logB, applyB := n.o.Store.NewBatch(), n.o.Store.NewBatch()
-	discard := func() { logB.Discard(); applyB.Discard() }
+	discard := func() {
+		logB.Discard()
+		if applyB != nil {
+			applyB.Discard()
+		}
+	}
 	split := true
 	for _, s := range n.shards {
 		if !s.rn.HasReady() {
@@ -658,30 +664,18 @@ func (n *Node) handleReadies() (bool, error) {
 			discard()
 			return false, fmt.Errorf("shard %d: %w", s.id, err)
 		}
+		if s.confApplied {
+			// Its state record (conf state, and the hard state persist
+			// just took, commit included) is in the apply batch: written
+			// apart, it could outlive the log batch whose entries that
+			// commit counts, or a cut's record written before it.
+			split, s.confApplied = false, false
+		}
 		readies = append(readies, readyShard{s, rd, prevTerm, prevVote})
 	}
 	if len(readies) == 0 {
 		discard()
 		return false, nil
-	}
-	for _, r := range readies {
-		// Into the log batch, written last: a cut's state record must
-		// follow the one persist wrote.
-		n.maybeCompact(r.s, logB)
-		if r.s.posDirty {
-			pos := binary.BigEndian.AppendUint64(nil, r.s.applied)
-			applyB.PutRaftApplied(r.s.id, binary.BigEndian.AppendUint64(pos, r.s.lastSeq))
-			r.s.posDirty = false
-		}
-		if r.s.confApplied {
-			// The state record the apply batch wrote has the new conf
-			// state; the log batch's, written later, must too.
-			if err := r.s.log.saveState(logB); err != nil {
-				discard()
-				return false, fmt.Errorf("shard %d: %w", r.s.id, err)
-			}
-			r.s.confApplied = false
-		}
 	}
 	if !split {
 		if err := logB.Append(applyB); err != nil {
@@ -691,10 +685,26 @@ func (n *Node) handleReadies() (bool, error) {
 		applyB.Discard()
 		applyB = nil
 	}
+	posB := applyB
+	if posB == nil {
+		posB = logB
+	}
+	for _, r := range readies {
+		// Into the log batch, after everything else: a cut's state record
+		// must be the last one written.
+		n.maybeCompact(r.s, logB)
+		if r.s.posDirty {
+			pos := binary.BigEndian.AppendUint64(nil, r.s.applied)
+			posB.PutRaftApplied(r.s.id, binary.BigEndian.AppendUint64(pos, r.s.lastSeq))
+			r.s.posDirty = false
+		}
+	}
 	var later []readyShard
 	early := map[uint64][]Envelope{}
 	for _, r := range readies {
-		if r.s.leading != 0 {
+		hs := r.rd.HardState
+		termKept := raft.IsEmptyHardState(hs) || hs.GetTerm() == r.prevTerm && hs.GetVote() == r.prevVote
+		if r.s.leading != 0 && termKept {
 			for _, m := range r.rd.Messages {
 				early[m.GetTo()] = append(early[m.GetTo()], Envelope{Shard: r.s.id, Msg: m})
 			}

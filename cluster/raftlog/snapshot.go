@@ -217,9 +217,9 @@ func (n *Node) deliverSnapshot(e Envelope) {
 		n.toInbox(e)
 		return
 	}
-	if n.fetching[e.Shard] || n.closed.Load() {
+	if n.fetching[e.Shard] || n.fetchStopped || n.o.FetchSnapshot == nil {
 		n.fetchMu.Unlock()
-		return // raft sends it again
+		return // raft sends it again (and with no way to fetch, it is refused)
 	}
 	n.fetching[e.Shard] = true
 	n.fetchWG.Add(1)
@@ -279,6 +279,9 @@ func (n *Node) dropFetched(shard uint32, applied uint64) {
 
 // stopFetches cancels the fetches in flight and drops what was fetched.
 func (n *Node) stopFetches() {
+	n.fetchMu.Lock()
+	n.fetchStopped = true // no fetch starts after the Wait below
+	n.fetchMu.Unlock()
 	n.fetchCancel()
 	n.fetchWG.Wait()
 	n.fetchMu.Lock()

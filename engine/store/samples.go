@@ -46,6 +46,9 @@ type samples struct {
 
 	applyMu sync.Mutex
 	spare   *pebble.Batch // the group being applied, empty between applies (applyMu)
+	// lastProposal is the last group proposed on a replicated store
+	// (applyMu).
+	lastProposal *sampleProposal
 
 	// unsynced: a group was applied without a sync that no sync has covered
 	// since. Cleared before a Sync apply, set after a NoSync one: a race
@@ -186,14 +189,15 @@ func (s *Store) flushSamples(mode sampleSync, atLeast int) error {
 	if wait != nil {
 		// Not under applyMu: the raft loop may itself be flushing
 		// samples, in a commit's callback, before it can answer.
-		err = <-wait
+		<-wait.done
+		err = wait.err
 	}
 	return err
 }
 
 // flushSamplesLocked is flushSamples under applyMu; on a replicated store
 // it may leave the wait for the proposal's outcome to its caller.
-func (s *Store) flushSamplesLocked(mode sampleSync, atLeast int) (<-chan error, error) {
+func (s *Store) flushSamplesLocked(mode sampleSync, atLeast int) (*sampleProposal, error) {
 	sm := &s.sm
 	sm.mu.Lock()
 	group, n := sm.pending, sm.n
@@ -214,11 +218,11 @@ func (s *Store) flushSamplesLocked(mode sampleSync, atLeast int) (<-chan error, 
 		sync = (n > 0 || sm.unsynced.Load()) &&
 			time.Now().UnixNano()-s.lastSync.Load() > int64(sampleSyncEvery)
 	}
+	if s.opts.Replicate != nil && (n > 0 || mode == syncNow) {
+		return s.replicateSamples(group, n, mode == syncNow), nil
+	}
 	if n == 0 && !sync {
 		return nil, nil
-	}
-	if s.opts.Replicate != nil {
-		return s.replicateSamples(group, n, mode == syncNow), nil
 	}
 	if sync {
 		sm.unsynced.Store(false)
@@ -251,36 +255,43 @@ func (s *Store) flushSamplesLocked(mode sampleSync, atLeast int) (<-chan error, 
 	return nil, nil
 }
 
-// replicateSamples proposes a group of n samples (none: nothing to do) on a
-// replicated store, where they must reach every replica like the rest of
-// the state: a failover would otherwise lose every response time the old
-// leader kept. The group is proposed in its place in the order of
-// proposals (Store.replicate flushes samples before each commit's), and
-// is not waited for unless wait (FlushSamples, Close: then the channel
-// gives its outcome): a lost group is counted in Stats.SamplesLost. The
+// replicateSamples proposes a group of n samples on a replicated store,
+// where they must reach every replica like the rest of the state: a
+// failover would otherwise lose every response time the old leader kept.
+// The group is proposed in its place in the order of proposals
+// (Store.replicate flushes samples before each commit's); a lost group is
+// counted in Stats.SamplesLost. With wait (FlushSamples, Close) it returns
+// the proposal to wait for: this group's, or with none, the last one
+// proposed, which the flusher may have sent and not seen answered. The
 // caller holds applyMu.
-func (s *Store) replicateSamples(group *pebble.Batch, n int, wait bool) <-chan error {
+func (s *Store) replicateSamples(group *pebble.Batch, n int, wait bool) *sampleProposal {
 	sm := &s.sm
 	if n == 0 {
+		if wait {
+			return sm.lastProposal
+		}
 		return nil
 	}
 	repr := cloneBytes(group.Repr())
 	group.Reset()
 	sm.groups.Add(1)
-	var done chan error
-	if wait {
-		done = make(chan error, 1)
-	}
+	p := &sampleProposal{done: make(chan struct{})}
+	sm.lastProposal = p
 	s.opts.Replicate(repr, func(err error) {
 		if err != nil {
 			sm.lost.Add(uint64(n))
 		}
-		if done != nil {
-			done <- err
-		}
+		p.err = err
+		close(p.done)
 	})
-	if done == nil {
-		return nil
+	if wait {
+		return p
 	}
-	return done
+	return nil
+}
+
+// sampleProposal is a group of samples proposed on a replicated store.
+type sampleProposal struct {
+	done chan struct{} // closed once answered
+	err  error
 }

@@ -175,21 +175,32 @@ func TestReplicatedSamples(t *testing.T) {
 	var mu sync.Mutex
 	var proposals [][]byte
 	var s *Store
+	// Applied as a replica would, later and in order, as raft does.
+	type proposal struct {
+		repr []byte
+		done func(error)
+	}
+	queue := make(chan proposal, 64)
+	applied := make(chan struct{})
+	go func() {
+		defer close(applied)
+		for p := range queue {
+			b := s.NewBatch()
+			if err := b.AppendRepr(p.repr); err != nil {
+				b.Discard()
+				p.done(err)
+				continue
+			}
+			p.done(s.CommitLocal(b))
+		}
+	}()
 	s = openT(t, Options{Replicate: func(repr []byte, done func(error)) {
 		mu.Lock()
 		proposals = append(proposals, repr)
 		mu.Unlock()
-		// Applied as a replica would, then answered: later, as raft does.
-		go func() {
-			b := s.NewBatch()
-			if err := b.AppendRepr(repr); err != nil {
-				b.Discard()
-				done(err)
-				return
-			}
-			done(s.CommitLocal(b))
-		}()
+		queue <- proposal{repr, done}
 	}})
+	t.Cleanup(func() { close(queue); <-applied })
 	id := uuid.New()
 	for i := uint64(1); i <= 3; i++ {
 		b := s.NewBatch()
