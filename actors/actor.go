@@ -93,17 +93,17 @@ func (a *checkActor) step(b *store.Batch, ev heartbeat.Event, now time.Time, pin
 	from := c.rec.Status
 	setState(&c.rec, st)
 	a.reg.recount(c.rec.Kind, from, c.rec.Kind, c.rec.Status)
-	b.PutCheck(&c.rec, &c.rec)
 	if eff.LogPing && ping != nil {
 		ping.N = eff.N
 		ping.Kind = eff.PingKind
 		ping.Time = now
 		ping.Duration = eff.Duration
-		b.AppendPing(c.rec.ID, ping)
+		b.AppendPing(&c.rec, ping) // before PutCheck: it updates the record
 		if m := a.reg.o.Metrics; m != nil {
 			m.ping(eff.PingKind)
 		}
 	}
+	b.PutCheck(&c.rec, &c.rec)
 	if eff.Flip != nil {
 		b.AddFlip(c.rec.ID, store.Flip{Time: eff.Flip.At, From: eff.Flip.From.String(), To: eff.Flip.To.String()})
 		if m := a.reg.o.Metrics; m != nil {

@@ -67,7 +67,6 @@ func (r *runner) seedWith(dir string, n, pings int, mk func(i int) store.Check) 
 				b := st.NewBatch()
 				for i := lo; i < hi; i++ {
 					c := mk(i)
-					b.PutCheck(nil, &c)
 					for k := 1; k <= pings; k++ {
 						p := store.Ping{
 							N: uint64(k), Kind: "success",
@@ -75,8 +74,9 @@ func (r *runner) seedWith(dir string, n, pings int, mk func(i int) store.Check) 
 							Scheme: "http", RemoteAddr: "127.0.0.1", Method: "GET", UA: "vigilo-bench",
 							ExitStatus: -1,
 						}
-						b.AppendPing(c.ID, &p)
+						b.AppendPing(&c, &p)
 					}
+					b.PutCheck(nil, &c) // after the pings: AppendPing keeps a field of it
 				}
 				if err := st.Commit(b); err != nil {
 					errs <- err

@@ -32,10 +32,18 @@ const testTick = 100 * time.Millisecond
 
 func openTest(t testing.TB, dir string, clock *fakeClock, idle time.Duration) *Engine {
 	t.Helper()
-	e, err := Open(Options{
+	return openTestWith(t, dir, clock, idle, func(*Options) {})
+}
+
+// openTestWith is openTest with edit applied to the options.
+func openTestWith(t testing.TB, dir string, clock *fakeClock, idle time.Duration, edit func(*Options)) *Engine {
+	t.Helper()
+	o := Options{
 		DataDir: dir, MinPeriod: time.Second, APIKey: "k", ReadOnlyKey: "r",
 		Now: clock.Now, ManualClock: true, Tick: testTick, ActorIdle: idle,
-	})
+	}
+	edit(&o)
+	e, err := Open(o)
 	if err != nil {
 		t.Fatal(err)
 	}

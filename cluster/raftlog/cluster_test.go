@@ -313,7 +313,7 @@ func pingCmd(t *testing.T, st *store.Store, check uuid.UUID, n uint64) []byte {
 	t.Helper()
 	b := st.NewBatch()
 	defer b.Discard()
-	b.AppendPing(check, &store.Ping{N: n, Kind: "success", Time: time.Unix(int64(n), 0).UTC(), ExitStatus: -1})
+	b.AppendPing(&store.Check{ID: check}, &store.Ping{N: n, Kind: "success", Time: time.Unix(int64(n), 0).UTC(), ExitStatus: -1})
 	return b.Repr()
 }
 

@@ -78,7 +78,7 @@ func BenchmarkPropose(b *testing.B) {
 				lead = 1
 			}
 			sb := stores[lead].NewBatch()
-			sb.AppendPing(check, &store.Ping{N: n, Kind: "success", Time: time.Unix(int64(n), 0), ExitStatus: -1})
+			sb.AppendPing(&store.Check{ID: check}, &store.Ping{N: n, Kind: "success", Time: time.Unix(int64(n), 0), ExitStatus: -1})
 			cmd := sb.Repr()
 			sb.Discard()
 			nodes[lead].Propose(s, cmd, func(_ uint64, err error) { done <- err })

@@ -215,23 +215,32 @@ func (b *Batch) PutCheck(old, c *Check) {
 	b.putLookupIndex(old, c)
 }
 
-// AppendPing writes log entry p.N of the check (and p.Body, if any, under its
-// own key), and deletes entry p.N-PingLogLimit and its body (retention).
-func (b *Batch) AppendPing(checkID uuid.UUID, p *Ping) {
+// AppendPing writes log entry p.N of check c (and p.Body, if any, under its
+// own key), and deletes entry p.N-PingLogLimit and, unless c's record shows
+// that ping had none, its body (retention). It keeps that bookkeeping in
+// c.NoBodyFrom, so c must be put in the same batch: most checks never send a
+// body, and a blind body tombstone was one of a ping's four memtable inserts.
+func (b *Batch) AppendPing(c *Check, p *Ping) {
 	b.pw.from(p)
 	b.val.Reset()
 	setBuffer(&b.val, appendPingFast(b.val.AvailableBuffer(), &b.pw))
-	b.key = pingLogKey(b.key[:0], pfxPing, checkID, p.N)
+	b.key = pingLogKey(b.key[:0], pfxPing, c.ID, p.N)
 	b.set(b.key, b.val.Bytes())
 	if len(p.Body) > 0 {
-		b.key = pingLogKey(b.key[:0], pfxBody, checkID, p.N)
+		b.key = pingLogKey(b.key[:0], pfxBody, c.ID, p.N)
 		b.set(b.key, p.Body)
+		c.NoBodyFrom = p.N + 1
+	} else if c.NoBodyFrom == 0 {
+		c.NoBodyFrom = p.N // unknown until now: a record from before the field
 	}
 	if limit := uint64(b.s.opts.PingLogLimit); p.N > limit {
-		b.key = pingLogKey(b.key[:0], pfxPing, checkID, p.N-limit)
+		old := p.N - limit
+		b.key = pingLogKey(b.key[:0], pfxPing, c.ID, old)
 		b.del(b.key)
-		b.key = pingLogKey(b.key[:0], pfxBody, checkID, p.N-limit)
-		b.del(b.key)
+		if old < c.NoBodyFrom {
+			b.key = pingLogKey(b.key[:0], pfxBody, c.ID, old)
+			b.del(b.key)
+		}
 	}
 }
 

@@ -121,6 +121,7 @@ type checkWire struct {
 	LastDuration time.Duration `cbor:"24,keyasint,omitempty"`
 	Deadline     int64         `cbor:"25,keyasint,omitempty"`
 	NPings       uint64        `cbor:"26,keyasint,omitempty"`
+	NoBodyFrom   uint64        `cbor:"27,keyasint,omitempty"`
 
 	Dialect *DialectAttrs `cbor:"40,keyasint,omitempty"`
 }
@@ -149,6 +150,7 @@ func (w *checkWire) from(c *Check) {
 		LastDuration: c.LastDuration,
 		Deadline:     nanos(c.Deadline),
 		NPings:       c.NPings,
+		NoBodyFrom:   c.NoBodyFrom,
 		Dialect:      c.Dialect,
 	}
 }
@@ -177,6 +179,7 @@ func (w *checkWire) to(c *Check) {
 		LastDuration: w.LastDuration,
 		Deadline:     fromNanos(w.Deadline),
 		NPings:       w.NPings,
+		NoBodyFrom:   w.NoBodyFrom,
 		Dialect:      w.Dialect,
 	}
 }

@@ -20,7 +20,7 @@ func BenchmarkDeleteCheck(b *testing.B) {
 				c := testCheck(pid, i)
 				bt.PutCheck(nil, c)
 				if i%2 == 0 {
-					bt.AppendPing(c.ID, &Ping{N: 1, Kind: "success"})
+					bt.AppendPing(c, &Ping{N: 1, Kind: "success"})
 				}
 				checks = append(checks, c)
 			}

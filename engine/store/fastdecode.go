@@ -149,6 +149,10 @@ func decodeCheckFast(data []byte, w *checkWire) bool {
 			if m, w.NPings, d, ok = cborHead(d); !ok || m != 0 {
 				return false
 			}
+		case 27: // NoBodyFrom
+			if m, w.NoBodyFrom, d, ok = cborHead(d); !ok || m != 0 {
+				return false
+			}
 		case 40: // Dialect: rare and nested; the library decodes it
 			w.Dialect = nil
 			rest, err := decMode.UnmarshalFirst(d, &w.Dialect)

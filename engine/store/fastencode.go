@@ -122,6 +122,7 @@ func appendCheckFast(dst []byte, w *checkWire) (_ []byte, ok bool) {
 	m.int(24, int64(w.LastDuration), true)
 	m.int(25, w.Deadline, true)
 	m.uint(26, w.NPings, true)
+	m.uint(27, w.NoBodyFrom, true)
 	return m.done(), true
 }
 

@@ -56,6 +56,10 @@ type Check struct {
 	Deadline time.Time `cbor:"25,keyasint,omitempty"`
 	// NPings is the number of pings ever received; the newest ping's N.
 	NPings uint64 `cbor:"26,keyasint,omitempty"`
+	// NoBodyFrom, when not zero, is a ping number from which on (up to NPings)
+	// no ping had a body, so trimming those pings needs no body tombstone.
+	// Zero is unknown. Kept by Batch.AppendPing.
+	NoBodyFrom uint64 `cbor:"27,keyasint,omitempty"`
 
 	// Dialect holds the Opsgenie and Better Uptime attributes (see dialects.go);
 	// nil for a check no such API has touched.

@@ -36,7 +36,7 @@ func BenchmarkCommitParallel(b *testing.B) {
 					c.NPings++
 					bt := s.NewBatch()
 					bt.PutCheck(nil, c)
-					bt.AppendPing(c.ID, &Ping{N: c.NPings, Kind: "success", Time: time.Now(),
+					bt.AppendPing(c, &Ping{N: c.NPings, Kind: "success", Time: time.Now(),
 						Method: "POST", Scheme: "https", RemoteAddr: "192.0.2.1", UA: "curl/8.5.0"})
 					if err := s.Commit(bt); err != nil {
 						b.Error(err)

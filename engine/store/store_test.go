@@ -323,7 +323,7 @@ func TestDurableAcrossReopen(t *testing.T) {
 	commitT(t, s, func(b *Batch) {
 		b.PutProject(p)
 		b.PutCheck(nil, c)
-		b.AppendPing(c.ID, &Ping{N: 1, Kind: "success", Time: t0, Body: []byte("hello")})
+		b.AppendPing(c, &Ping{N: 1, Kind: "success", Time: t0, Body: []byte("hello")})
 		b.AddFlip(c.ID, Flip{Time: t0, From: "new", To: "up"})
 	})
 	var wg sync.WaitGroup
@@ -331,7 +331,7 @@ func TestDurableAcrossReopen(t *testing.T) {
 	b := s.NewBatch()
 	c.NPings = 2
 	b.PutCheck(nil, c)
-	b.AppendPing(c.ID, &Ping{N: 2, Kind: "fail", Time: t0.Add(time.Second), ExitStatus: -1})
+	b.AppendPing(c, &Ping{N: 2, Kind: "fail", Time: t0.Add(time.Second), ExitStatus: -1})
 	s.CommitAsync(b, func(err error) {
 		if err != nil {
 			t.Error(err)
@@ -455,12 +455,87 @@ func TestSecondOpenOtherProcess(t *testing.T) {
 	_ = s
 }
 
+// TestPingRetentionSkipsBodyTombstones: trimming a ping that had no body
+// writes no body tombstone once the record knows it, and a record from before
+// the bookkeeping (NoBodyFrom 0) still has its bodies trimmed.
+func TestPingRetentionSkipsBodyTombstones(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, PingLogLimit: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testCheck(uuid.New(), 1)
+	c.NPings = 0
+	// ping is one actor step: the entry, then the record, in one batch; it
+	// returns the batch's operation count.
+	ping := func(s *Store, body string) int {
+		t.Helper()
+		b := s.NewBatch()
+		c.NPings++
+		p := &Ping{N: c.NPings, Kind: "success", Time: t0.Add(time.Duration(c.NPings))}
+		if body != "" {
+			p.Body = []byte(body)
+		}
+		b.AppendPing(c, p)
+		b.PutCheck(c, c)
+		n := b.Len()
+		if err := s.Commit(b); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Operations per ping: entry and record, then the trimmed entry's
+	// tombstone, then its body's. After a body, the record knows only that
+	// later pings had none, so the next PingLogLimit trims delete a body.
+	want := map[int]int{6: 3, 7: 5, 8: 4, 9: 4, 10: 4, 11: 4, 12: 4, 13: 3, 14: 3}
+	for n := 1; n <= 14; n++ {
+		body := ""
+		if n == 7 {
+			body = "body 7"
+		}
+		ops := ping(s, body)
+		if w, ok := want[n]; (ok && ops != w) || (!ok && ops != 2) {
+			t.Fatalf("ping %d: %d operations, want %d (NoBodyFrom %d)", n, ops, w, c.NoBodyFrom)
+		}
+	}
+	if b, err := s.PingBody(c.ID, 7); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("trimmed body 7: %v %q", err, b)
+	}
+	// A record from before the field: every trim deletes a body, so the one
+	// written then (ping 12, as an old version would) is trimmed with it.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openT(t, Options{Dir: dir, PingLogLimit: 5})
+	got, err := s.GetCheck(c.ID)
+	if err != nil || got.NoBodyFrom != 8 {
+		t.Fatalf("reopened record: NoBodyFrom %d, %v (want 8)", got.NoBodyFrom, err)
+	}
+	c.NoBodyFrom = 0
+	ping(s, "body 15")
+	for n := 16; n <= 20; n++ {
+		c.NoBodyFrom = 0
+		if ops := ping(s, ""); ops != 4 {
+			t.Fatalf("ping %d after an unknown record: %d operations, want 4", n, ops)
+		}
+	}
+	if b, err := s.PingBody(c.ID, 15); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("trimmed body 15 of an old record: %v %q", err, b)
+	}
+	if n := countPrefix(t, s, pfxBody); n != 0 {
+		t.Fatalf("%d bodies left, want 0", n)
+	}
+	if n := countPrefix(t, s, pfxPing); n != 5 {
+		t.Fatalf("%d log entries, want 5", n)
+	}
+}
+
 func TestPingRetention(t *testing.T) {
 	s := openT(t, Options{PingLogLimit: 5})
 	id := uuid.New()
 	for n := uint64(1); n <= 12; n++ {
 		commitT(t, s, func(b *Batch) {
-			b.AppendPing(id, &Ping{N: n, Kind: "success", Time: t0.Add(time.Duration(n)), Body: fmt.Appendf(nil, "body %d", n)})
+			b.AppendPing(&Check{ID: id}, &Ping{N: n, Kind: "success", Time: t0.Add(time.Duration(n)), Body: fmt.Appendf(nil, "body %d", n)})
 		})
 	}
 	pings, err := s.Pings(id, 0)
@@ -589,7 +664,7 @@ func fillCheck(t *testing.T, s *Store, c *Check) {
 			if n%2 == 0 {
 				body = []byte("output")
 			}
-			b.AppendPing(c.ID, &Ping{N: n, Kind: "success", Time: t0, Body: body})
+			b.AppendPing(c, &Ping{N: n, Kind: "success", Time: t0, Body: body})
 		}
 		b.AddFlip(c.ID, Flip{Time: t0, From: "new", To: "up"})
 		b.AddFlip(c.ID, Flip{Time: t0.Add(time.Hour), From: "up", To: "down"})
@@ -802,7 +877,7 @@ func TestGroupCommit(t *testing.T) {
 				b := s.NewBatch()
 				c.NPings = uint64(i + 1)
 				b.PutCheck(nil, c)
-				b.AppendPing(c.ID, &Ping{N: c.NPings, Kind: "success", Time: t0})
+				b.AppendPing(c, &Ping{N: c.NPings, Kind: "success", Time: t0})
 				if err := s.Commit(b); err != nil {
 					t.Error(err)
 					return
@@ -822,8 +897,9 @@ func TestGroupCommit(t *testing.T) {
 	// Each commit: check, project list, slug, name and number (PutCheck(nil, …)
 	// writes them as for a new check), the lookup entries (creation, tags
 	// string, durations, unique key, and one per tag: "prod db" has two), log
-	// entry; past 100 pings also the two retention deletes.
-	const ops = commits*(6+4+2) + goroutines*(perG-100)*2
+	// entry; past 100 pings also the trimmed entry's tombstone (not its
+	// body's: no ping had one).
+	const ops = commits*(6+4+2) + goroutines*(perG-100)
 	if st.Commits != commits || st.BatchedOps != ops {
 		t.Fatalf("stats: %+v", st)
 	}
@@ -857,7 +933,7 @@ func TestCommitAsyncOrder(t *testing.T) {
 		if i%7 == 3 {
 			b.fail(errors.New("boom"))
 		} else {
-			b.AppendPing(id, &Ping{N: uint64(i + 1), Kind: "log", Time: t0})
+			b.AppendPing(&Check{ID: id}, &Ping{N: uint64(i + 1), Kind: "log", Time: t0})
 		}
 		s.CommitAsync(b, func(err error) {
 			if (err != nil) != (i%7 == 3) {
@@ -902,7 +978,7 @@ func TestCloseDrainsQueue(t *testing.T) {
 	id := uuid.New()
 	for i := range 200 {
 		b := s.NewBatch()
-		b.AppendPing(id, &Ping{N: uint64(i + 1), Kind: "log", Time: t0})
+		b.AppendPing(&Check{ID: id}, &Ping{N: uint64(i + 1), Kind: "log", Time: t0})
 		s.CommitAsync(b, func(err error) {
 			if err != nil {
 				t.Error(err)
