@@ -71,7 +71,8 @@
 // Flip time is Unix nanoseconds with the sign bit flipped (so it sorts as a
 // signed number); seq is a per-process counter that keeps flips with equal
 // times apart and in insertion order. Retention writes point deletes of entry
-// N-PingLogLimit (and its body) with each ping N. Deleting a check is point
+// N-PingLogLimit with each ping N, and of its body unless the record's
+// NoBodyFrom shows it had none (most checks never send one). Deleting a check is point
 // deletes of its 'c', 'P', 's', 'N', 'n' and lookup keys and of every stored
 // key under its id in 'l', 'b', 'f', 'o' and 'I' (its 'q' entries are dropped
 // by the outbox); retention of response times is point deletes too, and of
