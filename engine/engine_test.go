@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -306,5 +307,47 @@ func TestHeartbeatIncidents(t *testing.T) {
 	}
 	if ins, _ := e.Store().Incidents(rec.ID); len(ins) != 0 {
 		t.Fatalf("incidents past retention: %+v", ins)
+	}
+}
+
+// TestTrimmedBodyGoesAcrossRestart: the record a ping writes already knows
+// whether that ping had a body, so a body written just before a restart is
+// still trimmed after it, not left behind under its number.
+func TestTrimmedBodyGoesAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	clock := &fakeClock{now: time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)}
+	limit := func(o *Options) { o.PingLogLimit = 2 }
+	e := openTestWith(t, dir, clock, time.Minute, limit)
+	rec, _, err := e.CreateCheck(DefaultProjectID, store.Match{}, func(*store.Check) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping := func(e *Engine, body string) {
+		t.Helper()
+		p := store.Ping{ExitStatus: -1}
+		if body != "" {
+			p.Body = []byte(body)
+		}
+		if err := e.Ping(rec.ID, heartbeat.Event{Kind: heartbeat.Success}, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ping(e, "")
+	ping(e, "output of run 2")
+	if b, err := e.PingBody(DefaultProjectID, rec.ID, 2); err != nil || string(b) != "output of run 2" {
+		t.Fatalf("body 2 before the restart: %q, %v", b, err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = openTestWith(t, dir, clock, time.Minute, limit)
+	defer e.Close()
+	ping(e, "")
+	ping(e, "") // ping 4 trims ping 2
+	if b, err := e.PingBody(DefaultProjectID, rec.ID, 2); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("body 2 after it was trimmed: %q, %v", b, err)
+	}
+	if b, err := e.PingBody(DefaultProjectID, rec.ID, 4); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ping 4 had no body: %q, %v", b, err)
 	}
 }
