@@ -123,7 +123,9 @@ func TestDialTCPErrorsAsNet(t *testing.T) {
 		t.Fatalf("read after close: %v, want net.ErrClosed", err)
 	}
 
-	reset := make(chan struct{})
+	// The peer resets only once the dial has returned: a reset while the
+	// dial still checks its socket fails the dial instead (seen once in CI).
+	reset, dialed := make(chan struct{}), make(chan struct{})
 	rl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -132,12 +134,14 @@ func TestDialTCPErrorsAsNet(t *testing.T) {
 	go func() {
 		sc, err := rl.Accept()
 		if err == nil {
+			<-dialed
 			sc.(*net.TCPConn).SetLinger(0)
 			sc.Close()
 		}
 		close(reset)
 	}()
 	c, err = g.DialContext(context.Background(), "tcp", rl.Addr().String())
+	close(dialed)
 	if err != nil {
 		t.Fatal(err)
 	}
