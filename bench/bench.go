@@ -24,6 +24,9 @@ const ReportVersion = 1
 // benchAPIKey is the default project's key in the seeded store.
 const benchAPIKey = "vigilo-bench-key-0123456789abcdef"
 
+// benchAdminKey is the admin key of the nodes the cluster scenario starts.
+const benchAdminKey = "vigilo-bench-admin-0123456789abcdef"
+
 // Report is the outcome of a run; its JSON form is what --json writes. Every figure
 // is in base units: seconds, bytes, per second.
 type Report struct {

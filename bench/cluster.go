@@ -5,18 +5,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/vigilo/vigilo/cluster"
+	"github.com/vigilo/vigilo/engine"
 )
 
 // The issue's cluster targets.
@@ -29,6 +33,11 @@ const (
 	// ClusterMaxChecks caps the checks the cluster scenario creates: it
 	// makes them through the API, for the single node and for the cluster.
 	ClusterMaxChecks = 100_000
+	// ClusterProjects is how many projects the scenario's checks are spread
+	// over, evenly: a cluster places a project whole in one of its shards,
+	// so load spreads over the nodes only across projects, as a SaaS
+	// backend's customers each have one. The single node gets the same.
+	ClusterProjects = 12
 )
 
 // ClusterResult is the cluster scenario's figures: durable pings/s through
@@ -39,6 +48,8 @@ type ClusterResult struct {
 	Checks int    `json:"checks"`
 	Conns  int    `json:"conns"`
 	Nodes  int    `json:"nodes"`
+	// Projects the checks are spread over (ClusterProjects).
+	Projects int `json:"projects"`
 
 	SingleNodePingsPerSecond float64 `json:"single_node_pings_per_second"`
 	SingleNodeLatency        Latency `json:"single_node_latency_seconds"`
@@ -101,7 +112,7 @@ func (r *runner) clusterScenario(tmp string) (Result, error) {
 	if r.o.Quick {
 		n = min(n, 500)
 	}
-	x := &ClusterResult{Name: ScenarioCluster, Checks: n, Conns: r.o.Conns, Nodes: 3}
+	x := &ClusterResult{Name: ScenarioCluster, Checks: n, Conns: r.o.Conns, Nodes: 3, Projects: ClusterProjects}
 
 	// The single node, in a child like the cluster's nodes.
 	addr, err := freeLoopback()
@@ -114,7 +125,7 @@ func (r *runner) clusterScenario(tmp string) (Result, error) {
 	}
 	defer single.kill9()
 	idsFile := filepath.Join(tmp, "cluster-ids")
-	if _, err := r.createForLoad("http://"+addr, n, idsFile); err != nil {
+	if _, _, err := r.createForLoad("http://"+addr, n, idsFile); err != nil {
 		return nil, fmt.Errorf("single node: %w", err)
 	}
 	r.progress("cluster: single node on %s: %d conns, %v", addr, r.o.Conns, r.o.Duration)
@@ -143,7 +154,11 @@ func (r *runner) clusterScenario(tmp string) (Result, error) {
 		}
 	}()
 	for id := uint64(1); id <= 3; id++ {
-		p, err := r.startNode(nodeJob{DataDir: filepath.Join(tmp, fmt.Sprintf("n%d", id)), ID: id, Peers: peers})
+		j := nodeJob{DataDir: filepath.Join(tmp, fmt.Sprintf("n%d", id)), ID: id, Peers: peers}
+		if r.o.CPUProfile != "" {
+			j.CPUProfile = fmt.Sprintf("%s.n%d", r.o.CPUProfile, id)
+		}
+		p, err := r.startNode(j)
 		if err != nil {
 			return nil, err
 		}
@@ -155,15 +170,21 @@ func (r *runner) clusterScenario(tmp string) (Result, error) {
 	}
 	r.progress("cluster: node %d holds the state", holder)
 	base := "http://" + peers[1].API
-	ids, err := r.createForLoad(base, n, idsFile)
+	ids, projectKeys, err := r.createForLoad(base, n, idsFile)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	addrs := []string{peers[1].API, peers[2].API, peers[3].API}
 	r.progress("cluster: steady load through %v", addrs)
+	for _, p := range procs {
+		p.signal(syscall.SIGUSR1)
+	}
 	steady, err := r.loadJob(loadgenJob{Addrs: addrs, IDsFile: idsFile, Conns: r.o.Conns, Warmup: r.o.Warmup, Duration: r.o.Duration, Label: "cluster: steady", CountPerCheck: true}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	for _, p := range procs {
+		p.signal(syscall.SIGUSR2)
 	}
 	x.DurablePingsPerSecond, x.Latency = steady.pingsPerSecond, steady.latency
 	x.ErrorCount += steady.res.Errors
@@ -245,13 +266,17 @@ func (r *runner) clusterScenario(tmp string) (Result, error) {
 
 	// Every acknowledged ping is counted in its check (n_pings), read
 	// through a survivor.
-	survivor, err := newRemote("http://"+peers[holder].API, benchAPIKey)
-	if err != nil {
-		return nil, err
-	}
-	counts, err := survivor.pingCounts(context.Background())
-	if err != nil {
-		return nil, err
+	counts := map[string]int64{}
+	for _, key := range projectKeys {
+		survivor, err := newRemote("http://"+peers[holder].API, key)
+		if err != nil {
+			return nil, err
+		}
+		c, err := survivor.pingCounts(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(counts, c)
 	}
 	for i, id := range ids {
 		var acked int64
@@ -280,25 +305,59 @@ func (r *runner) clusterScenario(tmp string) (Result, error) {
 	return x, nil
 }
 
-// createForLoad creates n checks through base's API and writes their ids,
-// one a line, for the load generator.
-func (r *runner) createForLoad(base string, n int, idsFile string) ([]uuid.UUID, error) {
-	rem, err := newRemote(base, benchAPIKey)
-	if err != nil {
-		return nil, err
-	}
+// createForLoad creates ClusterProjects projects through base's admin
+// API and n checks spread over them through the Healthchecks.io API, and
+// writes the checks' ids, one a line, for the load generator; it returns
+// the ids and the projects' keys.
+func (r *runner) createForLoad(base string, n int, idsFile string) ([]uuid.UUID, []string, error) {
 	t0 := time.Now()
-	ids, err := rem.createChecks(context.Background(), n, "bench-cluster", r.progress)
-	if err != nil {
-		return nil, err
+	var ids []uuid.UUID
+	var keys []string
+	for p := range ClusterProjects {
+		code, b, err := adminCall(base, http.MethodPost, "/admin/v1/projects", fmt.Sprintf(`{"name": "bench-%d"}`, p))
+		var made struct {
+			APIKey string `json:"api_key"`
+		}
+		if err != nil || code != http.StatusCreated || json.Unmarshal(b, &made) != nil {
+			return nil, nil, fmt.Errorf("create project: %d %s %v", code, truncate(b, 200), err)
+		}
+		rem, err := newRemote(base, made.APIKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		k := n / ClusterProjects
+		if p < n%ClusterProjects {
+			k++
+		}
+		made2, err := rem.createChecks(context.Background(), k, fmt.Sprintf("bench-cluster-%d", p), r.progress)
+		if err != nil {
+			return nil, nil, err
+		}
+		ids, keys = append(ids, made2...), append(keys, made.APIKey)
 	}
-	r.progress("cluster: %d checks created through %s in %.1fs", n, base, time.Since(t0).Seconds())
+	r.progress("cluster: %d checks in %d projects created through %s in %.1fs", n, ClusterProjects, base, time.Since(t0).Seconds())
 	var b strings.Builder
 	for _, id := range ids {
 		b.WriteString(id.String())
 		b.WriteByte('\n')
 	}
-	return ids, os.WriteFile(idsFile, []byte(b.String()), 0o644)
+	return ids, keys, os.WriteFile(idsFile, []byte(b.String()), 0o644)
+}
+
+// adminCall makes one request to the admin API with the bench's admin key.
+func adminCall(base, method, path, body string) (int, []byte, error) {
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+benchAdminKey)
+	resp, err := shortClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b, err
 }
 
 // pingCounts is n_pings by check uuid, from the Healthchecks.io list.
@@ -334,13 +393,17 @@ func (r *remote) pingCounts(ctx context.Context) (map[string]int64, error) {
 	return out, nil
 }
 
-// waitHolder waits until a running node's /healthz says it holds the state
-// and every running node names it leader.
+// waitHolder waits until every running node's /healthz is 200 and names
+// the same leader for every shard, and returns the leader of the default
+// project's shard (where the scenario's silent checks are), once it runs
+// that shard's engine and the leaderships are spread evenly.
 func waitHolder(peers map[uint64]cluster.Peer, running map[uint64]*nodeProc, limit time.Duration) (uint64, error) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		var holder uint64
+		var leaders string
 		agree := true
+		lo, hi, total, shards := 1<<30, 0, 0, 0
 		for id := range running {
 			code, b, err := getURL("http://" + peers[id].API + "/healthz")
 			var h cluster.Health
@@ -348,12 +411,21 @@ func waitHolder(peers map[uint64]cluster.Peer, running map[uint64]*nodeProc, lim
 				agree = false
 				continue
 			}
-			if h.Holding {
-				holder = id
-			}
-			if holder != 0 && h.Leader != holder {
+			if l := fmt.Sprint(h.Leaders); leaders == "" {
+				leaders = l
+			} else if l != leaders {
 				agree = false
 			}
+			if slices.Contains(h.Led, cluster.ShardOf(engine.DefaultProjectID[:], h.Shards)) {
+				holder = id
+			}
+			lo, hi, total = min(lo, len(h.Led)), max(hi, len(h.Led)), total+len(h.Led)
+			shards = h.Shards
+		}
+		// Balanced, too: the balancer moves no more leaderships, which
+		// would otherwise land in the measured window.
+		if hi-lo > 1 || total != shards {
+			agree = false
 		}
 		if holder != 0 && agree {
 			return holder, nil

@@ -23,11 +23,14 @@ type nodeJob struct {
 	// ID and Peers make it a cluster node (package cluster).
 	ID    uint64                  `json:"id,omitempty"`
 	Peers map[uint64]cluster.Peer `json:"peers,omitempty"`
+	// CPUProfile, when set, is where the child writes a CPU profile of the
+	// time between a SIGUSR1 and the next SIGUSR2 (profileWindow).
+	CPUProfile string `json:"cpu_profile,omitempty"`
 }
 
 func (j nodeJob) engineOptions() engine.Options {
 	return engine.Options{
-		DataDir: j.DataDir, Listen: j.Listen, APIKey: benchAPIKey, MinPeriod: time.Second,
+		DataDir: j.DataDir, Listen: j.Listen, APIKey: benchAPIKey, AdminKey: benchAdminKey, MinPeriod: time.Second,
 		Logger: childLogger(),
 	}
 }
@@ -37,6 +40,10 @@ func (j nodeJob) engineOptions() engine.Options {
 func runNodeChild(j nodeJob, w *lineWriter) (any, error) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	if j.CPUProfile != "" {
+		stop := profileWindow(j.CPUProfile)
+		defer stop()
+	}
 	var closeFn func() error
 	if j.ID != 0 {
 		n, err := cluster.Open(cluster.Options{ID: j.ID, Peers: j.Peers, Engine: j.engineOptions()})
@@ -67,6 +74,40 @@ func runNodeChild(j nodeJob, w *lineWriter) (any, error) {
 	<-sig
 	return struct{}{}, closeFn()
 }
+
+// profileWindow profiles the CPU from each SIGUSR1 to the next SIGUSR2,
+// into path, so the runner can profile a node child over its measured
+// window alone; the returned func stops it.
+func profileWindow(path string) func() {
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		stop := func() {}
+		for {
+			select {
+			case <-done:
+				stop()
+				return
+			case s := <-sig:
+				if s == syscall.SIGUSR1 {
+					if st, err := startProfile(path); err == nil {
+						stop = st
+					}
+				} else {
+					stop()
+					stop = func() {}
+				}
+			}
+		}
+	}()
+	return func() { signal.Stop(sig); close(done); <-finished }
+}
+
+// signal sends the child s.
+func (p *nodeProc) signal(s os.Signal) { _ = p.cmd.Process.Signal(s) }
 
 // nodeProc is a running server child.
 type nodeProc struct {

@@ -21,8 +21,9 @@ var errNotHolding = errors.New("cluster: this node no longer holds the state")
 // costs two rounds, not one each. A round started before a call cannot
 // answer it: its heartbeat may predate the loss.
 type fence struct {
-	n    *Node
-	term uint64
+	n     *Node
+	shard uint32
+	term  uint64
 
 	mu      sync.Mutex
 	next    *fenceRound // collecting callers, not started
@@ -35,7 +36,7 @@ type fenceRound struct {
 }
 
 func (f *fence) check(ctx context.Context) error {
-	if f.n.raft.HoldingTerm(theShard) != f.term {
+	if f.n.raft.HoldingTerm(f.shard) != f.term {
 		return errNotHolding
 	}
 	f.mu.Lock()
@@ -59,7 +60,7 @@ func (f *fence) check(ctx context.Context) error {
 	if r.err != nil {
 		return r.err
 	}
-	if f.n.raft.HoldingTerm(theShard) != f.term {
+	if f.n.raft.HoldingTerm(f.shard) != f.term {
 		return errNotHolding
 	}
 	return nil
@@ -77,7 +78,7 @@ func (f *fence) takeLocked() *fenceRound {
 // at once, on this goroutine.)
 func (f *fence) send(r *fenceRound) {
 	f.n.m.fenceRounds.Inc()
-	f.n.raft.ConfirmLeader(theShard, func(_ uint64, err error) {
+	f.n.raft.ConfirmLeader(f.shard, func(_ uint64, err error) {
 		if err != nil {
 			r.err = fmt.Errorf("%w: %v", errNotHolding, err)
 		}

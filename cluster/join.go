@@ -4,16 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
 )
 
-// askToJoin is how a node started with Options.Join becomes a member: it
-// POSTs its own addresses to MembersPath on the members it was given,
-// following a 421 to the leader it names, until one adds it (200) or
-// says it is a member already (409: added by hand, or before a restart).
-// It retries every second until then, or until the node closes.
+// askToJoin is how a node started with Options.Join becomes a member: for
+// each shard in turn it POSTs its own addresses to MembersPath on the
+// members it knows, following a 421 to the shard's leader, until one adds
+// it (200), or for shard 0 says it is a member already (409: added by
+// hand, or before a restart). It retries every second until then, or
+// until the node closes.
 func (n *Node) askToJoin() {
 	defer n.wg.Done()
 	self := n.o.Peers[n.o.ID]
@@ -34,8 +36,9 @@ func (n *Node) askToJoin() {
 		case <-ctx.Done():
 		}
 	}()
-	ask := func(addr string) (code int, leader string) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+MembersPath, bytes.NewReader(body))
+	ask := func(addr string, shard int) (code int, leader string) {
+		url := fmt.Sprintf("http://%s%s?shard=%d", addr, MembersPath, shard)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
 			return 0, ""
 		}
@@ -54,22 +57,29 @@ func (n *Node) askToJoin() {
 		_ = json.Unmarshal(b, &answer)
 		return resp.StatusCode, answer.LeaderRaft
 	}
-	for {
+	// Shard 0 first: its membership is the member directory, which the
+	// other shards' leaders need to reach this node.
+	for shard := 0; shard < len(n.hosts); {
+		joined := false
 		for id, p := range n.Members() {
 			if id == n.o.ID {
 				continue
 			}
-			code, leader := ask(p.Raft)
+			code, leader := ask(p.Raft, shard)
 			if code == http.StatusMisdirectedRequest && leader != "" {
-				code, _ = ask(leader)
+				code, _ = ask(leader, shard)
 			}
-			switch code {
-			case http.StatusOK:
-				n.log.Info("joined the cluster", "through", id)
-				return
-			case http.StatusConflict:
-				return
+			// 409 on shard 0: a member already (added by hand, or before
+			// a restart); the other shards' adds are no change then.
+			if code == http.StatusOK || code == http.StatusConflict && shard == 0 {
+				joined = true
+				break
 			}
+		}
+		if joined {
+			n.log.Info("joined a shard", "shard", shard)
+			shard++
+			continue
 		}
 		select {
 		case <-n.stop:
@@ -77,4 +87,5 @@ func (n *Node) askToJoin() {
 		case <-time.After(time.Second):
 		}
 	}
+	n.log.Info("joined the cluster")
 }

@@ -18,10 +18,15 @@ import (
 // On the cluster listener, beside RaftPath: the member directory, and
 // changes to it (on the leader; another node answers 421 naming it).
 //
-//	GET    /cluster/v1/members        {"leader": 1, "members": {"1": {"raft": "…", "api": "…"}, …}}
-//	POST   /cluster/v1/members        {"id": 4, "raft": "host:port", "api": "host:port"}: adds a node
-//	DELETE /cluster/v1/members/<id>   removes a node
-//	POST   /cluster/v1/leader         {"id": 4}: hands the leadership to that node
+//	GET    /cluster/v1/members                {"leaders": [1, 3, …], "members": {"1": {"raft": "…", "api": "…"}, …}}
+//	POST   /cluster/v1/members?shard=S        {"id": 4, "raft": "host:port", "api": "host:port"}: adds a node to shard S
+//	DELETE /cluster/v1/members/<id>?shard=S   removes a node from shard S
+//	DELETE /cluster/v1/members/<id>           removes a node from every shard (remove.go)
+//	POST   /cluster/v1/leader?shard=S         {"id": 4}: hands shard S's leadership to that node
+//
+// A change of shard S is made on S's leader (another node answers 421
+// naming it); S defaults to 0. Shard 0's membership is the member
+// directory: a node joins it first and leaves it last.
 //
 // The cluster listener has no authentication: it is for loopback or a
 // private network (README).
@@ -43,7 +48,10 @@ func (n *Node) peer(id uint64) (Peer, bool) {
 
 // onConfChange keeps the member directory as each membership change
 // applies, on every replica alike, and stores it in the same batch.
-func (n *Node) onConfChange(_ uint32, cc *pb.ConfChangeV2, context []byte, b *store.Batch) {
+func (n *Node) onConfChange(shard uint32, cc *pb.ConfChangeV2, context []byte, b *store.Batch) {
+	if shard != 0 {
+		return
+	}
 	n.peersMu.Lock()
 	defer n.peersMu.Unlock()
 	for _, ch := range cc.GetChanges() {
@@ -85,13 +93,21 @@ type memberJSON struct {
 
 func (n *Node) serveMembers(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
+	shard, ok := n.queryShard(ctx)
+	if !ok {
+		return
+	}
 	switch {
 	case ctx.IsGet() && path == MembersPath:
 		members := map[string]Peer{}
 		for id, p := range n.Members() {
 			members[strconv.FormatUint(id, 10)] = p
 		}
-		writeJSON(ctx, fasthttp.StatusOK, map[string]any{"leader": n.raft.Leader(theShard), "members": members})
+		leaders := make([]uint64, len(n.hosts))
+		for i := range leaders {
+			leaders[i] = n.raft.Leader(uint32(i))
+		}
+		writeJSON(ctx, fasthttp.StatusOK, map[string]any{"leaders": leaders, "members": members})
 	case ctx.IsPost() && path == MembersPath:
 		var m memberJSON
 		if err := json.Unmarshal(ctx.PostBody(), &m); err != nil || m.ID == 0 {
@@ -104,27 +120,40 @@ func (n *Node) serveMembers(ctx *fasthttp.RequestCtx) {
 				return
 			}
 		}
-		if _, ok := n.peer(m.ID); ok {
+		if _, ok := n.peer(m.ID); ok && shard == 0 {
 			writeError(ctx, fasthttp.StatusConflict, fmt.Sprintf("node %d is a member already", m.ID))
 			return
 		}
+		if _, ok := n.peer(m.ID); !ok && shard != 0 {
+			writeError(ctx, fasthttp.StatusConflict, fmt.Sprintf("node %d joins shard 0 first", m.ID))
+			return
+		}
+		// Adding a voter a shard has already is no change: a joiner that
+		// restarted asks again.
 		peerCtx, _ := json.Marshal(Peer{Raft: m.Raft, API: m.API})
-		n.change(ctx, pb.ConfChangeAddNode, m.ID, peerCtx)
+		n.change(ctx, shard, pb.ConfChangeAddNode, m.ID, peerCtx)
 	case ctx.IsDelete() && strings.HasPrefix(path, MembersPath+"/"):
 		id, err := strconv.ParseUint(strings.TrimPrefix(path, MembersPath+"/"), 10, 64)
 		if err != nil || id == 0 {
 			writeError(ctx, fasthttp.StatusBadRequest, "the path must end in a node id")
 			return
 		}
-		if _, ok := n.peer(id); !ok {
+		// Only shard 0's membership is the directory: another shard may
+		// still have a node the directory lost (a removal cut short), and
+		// removing one it does not have is no change.
+		if _, ok := n.peer(id); !ok && shard == 0 {
 			writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("node %d is not a member", id))
 			return
 		}
-		if id == n.o.ID {
-			writeError(ctx, fasthttp.StatusConflict, "this node leads: hand the leadership to another (POST "+LeaderPath+") before removing it")
+		if len(ctx.QueryArgs().Peek("shard")) == 0 {
+			n.serveRemove(ctx, id)
 			return
 		}
-		n.change(ctx, pb.ConfChangeRemoveNode, id, nil)
+		if id == n.o.ID {
+			writeError(ctx, fasthttp.StatusConflict, "this node leads the shard: hand its leadership to another (POST "+LeaderPath+") before removing it")
+			return
+		}
+		n.change(ctx, shard, pb.ConfChangeRemoveNode, id, nil)
 	default:
 		writeError(ctx, fasthttp.StatusMethodNotAllowed, "GET or POST "+MembersPath+", DELETE "+MembersPath+"/<id>")
 	}
@@ -132,13 +161,13 @@ func (n *Node) serveMembers(ctx *fasthttp.RequestCtx) {
 
 // change proposes a membership change on this node, which must lead, and
 // answers once it is applied here.
-func (n *Node) change(ctx *fasthttp.RequestCtx, typ pb.ConfChangeType, id uint64, context []byte) {
-	if !n.notLeader(ctx) {
+func (n *Node) change(ctx *fasthttp.RequestCtx, shard uint32, typ pb.ConfChangeType, id uint64, context []byte) {
+	if !n.notLeader(ctx, shard) {
 		return
 	}
 	done := make(chan error, 1)
 	cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: typ.Enum(), NodeId: new(id)}}, Context: context}
-	n.raft.ProposeConfChange(theShard, cc, func(_ uint64, err error) { done <- err })
+	n.raft.ProposeConfChange(shard, cc, func(_ uint64, err error) { done <- err })
 	select {
 	case err := <-done:
 		if err != nil {
@@ -151,13 +180,28 @@ func (n *Node) change(ctx *fasthttp.RequestCtx, typ pb.ConfChangeType, id uint64
 	}
 }
 
+// queryShard is the request's ?shard=, 0 when absent; a bad one is
+// answered 400.
+func (n *Node) queryShard(ctx *fasthttp.RequestCtx) (uint32, bool) {
+	v := ctx.QueryArgs().Peek("shard")
+	if len(v) == 0 {
+		return 0, true
+	}
+	s, err := strconv.ParseUint(string(v), 10, 32)
+	if err != nil || s >= uint64(len(n.hosts)) {
+		writeError(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("shard %q: want 0 to %d", v, len(n.hosts)-1))
+		return 0, false
+	}
+	return uint32(s), true
+}
+
 // notLeader answers 421 naming the leader when this node does not hold
-// the log, and says whether it does.
-func (n *Node) notLeader(ctx *fasthttp.RequestCtx) bool {
-	if n.raft.Holds(theShard) {
+// the shard, and says whether it does.
+func (n *Node) notLeader(ctx *fasthttp.RequestCtx, shard uint32) bool {
+	if n.raft.Holds(shard) {
 		return true
 	}
-	lead := n.raft.Leader(theShard)
+	lead := n.raft.Leader(shard)
 	p, _ := n.peer(lead)
 	writeJSON(ctx, fasthttp.StatusMisdirectedRequest, map[string]any{"error": "not the leader", "leader": lead, "leader_raft": p.Raft})
 	return false
@@ -175,12 +219,11 @@ func (n *Node) serveTransfer(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("node %d is not a member", m.ID))
 		return
 	}
-	if !n.notLeader(ctx) {
+	shard, ok := n.queryShard(ctx)
+	if !ok || !n.notLeader(ctx, shard) {
 		return
 	}
-	done := make(chan error, 1)
-	n.raft.TransferLeader(theShard, m.ID, func(_ uint64, err error) { done <- err })
-	if err := <-done; err != nil {
+	if err := n.handOver(shard, m.ID); err != nil {
 		writeError(ctx, fasthttp.StatusServiceUnavailable, err.Error())
 		return
 	}

@@ -61,6 +61,14 @@ type Options struct {
 	// of the log, which keep the last half of them; default 10,000 (see
 	// raftlog.Options). A node that needs what was cut is sent a snapshot.
 	CompactEvery int
+	// Balance is how often the node looks whether it leads more shards
+	// than its share and hands one over (balance.go); default 2 s,
+	// negative never.
+	Balance time.Duration
+	// Shards is how many virtual shards the cluster has, the same on every
+	// node and for the cluster's life (a data directory made with another
+	// number is refused); default DefaultShards, at most store.MaxSpaces.
+	Shards int
 	// Logger gets the node's log; default Engine.Logger, else slog.Default().
 	Logger *slog.Logger
 }
@@ -74,6 +82,8 @@ func (o Options) Validate() error {
 		return errors.New("cluster: no peers")
 	case o.Engine.DataDir == "":
 		return errors.New("cluster: no data directory")
+	case o.Shards < 0 || o.Shards > store.MaxSpaces:
+		return fmt.Errorf("cluster: %d shards: want 1 to %d", o.Shards, store.MaxSpaces)
 	case o.Engine.MetricsListen != "":
 		return errors.New("cluster: a separate metrics listener is not built; /metrics is on the API listener")
 	}
@@ -107,14 +117,14 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// The shard every check is in, for now: the whole state is one raft group
-// (docs/CLUSTER.md's 64 virtual shards are not built yet), led by one node,
-// which runs the engine; the others replicate and forward.
-const theShard = 0
+// DefaultShards is how many virtual shards a new cluster has: 12 leaders
+// spread evenly over 2, 3, 4, 6 or 12 nodes. It is fixed for the life of
+// the cluster.
+const DefaultShards = 12
 
 // Node is one vigilo node of a cluster: its store, the replicated log of
-// its state, the engine while it holds the log's leadership, and the API
-// listener, which forwards to the leader while this node does not.
+// each virtual shard, an engine for each shard it leads, and the API
+// listener, which forwards a request for another shard to its leader.
 type Node struct {
 	o    Options
 	log  *slog.Logger
@@ -122,12 +132,13 @@ type Node struct {
 	raft *raftlog.Node
 	tr   *transport
 	reg  *prometheus.Registry
-	eng  atomic.Pointer[engine.Engine]
-	// engTerm is the raft term the running engine was opened in (watch's).
-	engTerm uint64
-	m       metrics
-	front   *fasthttp.Server
-	inner   *fasthttp.Server
+	// hosts are the shards, by id: each one's key space and its engine
+	// while this node leads it.
+	hosts []*shardHost
+	keys  keyShards
+	m     metrics
+	front *fasthttp.Server
+	inner *fasthttp.Server
 	// lns are the servers' listeners, closed by Close too: a Shutdown that
 	// runs before Serve has taken its listener does not stop it.
 	lns []net.Listener
@@ -140,7 +151,8 @@ type Node struct {
 	bearer []byte
 
 	// peers is the member directory: Options.Peers, then what membership
-	// changes made of it (stored with them, and loaded at start).
+	// changes of shard 0 made of it (stored with them, and loaded at
+	// start).
 	peersMu sync.RWMutex
 	peers   map[uint64]Peer
 
@@ -148,11 +160,43 @@ type Node struct {
 	wg   sync.WaitGroup
 }
 
+// shardHost is one virtual shard on this node: its key space in the
+// node's store, replicated through the shard's raft group, and the engine
+// that runs its checks while this node leads it.
+type shardHost struct {
+	id  uint32
+	st  *store.Store
+	eng atomic.Pointer[engine.Engine]
+	// term is the raft term the running engine was opened in (watch's).
+	term uint64
+	// draining holds new requests back while a handover waits for those
+	// in the engine (active) to finish (handOver).
+	draining atomic.Bool
+	active   atomic.Int64
+}
+
+// serve has the engine answer, unless a handover is draining it; false
+// when it did not.
+func (h *shardHost) serve(ctx *fasthttp.RequestCtx) bool {
+	e := h.eng.Load()
+	if e == nil || h.draining.Load() {
+		return false
+	}
+	h.active.Add(1)
+	defer h.active.Add(-1)
+	if h.draining.Load() {
+		return false // it began between the two looks: handOver waits for active
+	}
+	e.Handler()(ctx)
+	return true
+}
+
 type metrics struct {
 	forwarded   prometheus.Counter
 	holding     prometheus.Gauge
 	engines     prometheus.Counter
 	fenceRounds prometheus.Counter
+	transfers   prometheus.Counter
 }
 
 // Open opens the node's store and log and starts its listeners; the engine
@@ -166,6 +210,12 @@ func Open(o Options) (*Node, error) {
 	}
 	if o.Wait == 0 {
 		o.Wait = 5 * time.Second
+	}
+	if o.Shards == 0 {
+		o.Shards = DefaultShards
+	}
+	if o.Balance == 0 {
+		o.Balance = 2 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = o.Engine.Logger
@@ -184,16 +234,19 @@ func Open(o Options) (*Node, error) {
 			Name: "vigilo_cluster_forwarded_requests_total", Help: "Requests this node forwarded to the leader.",
 		}),
 		holding: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "vigilo_cluster_holding", Help: "1 while this node leads the state and runs the engine.",
+			Name: "vigilo_cluster_shards_led", Help: "Shards this node leads and runs the engine of.",
 		}),
 		engines: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vigilo_cluster_engine_starts_total", Help: "Times this node took over and started the engine.",
+			Name: "vigilo_cluster_engine_starts_total", Help: "Times this node took over a shard and started its engine.",
 		}),
 	}
 	n.m.fenceRounds = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "vigilo_cluster_fence_rounds_total", Help: "Leadership confirmations through a quorum before alerts went out.",
 	})
-	n.reg.MustRegister(n.m.forwarded, n.m.holding, n.m.engines, n.m.fenceRounds)
+	n.m.transfers = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vigilo_cluster_leadership_transfers_total", Help: "Shard leaderships this node handed to a member that led fewer.",
+	})
+	n.reg.MustRegister(n.m.forwarded, n.m.holding, n.m.engines, n.m.fenceRounds, n.m.transfers)
 	ids := slices.Sorted(func(yield func(uint64) bool) {
 		for id := range o.Peers {
 			if !yield(id) {
@@ -201,14 +254,27 @@ func Open(o Options) (*Node, error) {
 			}
 		}
 	})
-	st, err := store.Open(store.Options{Dir: o.Engine.DataDir, PingLogLimit: o.Engine.PingLogLimit, Replicate: n.replicate})
+	// The root store holds the raft logs and applies what they commit; the
+	// engines write through their shards' key spaces.
+	st, err := store.Open(store.Options{Dir: o.Engine.DataDir, PingLogLimit: o.Engine.PingLogLimit})
 	if err != nil {
 		return nil, err
 	}
 	n.st = st
-	if err := refuseSingleNodeData(st); err != nil {
+	if err := refuseOtherData(st, o.Shards); err != nil {
 		st.Close()
 		return nil, err
+	}
+	for i := range o.Shards {
+		h := &shardHost{id: uint32(i)}
+		h.st, err = st.Space(i, store.SpaceOptions{Replicate: func(repr []byte, done func(error)) {
+			n.raft.Propose(h.id, repr, func(_ uint64, err error) { done(err) })
+		}})
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		n.hosts = append(n.hosts, h)
 	}
 	maps.Copy(n.peers, o.Peers)
 	if v, err := st.ClusterMembers(); err != nil || v != nil {
@@ -226,7 +292,8 @@ func Open(o Options) (*Node, error) {
 	}
 	n.tr = newTransport(o.ID, n.peers, n.bearer, n.log)
 	n.raft, err = raftlog.Open(raftlog.Options{
-		ID: o.ID, Peers: ids, Shards: 1, Store: st, Transport: n.tr, Join: o.Join,
+		ID: o.ID, Peers: ids, Shards: o.Shards, Store: st, Transport: n.tr, Join: o.Join,
+		StateSpan:    func(shard uint32) (lo, hi []byte) { return store.SpaceSpan(int(shard)) },
 		OnConfChange: n.onConfChange,
 		CompactEvery: o.CompactEvery, CompactKeep: (o.CompactEvery + 1) / 2,
 		FetchSnapshot: n.fetchSnapshot, OnInstall: n.onInstall,
@@ -246,6 +313,10 @@ func Open(o Options) (*Node, error) {
 	}
 	n.wg.Add(1)
 	go n.watch()
+	if o.Balance > 0 {
+		n.wg.Add(1)
+		go n.balance()
+	}
 	if o.Join {
 		n.wg.Add(1)
 		go n.askToJoin()
@@ -253,30 +324,40 @@ func Open(o Options) (*Node, error) {
 	return n, nil
 }
 
-// refuseSingleNodeData refuses a data directory that has engine data but
-// no raft log: a single node's. Its data would stay on this node alone
-// (replicated commands are changes to what each replica already has), and
-// be lost at the first failover. Turning a single node into a cluster is not
-// built.
-func refuseSingleNodeData(st *store.Store) error {
-	v, err := st.RaftState(theShard)
-	if err != nil || v != nil {
-		return err
-	}
-	projects, err := st.Projects()
+// refuseOtherData refuses a data directory that has engine data but no
+// raft log (a single node's), or raft logs for another number of shards.
+// A single node's data would stay on this node alone (replicated commands
+// are changes to what each replica already has), and be lost at the first
+// failover: turning a single node into a cluster is not built. Data made
+// with another shard count has its checks where this count's hash does not
+// look for them.
+func refuseOtherData(st *store.Store, shards int) error {
+	first, err := st.RaftState(0)
 	if err != nil {
 		return err
 	}
-	if len(projects) > 0 {
-		return fmt.Errorf("cluster: %s holds a single node's data (%d projects): a cluster node starts from an empty data directory", st.Options().Dir, len(projects))
+	if first == nil {
+		projects, err := st.Projects()
+		if err != nil {
+			return err
+		}
+		if len(projects) > 0 {
+			return fmt.Errorf("cluster: %s holds a single node's data (%d projects): a cluster node starts from an empty data directory", st.Options().Dir, len(projects))
+		}
+		return nil
+	}
+	last, err := st.RaftState(uint32(shards - 1))
+	if err != nil {
+		return err
+	}
+	beyond, err := st.RaftState(uint32(shards))
+	if err != nil {
+		return err
+	}
+	if last == nil || beyond != nil {
+		return fmt.Errorf("cluster: %s was made for another number of shards than %d: the shard count is fixed for a cluster's life", st.Options().Dir, shards)
 	}
 	return nil
-}
-
-// replicate is the store's Options.Replicate: every commit of the engine
-// is a proposal, acknowledged once a quorum has it and it is applied here.
-func (n *Node) replicate(repr []byte, done func(error)) {
-	n.raft.Propose(theShard, repr, func(_ uint64, err error) { done(err) })
 }
 
 func (n *Node) listen() error {
@@ -357,19 +438,32 @@ func (n *Node) serveFront(ctx *fasthttp.RequestCtx) {
 		n.serveMetrics(ctx)
 		return
 	}
-	forwarded := len(ctx.Request.Header.Peek(forwardedHeader)) > 0
-	// During a failover (an election, the new leader loading its engine)
-	// the request waits, up to Wait, instead of failing: a client sees a
-	// slow answer, not an error.
-	deadline := time.Now().Add(n.o.Wait)
-	for {
-		if e := n.eng.Load(); e != nil {
-			e.Handler()(ctx)
+	shard, ok := pinnedShard(ctx, len(n.hosts))
+	if !ok {
+		if n.gathersProjects(ctx) {
+			n.serveProjectList(ctx)
 			return
 		}
-		lead := n.raft.Leader(theShard)
+		shard, _ = n.route(ctx)
+	}
+	n.serveShard(ctx, shard)
+}
+
+// serveShard has the request answered by the shard's engine: here if this
+// node leads the shard, else at its leader. During a failover (an
+// election, the new leader loading its engine) the request waits, up to
+// Wait, instead of failing: a client sees a slow answer, not an error.
+func (n *Node) serveShard(ctx *fasthttp.RequestCtx, shard uint32) {
+	h := n.hosts[shard]
+	forwarded := len(ctx.Request.Header.Peek(forwardedHeader)) > 0
+	deadline := time.Now().Add(n.o.Wait)
+	for {
+		if h.serve(ctx) {
+			return
+		}
+		lead := n.raft.Leader(shard)
 		if lead != 0 && lead != n.o.ID && !forwarded {
-			if p, ok := n.peer(lead); ok && n.forward(ctx, p.API) {
+			if p, ok := n.peer(lead); ok && n.forward(ctx, p.API, shard) {
 				return
 			}
 			// The leader was not reached at all (a dial error), so the
@@ -394,7 +488,7 @@ func (n *Node) serveFront(ctx *fasthttp.RequestCtx) {
 
 // forward sends the request to the leader at addr; false when it could not
 // connect, so nothing reached it.
-func (n *Node) forward(ctx *fasthttp.RequestCtx, addr string) bool {
+func (n *Node) forward(ctx *fasthttp.RequestCtx, addr string, shard uint32) bool {
 	n.proxyMu.Lock()
 	c := n.proxies[addr]
 	if c == nil {
@@ -404,6 +498,7 @@ func (n *Node) forward(ctx *fasthttp.RequestCtx, addr string) bool {
 	n.proxyMu.Unlock()
 	req := &ctx.Request
 	req.Header.Set(forwardedHeader, strconv.FormatUint(n.o.ID, 10))
+	req.Header.Set(shardHeader, strconv.FormatUint(uint64(shard), 10))
 	// The ping log records the client's address, not this node's.
 	if len(req.Header.Peek("X-Forwarded-For")) == 0 {
 		req.Header.Set("X-Forwarded-For", ctx.RemoteIP().String())
@@ -429,12 +524,19 @@ func (n *Node) forward(ctx *fasthttp.RequestCtx, addr string) bool {
 
 // Health is what /healthz says about the node.
 type Health struct {
-	Node    uint64 `json:"node"`
-	Leader  uint64 `json:"leader"`
-	Holding bool   `json:"holding"` // leads and runs the engine
-	// Applied is the index of the last log entry applied here: a replica
-	// has caught up when it equals the leader's.
-	Applied uint64 `json:"applied"`
+	Node   uint64 `json:"node"`
+	Shards int    `json:"shards"`
+	// Leaders is each shard's leader as this node knows it (0: none).
+	Leaders []uint64 `json:"leaders"`
+	// Led are the shards whose engine runs here: this node leads them and
+	// has loaded their checks.
+	Led []uint32 `json:"led"`
+	// WithoutLeader counts the shards with no leader this node knows, or
+	// led here with their engine not running yet.
+	WithoutLeader int `json:"without_leader"`
+	// Applied is, per shard, the index of the last log entry applied here:
+	// a replica has caught up when it equals the leader's.
+	Applied []uint64 `json:"applied"`
 	// Error is why the node's raft loop stopped, if it did: it then holds
 	// nothing and must be restarted.
 	Error string `json:"error,omitempty"`
@@ -442,18 +544,31 @@ type Health struct {
 
 // Health says what /healthz says.
 func (n *Node) Health() Health {
-	h := Health{Node: n.o.ID, Leader: n.raft.Leader(theShard), Holding: n.eng.Load() != nil, Applied: n.raft.Applied(theShard)}
+	h := Health{Node: n.o.ID, Shards: len(n.hosts), Led: []uint32{}}
+	for _, s := range n.hosts {
+		lead := n.raft.Leader(s.id)
+		h.Leaders = append(h.Leaders, lead)
+		h.Applied = append(h.Applied, n.raft.Applied(s.id))
+		running := s.eng.Load() != nil
+		if running {
+			h.Led = append(h.Led, s.id)
+		}
+		if lead == 0 || lead == n.o.ID && !running {
+			h.WithoutLeader++
+		}
+	}
 	if err := n.raft.Err(); err != nil {
 		h.Error = err.Error()
 	}
 	return h
 }
 
-// serveHealth is 200 while the node can serve (it holds the state, or
-// knows a leader to forward to) and 503 while it cannot (no quorum).
+// serveHealth is 200 while the node can serve every shard (it leads it
+// and runs its engine, or knows a leader to forward to) and 503 while it
+// cannot (no quorum, an election, a new leader loading).
 func (n *Node) serveHealth(ctx *fasthttp.RequestCtx) {
 	h := n.Health()
-	if h.Error != "" || !h.Holding && (h.Leader == 0 || h.Leader == n.o.ID) {
+	if h.Error != "" || h.WithoutLeader > 0 {
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 	}
 	b, _ := json.Marshal(h)
@@ -463,14 +578,16 @@ func (n *Node) serveHealth(ctx *fasthttp.RequestCtx) {
 
 func (n *Node) serveMetrics(ctx *fasthttp.RequestCtx) {
 	g := prometheus.Gatherers{n.reg}
-	if e := n.eng.Load(); e != nil {
-		g = append(g, e.MetricsRegistry())
+	for _, s := range n.hosts {
+		if e := s.eng.Load(); e != nil {
+			g = append(g, shardGatherer{e.MetricsRegistry(), strconv.FormatUint(uint64(s.id), 10)})
+		}
 	}
 	fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{}))(ctx)
 }
 
-// watch starts the engine once this node holds the state, and stops it
-// once it does not.
+// watch starts a shard's engine once this node holds the shard, and stops
+// it once it does not.
 func (n *Node) watch() {
 	defer n.wg.Done()
 	t := time.NewTicker(n.o.Tick/2 + time.Millisecond)
@@ -481,64 +598,72 @@ func (n *Node) watch() {
 			return
 		case <-t.C:
 		}
-		term := n.raft.HoldingTerm(theShard)
-		switch e := n.eng.Load(); {
-		case term != 0 && e == nil:
-			n.startEngine(term)
-		case term != n.engTerm && e != nil:
-			// Lost, or lost and won back since the engine was opened: its
-			// memory may predate writes another leader made meanwhile.
-			n.log.Warn("lost the leadership: stopping the engine")
-			n.stopEngine()
+		held := 0
+		for _, h := range n.hosts {
+			term := n.raft.HoldingTerm(h.id)
+			switch e := h.eng.Load(); {
+			case term != 0 && e == nil:
+				n.startEngine(h, term)
+			case term != h.term && e != nil:
+				// Lost, or lost and won back since the engine was opened:
+				// its memory may predate writes another leader made
+				// meanwhile.
+				n.log.Warn("lost a shard's leadership: stopping its engine", "shard", h.id)
+				n.stopEngine(h)
+			}
+			if h.eng.Load() != nil {
+				held++
+			}
 		}
+		n.m.holding.Set(float64(held))
 	}
 }
 
-func (n *Node) startEngine(term uint64) {
+func (n *Node) startEngine(h *shardHost, term uint64) {
 	t0 := time.Now()
 	o := n.o.Engine
-	o.Store, o.Listen = n.st, n.o.Peers[n.o.ID].API
-	o.NotifyFence = (&fence{n: n, term: term}).check
+	o.Store, o.Listen = h.st, n.o.Peers[n.o.ID].API
+	o.NotifyFence = (&fence{n: n, shard: h.id, term: term}).check
+	o.Owns = func(b []byte) bool { return n.shardOf(b) == h.id }
 	if o.Logger == nil {
 		o.Logger = n.log
 	}
+	o.Logger = o.Logger.With("shard", h.id)
 	e, err := engine.Open(o)
 	if err == nil {
 		err = e.Start()
 	}
-	if err == nil && n.raft.HoldingTerm(theShard) != term {
+	if err == nil && n.raft.HoldingTerm(h.id) != term {
 		err = errors.New("the leadership changed while the engine was loading")
 	}
 	if err != nil {
 		if e != nil {
 			e.Close()
 		}
-		n.log.Error("start the engine", "err", err)
+		n.log.Error("start a shard's engine", "shard", h.id, "err", err)
 		return
 	}
 	if k := e.BootstrapKeys; k != nil {
 		fmt.Printf("Created the default project. Its keys are shown only this once:\n"+
 			"  api key:        %s\n  read-only key:  %s\n  ping key:       %s\n", k.APIKey, k.ReadOnlyKey, k.Project.PingKey)
 	}
-	n.engTerm = term
-	n.eng.Store(e)
-	n.m.holding.Set(1)
+	h.term = term
+	h.eng.Store(e)
 	n.m.engines.Inc()
-	n.log.Info("holding the state: engine started", "checks", e.CheckCount(), "took", time.Since(t0).Round(time.Millisecond))
+	n.log.Info("holding a shard: engine started", "shard", h.id, "checks", e.CheckCount(), "took", time.Since(t0).Round(time.Millisecond))
 }
 
-func (n *Node) stopEngine() {
-	e := n.eng.Swap(nil)
-	n.m.holding.Set(0)
+func (n *Node) stopEngine(h *shardHost) {
+	e := h.eng.Swap(nil)
 	if e == nil {
 		return
 	}
 	if err := e.Close(); err != nil {
-		n.log.Error("stop the engine", "err", err)
+		n.log.Error("stop a shard's engine", "shard", h.id, "err", err)
 	}
 }
 
-// Close stops the node: its engine, listeners, log and store.
+// Close stops the node: its engines, listeners, logs and store.
 func (n *Node) Close() error {
 	close(n.stop)
 	if n.front != nil {
@@ -549,7 +674,9 @@ func (n *Node) Close() error {
 		_ = ln.Close()
 	}
 	n.wg.Wait()
-	n.stopEngine()
+	for _, h := range n.hosts {
+		n.stopEngine(h)
+	}
 	n.raft.Close()
 	n.tr.close()
 	n.snapClient.CloseIdleConnections()

@@ -8,12 +8,16 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigilo/vigilo/cluster"
+	"github.com/vigilo/vigilo/engine"
 )
 
 // clusterNode is one bin/vigilo of a three-node cluster on loopback.
@@ -24,10 +28,32 @@ type clusterNode struct {
 }
 
 type healthJSON struct {
-	Node    int    `json:"node"`
-	Leader  int    `json:"leader"`
-	Holding bool   `json:"holding"`
-	Applied uint64 `json:"applied"`
+	Node          int      `json:"node"`
+	Shards        int      `json:"shards"`
+	Leaders       []int    `json:"leaders"`
+	Led           []int    `json:"led"`
+	WithoutLeader int      `json:"without_leader"`
+	Applied       []uint64 `json:"applied"`
+}
+
+// defaultShard is the shard of the default project, where every check of
+// these tests is (its keys are the operator's: --api-key).
+func (h healthJSON) defaultShard() int {
+	return int(cluster.ShardOf(engine.DefaultProjectID[:], h.Shards))
+}
+
+// caughtUp says whether a replica's health shows every shard applied as
+// far as another's.
+func (h healthJSON) caughtUp(other healthJSON) bool {
+	if len(h.Applied) != len(other.Applied) || len(h.Applied) == 0 {
+		return false
+	}
+	for i, a := range other.Applied {
+		if a == 0 || h.Applied[i] < a {
+			return false
+		}
+	}
+	return true
 }
 
 func (n *clusterNode) health() (int, healthJSON) {
@@ -66,14 +92,18 @@ func startCluster(t *testing.T, extra ...string) []*clusterNode {
 	return nodes
 }
 
-// waitLeader waits until one running node holds the state and every
-// running node answers /healthz 200 naming it; it returns the holder.
+// waitLeader waits until every running node answers /healthz 200, they
+// all name the same leader for every shard, and the leaderships are spread
+// evenly over them (so the balancer moves no more); it returns the node
+// that leads the default project's shard.
 func waitLeader(t *testing.T, nodes []*clusterNode) *clusterNode {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var holder *clusterNode
+		var first *healthJSON
 		agree := true
+		lo, hi, total := 1<<30, 0, 0
 		for _, n := range nodes {
 			if n.done == nil {
 				continue
@@ -83,28 +113,27 @@ func waitLeader(t *testing.T, nodes []*clusterNode) *clusterNode {
 				agree = false
 				continue
 			}
-			if h.Holding {
-				holder = n
+			if first == nil {
+				first = &h
+			} else if fmt.Sprint(first.Leaders) != fmt.Sprint(h.Leaders) {
+				agree = false
+			}
+			lo, hi, total = min(lo, len(h.Led)), max(hi, len(h.Led)), total+len(h.Led)
+			for _, s := range h.Led {
+				if s == h.defaultShard() {
+					holder = n
+				}
 			}
 		}
-		if holder != nil && agree {
-			for _, n := range nodes {
-				if n.done == nil {
-					continue
-				}
-				if _, h := n.health(); h.Leader != holder.id {
-					agree = false
-				}
-			}
-			if agree {
-				return holder
-			}
+		if holder != nil && agree && first != nil && total == first.Shards && hi-lo <= 1 {
+			return holder
 		}
 		if time.Now().After(deadline) {
 			for _, n := range nodes {
-				t.Logf("node %d:\n%s", n.id, n.out)
+				_, h := n.health()
+				t.Logf("node %d: %+v\n%s", n.id, h, n.out)
 			}
-			t.Fatal("no node holds the cluster's state after 30 s")
+			t.Fatal("the running nodes do not agree on balanced shard leaders after 30 s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -331,7 +360,7 @@ func TestClusterKill9UnderPingLoad(t *testing.T) {
 	for {
 		_, lead := newHolder.health()
 		code, h := holder.health()
-		if code == 200 && h.Leader == newHolder.id && h.Applied >= lead.Applied && lead.Applied > 0 {
+		if code == 200 && fmt.Sprint(h.Leaders) == fmt.Sprint(lead.Leaders) && h.caughtUp(lead) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -445,9 +474,19 @@ func TestClusterReplaceWithEmptyNode(t *testing.T) {
 		return ""
 	}
 	auth := map[string]string{"Authorization": "Bearer e2e-cluster-secret"}
+	// Membership changes of shard 0 are made on its leader; one asked of
+	// another node is answered 421 naming it.
 	members := func(method, path, body string, want int) []byte {
 		t.Helper()
-		code, b := call(t, method, "http://"+raftOf(holder)+path, auth, body)
+		to := raftOf(holder)
+		code, b := call(t, method, "http://"+to+path, auth, body)
+		if code == 421 {
+			var redirect struct {
+				LeaderRaft string `json:"leader_raft"`
+			}
+			json.Unmarshal(b, &redirect)
+			code, b = call(t, method, "http://"+redirect.LeaderRaft+path, auth, body)
+		}
 		if code != want {
 			t.Fatalf("%s %s: %d %s, want %d", method, path, code, b, want)
 		}
@@ -477,15 +516,12 @@ func TestClusterReplaceWithEmptyNode(t *testing.T) {
 			}
 		}
 	}
-	members("DELETE", fmt.Sprintf("/cluster/v1/members/%d", holder.id), "", 409) // the leader itself: transfer first
 	members("POST", "/cluster/v1/members", `{"id": 0}`, 400)
-	// Node 4 asks to be added itself (--cluster-join); by hand, it is then
-	// a member already.
+	members("POST", "/cluster/v1/members?shard=99", `{"id": 5, "raft": "127.0.0.1:1", "api": "127.0.0.1:2"}`, 400)
+	// Node 4 asks to be added itself (--cluster-join), to every shard; by
+	// hand, it is then a member already.
 	for joined := time.Now().Add(30 * time.Second); ; {
-		var dir struct {
-			Members map[string]any `json:"members"`
-		}
-		if json.Unmarshal(members("GET", "/cluster/v1/members", "", 200), &dir) == nil && dir.Members["4"] != nil {
+		if strings.Contains(fresh.out.String(), "joined the cluster") {
 			break
 		}
 		if time.Now().After(joined) {
@@ -494,19 +530,29 @@ func TestClusterReplaceWithEmptyNode(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	members("POST", "/cluster/v1/members", fmt.Sprintf(`{"id": 4, "raft": %q, "api": %q}`, raft, api), 409)
+	// The dead node goes from every shard at once (any node does it).
 	members("DELETE", fmt.Sprintf("/cluster/v1/members/%d", dead.id), "", 200)
-	var dir struct {
-		Members map[string]any `json:"members"`
+	// Applied on shard 0's leader when answered; on this node a moment later.
+	for applied := time.Now().Add(10 * time.Second); ; {
+		var dir struct {
+			Members map[string]any `json:"members"`
+		}
+		err := json.Unmarshal(members("GET", "/cluster/v1/members", "", 200), &dir)
+		if err == nil && len(dir.Members) == 3 && dir.Members["4"] != nil && dir.Members[fmt.Sprint(dead.id)] == nil {
+			break
+		}
+		if time.Now().After(applied) {
+			t.Fatalf("members after the replacement: %+v %v", dir, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	if err := json.Unmarshal(members("GET", "/cluster/v1/members", "", 200), &dir); err != nil || len(dir.Members) != 3 || dir.Members["4"] == nil || dir.Members[fmt.Sprint(dead.id)] != nil {
-		t.Fatalf("members after the replacement: %+v %v", dir, err)
-	}
-	// It catches up, takes the leadership when asked, and has everything.
+	// It catches up on every shard, and takes its share of the shards'
+	// leaderships by itself (the balancer): 4 of 12 among three nodes.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		_, lead := holder.health()
 		code, h := fresh.health()
-		if code == 200 && h.Applied >= lead.Applied && lead.Applied > 0 {
+		if code == 200 && h.caughtUp(lead) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -517,14 +563,34 @@ func TestClusterReplaceWithEmptyNode(t *testing.T) {
 	if v := sample(t, scrape(t, fresh.url), `vigilo_raft_snapshots_total{step="installed"}`); v < 1 {
 		t.Fatalf("the new node installed %v snapshots: it replayed a log that should have been cut", v)
 	}
-	members("POST", "/cluster/v1/leader", `{"id": 4}`, 202)
 	all := []*clusterNode{nodes[0], nodes[1], nodes[2], fresh}
-	// 202 is "asked": right after it, the old holder may still hold.
-	for h := waitLeader(t, all); h.id != 4; h = waitLeader(t, all) {
-		if time.Now().After(deadline) {
-			t.Fatalf("node %d holds the state, want the new node 4", h.id)
+	waitLeader(t, all)
+	if _, h := fresh.health(); len(h.Led) < h.Shards/3 {
+		t.Fatalf("the new node leads shards %v of %d: it did not take its share", h.Led, h.Shards)
+	}
+	// The default project's shard, whose log was cut, is handed to it by
+	// hand: it then serves those checks from the snapshot it installed.
+	_, h := holder.health()
+	ds := h.defaultShard()
+	if h.Leaders[ds] != 4 {
+		var lead *clusterNode
+		for _, n := range all {
+			if n.id == h.Leaders[ds] {
+				lead = n
+			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		if code, b := call(t, "POST", fmt.Sprintf("http://%s/cluster/v1/leader?shard=%d", raftOf(lead), ds), auth, `{"id": 4}`); code != 202 {
+			t.Fatalf("hand shard %d to node 4: %d %s", ds, code, b)
+		}
+		for {
+			if _, h := fresh.health(); slices.Contains(h.Led, ds) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node 4 does not lead shard %d", ds)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	for _, c := range checks {
 		var got check

@@ -18,7 +18,7 @@ import (
 // one hour's grace.
 func (e *Engine) newCheck(project uuid.UUID) store.Check {
 	return store.Check{
-		ID:        uuid.New(),
+		ID:        e.newID(),
 		ProjectID: project,
 		Kind:      "simple",
 		Timeout:   24 * time.Hour,

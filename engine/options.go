@@ -39,6 +39,15 @@ type Options struct {
 	APIKey, ReadOnlyKey string
 	// AdminKey enables the admin API; empty disables it.
 	AdminKey string
+	// Owns, when set, says whether an id or key this engine is about to make
+	// is its own: a cluster runs one engine per virtual shard, and any node
+	// must tell a request's shard from the request alone, so a shard's
+	// engine makes only check and project ids (their 16 bytes), key hashes
+	// (the SHA-256 of a read-write or read-only key) and ping keys (their
+	// bytes) that the cluster's hash puts in its shard, drawing again until
+	// one does. It also bootstraps the default project only if it owns
+	// DefaultProjectID. Nil: everything is the engine's, the single node.
+	Owns func(b []byte) bool
 	// PingBodyLimit is the largest ping body accepted, in bytes; default 100 KB.
 	PingBodyLimit int
 	// PingLogLimit is how many pings are kept per check; default 100.

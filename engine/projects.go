@@ -76,11 +76,14 @@ func (e *Engine) bootstrap(empty bool) error {
 	if !empty && e.o.APIKey == "" && e.o.ReadOnlyKey == "" {
 		return nil
 	}
+	if e.o.Owns != nil && !e.o.Owns(DefaultProjectID[:]) {
+		return nil // another shard's engine holds the default project
+	}
 	e.projects.mu.RLock()
 	p, exists := e.projects.byID[DefaultProjectID]
 	e.projects.mu.RUnlock()
 	if !exists {
-		p = store.Project{ID: DefaultProjectID, Name: "default", Created: e.o.Now().UTC(), PingKey: newToken(16)}
+		p = store.Project{ID: DefaultProjectID, Name: "default", Created: e.o.Now().UTC(), PingKey: e.newPingKey()}
 	}
 	keys := admin.Keys{APIKey: e.o.APIKey, ReadOnlyKey: e.o.ReadOnlyKey}
 	made := false
@@ -89,7 +92,7 @@ func (e *Engine) bootstrap(empty bool) error {
 		hash  *[32]byte
 	}{{&keys.APIKey, &p.APIKeyHash}, {&keys.ReadOnlyKey, &p.ReadOnlyKeyHash}} {
 		if *k.plain == "" && !exists {
-			*k.plain, made = newToken(24), true
+			*k.plain, made = e.newAPIKey(), true
 		}
 		if *k.plain != "" {
 			*k.hash = sha256.Sum256([]byte(*k.plain))
@@ -127,6 +130,36 @@ func (e *Engine) saveProject(p store.Project, existed bool) error {
 	}
 	e.projects.put(p)
 	return nil
+}
+
+// newID is a random id this engine owns (Options.Owns).
+func (e *Engine) newID() uuid.UUID {
+	for {
+		id := uuid.New()
+		if e.o.Owns == nil || e.o.Owns(id[:]) {
+			return id
+		}
+	}
+}
+
+// newAPIKey is a read-write or read-only key whose hash this engine owns.
+func (e *Engine) newAPIKey() string {
+	for {
+		k := newToken(24)
+		if h := sha256.Sum256([]byte(k)); e.o.Owns == nil || e.o.Owns(h[:]) {
+			return k
+		}
+	}
+}
+
+// newPingKey is a ping key this engine owns.
+func (e *Engine) newPingKey() string {
+	for {
+		k := newToken(16)
+		if e.o.Owns == nil || e.o.Owns([]byte(k)) {
+			return k
+		}
+	}
 }
 
 // newToken is n random bytes, base64url: 24 bytes make Healthchecks.io's 32-character keys.
@@ -171,9 +204,9 @@ func (e *Engine) projectByPingKey(pingKey string) (uuid.UUID, bool) {
 
 // CreateProject implements admin.Backend.
 func (e *Engine) CreateProject(name string) (admin.Keys, error) {
-	k := admin.Keys{APIKey: newToken(24), ReadOnlyKey: newToken(24)}
+	k := admin.Keys{APIKey: e.newAPIKey(), ReadOnlyKey: e.newAPIKey()}
 	k.Project = store.Project{
-		ID: uuid.New(), Name: name, Created: e.o.Now().UTC(), PingKey: newToken(16),
+		ID: e.newID(), Name: name, Created: e.o.Now().UTC(), PingKey: e.newPingKey(),
 		APIKeyHash: sha256.Sum256([]byte(k.APIKey)), ReadOnlyKeyHash: sha256.Sum256([]byte(k.ReadOnlyKey)),
 	}
 	return k, e.saveProject(k.Project, false)
@@ -211,7 +244,7 @@ func (e *Engine) RotateKeys(id uuid.UUID) (admin.Keys, error) {
 	if err != nil {
 		return admin.Keys{}, err
 	}
-	k := admin.Keys{APIKey: newToken(24), ReadOnlyKey: newToken(24)}
+	k := admin.Keys{APIKey: e.newAPIKey(), ReadOnlyKey: e.newAPIKey()}
 	p.APIKeyHash = sha256.Sum256([]byte(k.APIKey))
 	p.ReadOnlyKeyHash = sha256.Sum256([]byte(k.ReadOnlyKey))
 	k.Project = p

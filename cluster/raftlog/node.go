@@ -31,6 +31,9 @@ var (
 	ErrClosed = errors.New("raftlog: closed")
 	// ErrTooLarge: one command exceeds Options.MaxEntryBytes.
 	ErrTooLarge = errors.New("raftlog: command larger than an entry")
+	// ErrNotCaughtUp is a leadership transfer refused because its target
+	// is not a voter that answered lately and is near the leader's log.
+	ErrNotCaughtUp = errors.New("raftlog: the node is not a caught-up voter")
 )
 
 // An Envelope is one raft message of one shard.
@@ -462,6 +465,15 @@ func (n *Node) queue(p proposal) {
 			p.done(0, ErrNotLeader)
 			return
 		}
+		// Raft stops taking proposals while a transfer waits for its
+		// target to catch up, up to an election timeout: to a node that is
+		// down or far behind, that is a second of failed writes for
+		// nothing.
+		pr, ok := s.rn.Status().Progress[p.transfer]
+		if !ok || pr.IsLearner || !pr.RecentActive || pr.Match+transferLag < s.log.lastIndex() {
+			p.done(0, ErrNotCaughtUp)
+			return
+		}
 		s.rn.TransferLeader(p.transfer)
 		p.done(0, nil)
 	case p.cc != nil:
@@ -516,9 +528,14 @@ func (n *Node) ProposeConfChange(shard uint32, cc *pb.ConfChangeV2, done DoneFun
 	n.enqueue(proposal{shard: shard, cc: cc, done: done})
 }
 
+// transferLag is how far behind the leader's log a transfer's target may
+// be: what is in flight under load, caught up in milliseconds.
+const transferLag = 1000
+
 // TransferLeader asks the shard's leader, if this node is it, to hand the
-// leadership to node to (which must be a caught-up voter); done learns
-// whether the request was made, not whether it succeeded: watch Leader.
+// leadership to node to (which must be a caught-up voter that answered
+// lately, else ErrNotCaughtUp); done learns whether the request was made,
+// not whether it succeeded: watch Leader.
 func (n *Node) TransferLeader(shard uint32, to uint64, done DoneFunc) {
 	n.enqueue(proposal{shard: shard, transfer: to, done: done})
 }

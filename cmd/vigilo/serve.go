@@ -46,6 +46,8 @@ func serve(args []string) error {
 	clusterJoin := fs.Bool("cluster-join", false, "cluster mode: this node joins a running cluster: it starts empty and asks the members in --cluster-peers to add it")
 	clusterSecret := fs.String("cluster-secret", "", "cluster mode: a secret every node's cluster listener requires (Authorization: Bearer <secret>), the same on every node; set it whenever the cluster listener is reachable beyond loopback")
 	clusterCompact := fs.Int("cluster-compact-every", 10_000, "cluster mode: raft entries applied between two cuts of the log, which keep the last half (a node that needs what was cut is sent a snapshot)")
+	clusterShards := fs.Int("cluster-shards", cluster.DefaultShards, "cluster mode: how many virtual shards the cluster has; the same on every node, fixed for the cluster's life")
+	clusterBalance := fs.Duration("cluster-balance", 2*time.Second, "cluster mode: how often a node hands a shard's leadership to a member that leads fewer; 0 never")
 	clusterPeers := fs.String("cluster-peers", "", "every node of the cluster, this one included: id=raft-host:port/api-host:port, comma-separated (the API address replaces --listen)")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
@@ -70,7 +72,11 @@ func serve(args []string) error {
 		}()
 	}
 	if *clusterID != 0 || *clusterPeers != "" {
-		co := cluster.Options{ID: *clusterID, Engine: o, Wait: *clusterWait, Join: *clusterJoin, CompactEvery: *clusterCompact, Secret: *clusterSecret}
+		co := cluster.Options{ID: *clusterID, Engine: o, Wait: *clusterWait, Join: *clusterJoin, CompactEvery: *clusterCompact, Secret: *clusterSecret,
+			Shards: *clusterShards, Balance: *clusterBalance}
+		if co.Balance == 0 {
+			co.Balance = -1
+		}
 		return serveCluster(co, *clusterPeers)
 	}
 

@@ -23,6 +23,10 @@ type Batch struct {
 	s   *Store
 	pb  *pebble.Batch
 	err error // first encoding error; Commit returns it
+	// spaced and pfx are s's: a space's batch writes every key with pfx in
+	// front (set, del, delRange).
+	spaced bool
+	pfx    byte
 
 	key  []byte
 	key2 []byte
@@ -42,7 +46,7 @@ func (s *Store) NewBatch() *Batch {
 	if b, ok := s.batches.Get().(*Batch); ok {
 		return b
 	}
-	return &Batch{s: s, pb: s.db.NewBatch(), errc: make(chan error, 1)}
+	return &Batch{s: s, pb: s.db.NewBatch(), errc: make(chan error, 1), spaced: s.spaced, pfx: s.pfx}
 }
 
 // Discard returns an uncommitted batch to the pool, dropping its writes.
@@ -69,20 +73,67 @@ func (b *Batch) fail(err error) {
 	}
 }
 
+// set, del and delRange are where every write of the package meets Pebble,
+// and so where a space's prefix is added. The root's path is Pebble's call
+// alone, as before spaces; a space's key is written straight into the
+// batch's buffer (Pebble's deferred operations: the prefix, then the key),
+// with no copy of its own and no allocation.
+
 func (b *Batch) set(key, val []byte) {
+	if b.spaced {
+		b.spaceSet(key, val)
+		return
+	}
 	if err := b.pb.Set(key, val, nil); err != nil {
 		b.fail(err)
 	}
 }
 
 func (b *Batch) del(key []byte) {
+	if b.spaced {
+		b.spaceDel(key)
+		return
+	}
 	if err := b.pb.Delete(key, nil); err != nil {
 		b.fail(err)
 	}
 }
 
 func (b *Batch) delRange(lo, hi []byte) {
+	if b.spaced {
+		b.spaceDelRange(lo, hi)
+		return
+	}
 	if err := b.pb.DeleteRange(lo, hi, nil); err != nil {
+		b.fail(err)
+	}
+}
+
+func (b *Batch) spaceSet(key, val []byte) {
+	op := b.pb.SetDeferred(1+len(key), len(val))
+	op.Key[0] = b.pfx
+	copy(op.Key[1:], key)
+	copy(op.Value, val)
+	if err := op.Finish(); err != nil {
+		b.fail(err)
+	}
+}
+
+func (b *Batch) spaceDel(key []byte) {
+	op := b.pb.DeleteDeferred(1 + len(key))
+	op.Key[0] = b.pfx
+	copy(op.Key[1:], key)
+	if err := op.Finish(); err != nil {
+		b.fail(err)
+	}
+}
+
+func (b *Batch) spaceDelRange(lo, hi []byte) {
+	op := b.pb.DeleteRangeDeferred(1+len(lo), 1+len(hi))
+	op.Key[0], op.Value[0] = b.pfx, b.pfx
+	copy(op.Key[1:], lo)
+	copy(op.Value[1:], hi)
+	if err := op.Finish(); err != nil {
 		b.fail(err)
 	}
 }

@@ -280,6 +280,9 @@ func (s *Store) ApplyLocal(b *Batch) error {
 	if b.err != nil {
 		return b.err
 	}
+	if err := s.checkBatch(b); err != nil {
+		return err
+	}
 	if !s.enter() {
 		return ErrClosed
 	}
@@ -293,6 +296,10 @@ func (s *Store) ApplyLocal(b *Batch) error {
 // CommitLocal is Commit on this node only, whatever Options.Replicate
 // says: for the replicated log's own appends and applies.
 func (s *Store) CommitLocal(b *Batch) error {
+	if err := s.checkBatch(b); err != nil {
+		b.Discard()
+		return err
+	}
 	if err := s.submitLocal(b, nil); err != nil {
 		return err
 	}
@@ -304,6 +311,10 @@ func (s *Store) CommitLocal(b *Batch) error {
 // submit queues b for the committer, or proposes it when the store is
 // replicated; on error b is back in the pool.
 func (s *Store) submit(b *Batch, done func(error)) error {
+	if err := s.checkBatch(b); err != nil {
+		b.Discard()
+		return err
+	}
 	if s.opts.Replicate != nil {
 		return s.replicate(b, done)
 	}

@@ -67,6 +67,21 @@
 //	'r'     shard (4) index (8)                raft log entry (cluster; raftlog's bytes)
 //	'H'     shard (4)                          raft hard and conf state (cluster)
 //	'A'     shard (4)                          raft applied position (cluster)
+//	0xC0+i  a key above but 'm', 'r', 'H', 'A'  that key in key space i (0 ≤ i < 64; space.go)
+//
+// A key space is a store of its own whose every key is the root's with one
+// more byte in front, SpacePrefix(i) = 0xC0+i (64 of them), above every
+// prefix the root uses. A cluster node runs one engine per virtual shard,
+// each over a space of the node's one database: so a shard's state is one
+// contiguous span of keys (SpaceSpan), which a raft snapshot of that shard
+// moves whole and without a key of another shard, and every shard shares
+// one WAL, so one fsync serves the commits of all of them and the raft log's
+// appends. What is the database's stays at the root, unprefixed: the format
+// and lookup-index markers, the raft log and state ('r', 'H', 'A'), the
+// cluster members. The prefix is added and stripped where keys meet Pebble
+// (Batch's writes, the point reads, the iterators, View), so every key
+// builder and parser here is the same in a space; a space has its own
+// committer and sample buffer, and the root's Close closes it.
 //
 // Flip time is Unix nanoseconds with the sign bit flipped (so it sorts as a
 // signed number); seq is a per-process counter that keeps flips with equal

@@ -294,10 +294,10 @@ func (s *Store) eachIndexed(lo, hi []byte, idAt int, fn func(*Check) (bool, erro
 		return err
 	}
 	defer idx.Close()
-	return s.eachIndexedFrom(idx, idx.First(), idAt, fn)
+	return s.eachIndexedFrom(&idx, idx.First(), idAt, fn)
 }
 
-func (s *Store) eachIndexedFrom(idx *pebble.Iterator, ok bool, idAt int, fn func(*Check) (bool, error)) error {
+func (s *Store) eachIndexedFrom(idx *iterator, ok bool, idAt int, fn func(*Check) (bool, error)) error {
 	var key [checkKeyLen]byte
 	var w checkWire
 	for ; ok; ok = idx.Next() {
@@ -367,11 +367,13 @@ func (s *Store) CreatedChecks(projectID uuid.UUID, skip int, fn func(*Check) (bo
 	for ; ok && skip > 0; skip-- {
 		ok = idx.Next()
 	}
-	return s.eachIndexedFrom(idx, ok, len(lo)+8, fn)
+	return s.eachIndexedFrom(&idx, ok, len(lo)+8, fn)
 }
 
 // ensureLookupIndex writes the lookup entries of every check of a store made
-// before they existed, once, in batches.
+// before they existed, once, in batches. It is the root's, run by Open on
+// the raw database: key spaces are newer than the index, and their checks
+// have always been written with it.
 func ensureLookupIndex(db *pebble.DB) error {
 	key := metaKey(nil, lookupKeyName)
 	if _, closer, err := db.Get(key); err == nil {

@@ -9,6 +9,12 @@ import (
 // vigilo_store_* and vigilo_pebble_*. Nothing is added to the write path. After
 // Close the Pebble figures are left out of a scrape.
 //
+// A key space's collector has the space's own figures (its committer, its
+// samples, its two histograms) and leaves Pebble's out: they are the
+// database's, which the root's collector reports once. Its metrics have the
+// root's names, so each space goes on a registry (or a wrapping registerer
+// with a label) of its own.
+//
 // Two histograms are observed by the committer, once per group: the group's
 // size (commits per sync) and the time its apply and fsync took.
 func RegisterMetrics(r prometheus.Registerer, s *Store) error {
@@ -58,10 +64,15 @@ func newCollector(s *Store) *collector {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.commits, c.syncs, c.ops, c.maxGroup, c.queued,
-		c.samples, c.sampleGroups, c.samplesLost,
-		c.walBytes, c.walWritten, c.compactions, c.compacting, c.compactDebt, c.flushes, c.readAmp,
-		c.cacheHits, c.cacheMisses, c.cacheBytes, c.memBytes, c.memCount, c.diskBytes, c.tables} {
+		c.samples, c.sampleGroups, c.samplesLost} {
 		ch <- d
+	}
+	if !c.s.spaced {
+		for _, d := range []*prometheus.Desc{c.walBytes, c.walWritten, c.compactions, c.compacting,
+			c.compactDebt, c.flushes, c.readAmp, c.cacheHits, c.cacheMisses, c.cacheBytes,
+			c.memBytes, c.memCount, c.diskBytes, c.tables} {
+			ch <- d
+		}
 	}
 	c.s.c.groupSize.Describe(ch)
 	c.s.c.syncTime.Describe(ch)
@@ -86,6 +97,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.sampleGroups, float64(st.SampleGroups))
 	counter(c.samplesLost, float64(st.SamplesLost))
 
+	if c.s.spaced {
+		return // the database's figures are the root's to report
+	}
 	m := c.s.Metrics()
 	if m == nil { // closed
 		return

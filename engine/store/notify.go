@@ -246,11 +246,15 @@ func (s *Store) scan(prefix []byte, reverse bool, fn func(k, v []byte) (bool, er
 	if err != nil {
 		return err
 	}
-	first, next := it.First, it.Next
+	// Not method values (it.First...): they would move the iterator to
+	// the heap.
+	var ok bool
 	if reverse {
-		first, next = it.Last, it.Prev
+		ok = it.Last()
+	} else {
+		ok = it.First()
 	}
-	for ok := first(); ok; ok = next() {
+	for ok {
 		more, err := fn(it.Key(), it.Value())
 		if err != nil {
 			it.Close()
@@ -258,6 +262,11 @@ func (s *Store) scan(prefix []byte, reverse bool, fn func(k, v []byte) (bool, er
 		}
 		if !more {
 			break
+		}
+		if reverse {
+			ok = it.Prev()
+		} else {
+			ok = it.Next()
 		}
 	}
 	if err := it.Error(); err != nil {

@@ -28,8 +28,15 @@ func raftShardKey(dst []byte, pfx byte, shard uint32) []byte {
 	return binary.BigEndian.AppendUint32(dst, shard)
 }
 
+// The raft methods are the root store's: the log of every shard is kept
+// once for the database, unprefixed, and a key space refuses them (a
+// batch's records ErrRootOnly, which its commit returns; a read returns it).
+
 // PutRaftEntry writes entry index of the shard's log, replacing any there.
 func (b *Batch) PutRaftEntry(shard uint32, index uint64, entry []byte) {
+	if b.rootOnly("PutRaftEntry") {
+		return
+	}
 	b.key = raftEntryKey(b.key[:0], shard, index)
 	b.set(b.key, entry)
 }
@@ -38,6 +45,9 @@ func (b *Batch) PutRaftEntry(shard uint32, index uint64, entry []byte) {
 // suffix, or a prefix the state machine no longer needs. Point deletions, as
 // delKeys explains; the caller knows which indexes exist.
 func (b *Batch) DeleteRaftEntries(shard uint32, lo, hi uint64) {
+	if b.rootOnly("DeleteRaftEntries") {
+		return
+	}
 	for i := lo; i < hi; i++ {
 		b.key = raftEntryKey(b.key[:0], shard, i)
 		b.del(b.key)
@@ -46,23 +56,35 @@ func (b *Batch) DeleteRaftEntries(shard uint32, lo, hi uint64) {
 
 // PutRaftState writes the shard's hard and conf state.
 func (b *Batch) PutRaftState(shard uint32, state []byte) {
+	if b.rootOnly("PutRaftState") {
+		return
+	}
 	b.key = raftShardKey(b.key[:0], pfxRaftState, shard)
 	b.set(b.key, state)
 }
 
 // PutRaftApplied writes the shard's applied position.
 func (b *Batch) PutRaftApplied(shard uint32, applied []byte) {
+	if b.rootOnly("PutRaftApplied") {
+		return
+	}
 	b.key = raftShardKey(b.key[:0], pfxRaftApplied, shard)
 	b.set(b.key, applied)
 }
 
 // RaftState is the shard's stored hard and conf state; nil when none is.
 func (s *Store) RaftState(shard uint32) ([]byte, error) {
+	if err := s.rootOnly("RaftState"); err != nil {
+		return nil, err
+	}
 	return s.value(raftShardKey(nil, pfxRaftState, shard))
 }
 
 // RaftApplied is the shard's stored applied position; nil when none is.
 func (s *Store) RaftApplied(shard uint32) ([]byte, error) {
+	if err := s.rootOnly("RaftApplied"); err != nil {
+		return nil, err
+	}
 	return s.value(raftShardKey(nil, pfxRaftApplied, shard))
 }
 
@@ -90,6 +112,9 @@ func (s *Store) value(key []byte) ([]byte, error) {
 // stopping early when fn returns false. The value is valid only during the
 // call. Missing indexes are skipped: the caller checks continuity.
 func (s *Store) RaftEntries(shard uint32, lo, hi uint64, fn func(index uint64, entry []byte) bool) error {
+	if err := s.rootOnly("RaftEntries"); err != nil {
+		return err
+	}
 	if !s.enter() {
 		return ErrClosed
 	}
@@ -116,6 +141,9 @@ func (s *Store) RaftEntries(shard uint32, lo, hi uint64, fn func(index uint64, e
 // RaftLogBounds is the first and last index in the shard's stored log; ok is
 // false when it holds none.
 func (s *Store) RaftLogBounds(shard uint32) (first, last uint64, ok bool, err error) {
+	if err := s.rootOnly("RaftLogBounds"); err != nil {
+		return 0, 0, false, err
+	}
 	if !s.enter() {
 		return 0, 0, false, ErrClosed
 	}
@@ -138,12 +166,16 @@ func (s *Store) RaftLogBounds(shard uint32) (first, last uint64, ok bool, err er
 
 // Repr is a copy of the batch's writes in Pebble's batch encoding: the
 // command a cluster node proposes, which every replica applies with
-// AppendRepr.
+// AppendRepr. A key space's batch carries its keys as Pebble stores them,
+// prefix included, so that the root store applying the repr writes into
+// that space.
 func (b *Batch) Repr() []byte { return cloneBytes(b.pb.Repr()) }
 
 // AppendRepr adds the writes encoded in repr (from Repr) to b, after its
-// own. A repr that does not decode is an error and leaves b as it was, so
-// that one bad command cannot fail the batch it shares with others.
+// own, keys as they are: on the root, a space's repr writes into that space.
+// A repr that does not decode is an error and leaves b as it was, so that
+// one bad command cannot fail the batch it shares with others; so is, on a
+// key space's batch, a repr with a key outside that space.
 func (b *Batch) AppendRepr(repr []byte) error {
 	other := b.s.db.NewBatch()
 	defer other.Close()
@@ -154,12 +186,15 @@ func (b *Batch) AppendRepr(repr []byte) error {
 	// decode would fail the memtable insert of the whole merged commit.
 	r, n := other.Reader(), uint32(0)
 	for {
-		_, _, _, ok, err := r.Next()
+		kind, k, v, ok, err := r.Next()
 		if err != nil {
 			return fmt.Errorf("apply batch repr: record %d: %w", n, err)
 		}
 		if !ok {
 			break
+		}
+		if err := b.s.checkRecord(kind, k, v); err != nil {
+			return fmt.Errorf("apply batch repr: record %d: %w", n, err)
 		}
 		n++
 	}
@@ -174,16 +209,37 @@ func (b *Batch) AppendRepr(repr []byte) error {
 
 // clusterMembersName is the metadata key of a cluster node's directory of
 // its peers' addresses (package cluster's JSON), written with the
-// membership changes that alter it.
+// membership changes that alter it. It lives in key space 0's span,
+// though no space's store reads it: the directory is shard 0's membership,
+// and a snapshot of shard 0 (its span) must carry it to a node that joins.
 const clusterMembersName = "cluster-members"
+
+func clusterMembersKey(dst []byte) []byte {
+	return metaKey(append(dst, SpacePrefix(0)), clusterMembersName)
+}
 
 // PutClusterMembers writes the cluster's member directory.
 func (b *Batch) PutClusterMembers(v []byte) {
-	b.key = metaKey(b.key[:0], clusterMembersName)
+	if b.rootOnly("PutClusterMembers") {
+		return
+	}
+	b.key = clusterMembersKey(b.key[:0])
 	b.set(b.key, v)
 }
 
 // ClusterMembers is the stored member directory; nil when none is.
 func (s *Store) ClusterMembers() ([]byte, error) {
-	return s.value(metaKey(nil, clusterMembersName))
+	if err := s.rootOnly("ClusterMembers"); err != nil {
+		return nil, err
+	}
+	return s.value(clusterMembersKey(nil))
+}
+
+// rootOnly records, on a key space's batch, the error of a root-only method.
+func (b *Batch) rootOnly(method string) bool {
+	if !b.spaced {
+		return false
+	}
+	b.fail(b.s.rootOnly(method))
+	return true
 }

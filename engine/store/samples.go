@@ -125,6 +125,9 @@ func (s *Store) ApplySample(b *Batch) error {
 	if b.err != nil {
 		return b.err
 	}
+	if err := s.checkBatch(b); err != nil {
+		return err
+	}
 	if !s.enter() {
 		return ErrClosed
 	}

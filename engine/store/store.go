@@ -84,8 +84,8 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// Store is vigilo's on-disk state: one Pebble database. All methods are safe
-// for concurrent use.
+// Store is vigilo's on-disk state: one Pebble database, or one key space of
+// one (Space). All methods are safe for concurrent use.
 type Store struct {
 	opts Options
 	db   *pebble.DB
@@ -104,9 +104,23 @@ type Store struct {
 
 	batches sync.Pool // *Batch
 	flipSeq atomic.Uint32
-	// lastSync is when the WAL was last synced (unix nanoseconds), by the
-	// committer or by a flush of samples.
-	lastSync atomic.Int64
+	// lastSync is when the WAL was last synced (unix nanoseconds), by a
+	// committer or by a flush of samples. The root and its spaces share it:
+	// they share the WAL, and one's sync covers the others' samples.
+	lastSync *atomic.Int64
+
+	// Key spaces (space.go). A space has root (the store it was opened
+	// from), its id, and pfx, the byte every key of its own starts with;
+	// spaceLo and spaceHi are SpaceSpan(spaceID). The root has root nil and
+	// keeps the spaces it opened, for its Close.
+	root             *Store
+	spaceID          int
+	spaced           bool
+	pfx              byte
+	spaceLo, spaceHi []byte
+	spacesMu         sync.Mutex
+	spaces           [MaxSpaces]*Store // open spaces (root)
+	spacesClosed     bool              // the root is closing: no new space
 
 	c  committer
 	sm samples // ApplySample's buffer and its flusher (samples.go)
@@ -162,7 +176,7 @@ func Open(o Options) (*Store, error) {
 		lock.Close()
 		return nil, wrap(fmt.Errorf("build lookup index: %w", err))
 	}
-	s := &Store{opts: o, db: db, lock: lock, drained: make(chan struct{}, 1)}
+	s := &Store{opts: o, db: db, lock: lock, drained: make(chan struct{}, 1), lastSync: new(atomic.Int64)}
 	s.c.start(s)
 	s.startSamples()
 	return s, nil
@@ -203,7 +217,9 @@ func checkFormat(db *pebble.DB) error {
 
 // Close stops the committer after it has committed everything queued, applies
 // and syncs the samples still buffered, then closes Pebble. Methods called
-// after Close return ErrClosed.
+// after Close return ErrClosed. The root store closes its open key spaces
+// first; a space's Close stops only its own committer and samples, and
+// leaves the database to the root.
 //
 // Close waits for reads in progress (an AllChecks scan, say) to finish; it
 // must not be called from a callback of one.
@@ -212,6 +228,12 @@ func (s *Store) Close() error {
 	defer s.closeMu.Unlock()
 	if s.closed {
 		return nil
+	}
+	var spacesErr error
+	if !s.spaced {
+		// While the root still serves them: a space's last samples may be
+		// proposed through a Replicate that applies on the root.
+		spacesErr = s.closeSpaces()
 	}
 	// No new operations; wait for those in progress (commits and samples
 	// among them finish queueing), then let the committer sync what is
@@ -226,6 +248,16 @@ func (s *Store) Close() error {
 	err := s.stopSamples()
 	if err != nil {
 		err = fmt.Errorf("flush samples: %w", err)
+	}
+	if s.spaced {
+		s.root.forgetSpace(s)
+		if err != nil {
+			return fmt.Errorf("close key space %d of store %s: %w", s.spaceID, s.opts.Dir, err)
+		}
+		return nil
+	}
+	if spacesErr != nil {
+		err = errors.Join(spacesErr, err)
 	}
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
@@ -270,6 +302,7 @@ func (s *Store) Stats() Stats {
 
 // Metrics returns Pebble's metrics (nil after Close). Not free: it takes
 // Pebble's locks and allocates; call it at scrape time, not per operation.
+// They are the database's: a key space returns the same figures as its root.
 func (s *Store) Metrics() *pebble.Metrics {
 	if !s.enter() {
 		return nil
@@ -282,6 +315,9 @@ func (s *Store) Metrics() *pebble.Metrics {
 // store that has been running a while is. For benchmarks: after a seeder wrote
 // a million checks seconds earlier, a measured run otherwise spends half its
 // CPU compacting the seed, which a node at steady state does not.
+//
+// The root compacts the whole database, its spaces included; a space its own
+// span.
 func (s *Store) Compact() error {
 	if !s.enter() {
 		return ErrClosed
@@ -290,7 +326,11 @@ func (s *Store) Compact() error {
 	if err := s.db.Flush(); err != nil {
 		return fmt.Errorf("compact store %s: flush: %w", s.opts.Dir, err)
 	}
-	if err := s.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true); err != nil {
+	lo, hi := []byte{0}, keysEnd
+	if s.spaced {
+		lo, hi = s.spaceLo, s.spaceHi
+	}
+	if err := s.db.Compact(context.Background(), lo, hi, true); err != nil {
 		return fmt.Errorf("compact store %s: %w", s.opts.Dir, err)
 	}
 	return nil
@@ -316,8 +356,14 @@ func (s *Store) exit() {
 	}
 }
 
-// get returns a copy of the value of key, or ErrNotFound.
+// get calls fn with the value of key (valid only during the call), or
+// returns ErrNotFound. In a space the key gets its prefix here.
 func (s *Store) get(key []byte, fn func(v []byte) error) error {
+	if s.spaced {
+		// One allocation: the root's callers build their keys in arrays
+		// that escape to the heap through Pebble's Get all the same.
+		key = s.spaceKey(make([]byte, 0, 1+len(key)), key)
+	}
 	v, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return ErrNotFound
@@ -335,11 +381,6 @@ func (s *Store) has(key []byte) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
-}
-
-// prefixIter opens an iterator over [lo, hi).
-func (s *Store) iter(lo, hi []byte) (*pebble.Iterator, error) {
-	return s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 }
 
 func cloneBytes(b []byte) []byte { return bytes.Clone(b) }

@@ -23,7 +23,9 @@ type View struct {
 	snap *pebble.Snapshot
 }
 
-// View takes a view of everything committed so far.
+// View takes a view of everything committed so far. A key space's view
+// sees (and WriteState writes) the space's keys only, without their prefix;
+// the root's sees the whole database, spaces included, keys as stored.
 func (s *Store) View() (*View, error) {
 	if !s.enter() {
 		return nil, ErrClosed
@@ -76,7 +78,10 @@ func stateSpans(lo, hi []byte) [][2][]byte {
 }
 
 // WriteState writes the view's state keys in [lo, hi) (nil hi: to the end)
-// to w as a state stream, for ReadState on another node.
+// to w as a state stream, for ReadState on another node. On the root,
+// [lo, hi) = SpaceSpan(id) is exactly key space id, keys prefixed; on a
+// space the bounds and the keys written are the space's own, unprefixed, and
+// nil hi is the end of the space.
 func (v *View) WriteState(w io.Writer, lo, hi []byte) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	crc := crc32.New(crc32c)
@@ -84,12 +89,16 @@ func (v *View) WriteState(w io.Writer, lo, hi []byte) error {
 	var n uint64
 	var rec []byte
 	for _, sp := range stateSpans(lo, hi) {
-		it, err := v.snap.NewIter(&pebble.IterOptions{LowerBound: sp[0], UpperBound: sp[1]})
+		plo, phi := v.s.bounds(sp[0], sp[1])
+		it, err := v.snap.NewIter(&pebble.IterOptions{LowerBound: plo, UpperBound: phi})
 		if err != nil {
 			return fmt.Errorf("write state: %w", err)
 		}
 		for ok := it.First(); ok; ok = it.Next() {
 			k := it.Key()
+			if v.s.spaced {
+				k = k[1:] // the bounds keep the iterator in the space
+			}
 			val, err := it.ValueAndErr()
 			if err != nil {
 				it.Close()
@@ -125,15 +134,25 @@ func (v *View) WriteState(w io.Writer, lo, hi []byte) error {
 // ReadState replaces the state keys in [lo, hi) (nil hi: to the end) by
 // those of the state stream r, in b: range deletions of the span, then
 // every key read. On error b holds part of the stream and must be
-// discarded; only a stream read to its verified end leaves it whole.
+// discarded; only a stream read to its verified end leaves it whole. As
+// with WriteState, a root batch given SpaceSpan(id) replaces key space id,
+// and a space's batch takes a space's stream, unprefixed.
 func (b *Batch) ReadState(r io.Reader, lo, hi []byte) error {
 	spans := stateSpans(lo, hi)
-	for _, sp := range spans {
-		end := sp[1]
-		if end == nil {
-			end = []byte{0xff} // every key starts with an ASCII prefix
+	for i, sp := range spans {
+		if sp[1] != nil {
+			continue
 		}
-		b.delRange(sp[0], end)
+		if b.spaced {
+			// A space's keys are root-like, below the first space
+			// prefix (delRange and set add the space's own in front).
+			spans[i][1] = []byte{spaceBase}
+		} else {
+			spans[i][1] = keysEnd // the whole database, key spaces included
+		}
+	}
+	for _, sp := range spans {
+		b.delRange(sp[0], sp[1])
 	}
 	crc := crc32.New(crc32c)
 	br := &crcReader{r: bufio.NewReaderSize(r, 256<<10), crc: crc}
@@ -229,9 +248,14 @@ func (c *crcReader) ReadByte() (byte, error) {
 }
 
 // Append adds other's writes to b, after its own; other is left as it was.
+// Keys go as they are: a root batch takes a space's batch, which writes into
+// that space, but a space's batch takes only batches of the same space.
 func (b *Batch) Append(other *Batch) error {
 	if other.err != nil {
 		return other.err
+	}
+	if b.spaced && (!other.spaced || other.pfx != b.pfx) {
+		return fmt.Errorf("append batch: a batch of another key space than %d", b.s.spaceID)
 	}
 	if err := b.pb.Apply(other.pb, nil); err != nil {
 		return fmt.Errorf("append batch: %w", err)
