@@ -81,6 +81,15 @@ func (n *Node) balanceOnce() {
 // an election timeout, they are served here again.
 func (n *Node) handOver(shard uint32, to uint64) error {
 	h := n.hosts[shard]
+	// Asked first: draining for a target raft then refuses (a dead member,
+	// a joiner still catching up) would hold requests back for nothing.
+	if err := n.raftCall(func(done raftlog.DoneFunc) { n.raft.TransferReady(shard, to, done) }); err != nil {
+		return err
+	}
+	if !h.handing.CompareAndSwap(false, true) {
+		return errors.New("cluster: a handover of this shard is under way")
+	}
+	defer h.handing.Store(false)
 	h.draining.Store(true)
 	defer h.draining.Store(false)
 	for t0 := time.Now(); h.active.Load() > 0; {
@@ -89,21 +98,33 @@ func (n *Node) handOver(shard uint32, to uint64) error {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	if err := n.raftCall(func(done raftlog.DoneFunc) { n.raft.TransferLeader(shard, to, done) }); err != nil {
+		return err
+	}
+	limit := time.Now().Add(time.Duration(max(n.o.ElectionTicks, raftlog.DefaultElectionTicks)) * n.o.Tick)
+	// HoldingTerm, not Leader: it is cleared once this node has stepped
+	// down, so watch cannot start the engine again after it is stopped.
+	for n.raft.HoldingTerm(shard) != 0 && time.Now().Before(limit) {
+		time.Sleep(n.o.Tick / 10)
+	}
+	if n.raft.HoldingTerm(shard) == 0 {
+		// Moved: the engine goes now, while requests are still held back,
+		// not at watch's next look, in which they would reach it and fail.
+		n.stopEngine(h)
+	}
+	return nil
+}
+
+// raftCall makes one raftlog request and waits for its answer.
+func (n *Node) raftCall(call func(raftlog.DoneFunc)) error {
 	done := make(chan error, 1)
-	n.raft.TransferLeader(shard, to, func(_ uint64, err error) { done <- err })
+	call(func(_ uint64, err error) { done <- err })
 	select {
 	case err := <-done:
-		if err != nil {
-			return err
-		}
+		return err
 	case <-n.stop:
 		return errNotHolding
 	}
-	limit := time.Now().Add(time.Duration(max(n.o.ElectionTicks, raftlog.DefaultElectionTicks)) * n.o.Tick)
-	for n.raft.Leader(shard) == n.o.ID && time.Now().Before(limit) {
-		time.Sleep(n.o.Tick / 10)
-	}
-	return nil
 }
 
 // handOverDrain bounds how long a handover waits for requests in the

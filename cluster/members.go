@@ -120,6 +120,11 @@ func (n *Node) serveMembers(ctx *fasthttp.RequestCtx) {
 				return
 			}
 		}
+		// On the shard's leader, whose directory is the freshest: a lagging
+		// follower would answer from an old one.
+		if !n.notLeader(ctx, shard) {
+			return
+		}
 		if _, ok := n.peer(m.ID); ok && shard == 0 {
 			writeError(ctx, fasthttp.StatusConflict, fmt.Sprintf("node %d is a member already", m.ID))
 			return
@@ -138,14 +143,18 @@ func (n *Node) serveMembers(ctx *fasthttp.RequestCtx) {
 			writeError(ctx, fasthttp.StatusBadRequest, "the path must end in a node id")
 			return
 		}
+		whole := len(ctx.QueryArgs().Peek("shard")) == 0
+		if !whole && !n.notLeader(ctx, shard) {
+			return
+		}
 		// Only shard 0's membership is the directory: another shard may
 		// still have a node the directory lost (a removal cut short), and
 		// removing one it does not have is no change.
-		if _, ok := n.peer(id); !ok && shard == 0 {
+		if _, ok := n.peer(id); !ok && (whole || shard == 0) {
 			writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("node %d is not a member", id))
 			return
 		}
-		if len(ctx.QueryArgs().Peek("shard")) == 0 {
+		if whole {
 			n.serveRemove(ctx, id)
 			return
 		}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -173,6 +174,8 @@ type shardHost struct {
 	// in the engine (active) to finish (handOver).
 	draining atomic.Bool
 	active   atomic.Int64
+	// handing is set while a handover of the shard runs: one at a time.
+	handing atomic.Bool
 }
 
 // serve has the engine answer, unless a handover is draining it; false
@@ -426,6 +429,9 @@ func (n *Node) serveRaft(ctx *fasthttp.RequestCtx) {
 // think the other leads cannot bounce it between them.
 const forwardedHeader = "X-Vigilo-Forwarded-By"
 
+// maxHops is how many times a request may be forwarded.
+const maxHops = 2
+
 // forwardTimeout bounds one forwarded request.
 const forwardTimeout = 10 * time.Second
 
@@ -455,7 +461,11 @@ func (n *Node) serveFront(ctx *fasthttp.RequestCtx) {
 // Wait, instead of failing: a client sees a slow answer, not an error.
 func (n *Node) serveShard(ctx *fasthttp.RequestCtx, shard uint32) {
 	h := n.hosts[shard]
-	forwarded := len(ctx.Request.Header.Peek(forwardedHeader)) > 0
+	// A request forwarded once may go once more: it reached a node that
+	// was handing the shard over and knows its new leader. No further, so
+	// that nodes with stale views cannot pass it around.
+	by := ctx.Request.Header.Peek(forwardedHeader)
+	forwarded := len(by) > 0 && bytes.Count(by, []byte(",")) >= maxHops-1
 	deadline := time.Now().Add(n.o.Wait)
 	for {
 		if h.serve(ctx) {
@@ -497,7 +507,11 @@ func (n *Node) forward(ctx *fasthttp.RequestCtx, addr string, shard uint32) bool
 	}
 	n.proxyMu.Unlock()
 	req := &ctx.Request
-	req.Header.Set(forwardedHeader, strconv.FormatUint(n.o.ID, 10))
+	if by := req.Header.Peek(forwardedHeader); len(by) > 0 {
+		req.Header.Set(forwardedHeader, string(by)+","+strconv.FormatUint(n.o.ID, 10))
+	} else {
+		req.Header.Set(forwardedHeader, strconv.FormatUint(n.o.ID, 10))
+	}
 	req.Header.Set(shardHeader, strconv.FormatUint(uint64(shard), 10))
 	// The ping log records the client's address, not this node's.
 	if len(req.Header.Peek("X-Forwarded-For")) == 0 {

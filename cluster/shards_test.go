@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -187,5 +188,71 @@ func TestRefusesAnotherShardCount(t *testing.T) {
 		if !strings.Contains(err.Error(), "another number of shards") {
 			t.Fatalf("error %q does not say why", err)
 		}
+	}
+}
+
+// A handover fails no request: pings to a shard go on through every node
+// while its leadership is handed around.
+func TestHandOverFailsNoPing(t *testing.T) {
+	nodes := startNodes(t, 3, 3)
+	waitBalanced(t, nodes)
+	ds := ShardOf(engine.DefaultProjectID[:], 3)
+	api := func(i int) string { return "http://" + nodes[i%3].o.Peers[nodes[i%3].o.ID].API }
+	code, c := call(t, "POST", api(0)+"/api/v3/checks/", "operator-key", map[string]any{"name": "h", "timeout": 60, "grace": 60})
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, c)
+	}
+	id := c["uuid"].(string)
+	stop := make(chan struct{})
+	failed := make(chan string, 1000)
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := http.Get(api(w+k) + "/ping/" + id)
+				if err != nil {
+					failed <- err.Error()
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed <- resp.Status
+				}
+			}
+		}()
+	}
+	moved := 0
+	for range 6 {
+		var lead *Node
+		for _, n := range nodes {
+			if n.raft.Holds(ds) {
+				lead = n
+			}
+		}
+		if lead == nil {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		to := lead.o.ID%3 + 1
+		if err := lead.handOver(ds, to); err == nil {
+			moved++
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	close(failed)
+	for f := range failed {
+		t.Errorf("a ping failed during the handovers: %s", f)
+	}
+	if moved == 0 {
+		t.Fatal("no handover was made")
 	}
 }

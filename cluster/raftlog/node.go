@@ -62,6 +62,9 @@ type proposal struct {
 	// transfer, when set, a leadership transfer to that node.
 	cc       *pb.ConfChangeV2
 	transfer uint64
+	// probe, with transfer, only asks whether that node could take the
+	// leadership now (TransferReady).
+	probe bool
 	// read, when set, makes this a leadership confirmation (ReadIndex).
 	read bool
 }
@@ -474,7 +477,9 @@ func (n *Node) queue(p proposal) {
 			p.done(0, ErrNotCaughtUp)
 			return
 		}
-		s.rn.TransferLeader(p.transfer)
+		if !p.probe {
+			s.rn.TransferLeader(p.transfer)
+		}
 		p.done(0, nil)
 	case p.cc != nil:
 		n.proposeConfChange(s, p)
@@ -538,6 +543,14 @@ const transferLag = 1000
 // not whether it succeeded: watch Leader.
 func (n *Node) TransferLeader(shard uint32, to uint64, done DoneFunc) {
 	n.enqueue(proposal{shard: shard, transfer: to, done: done})
+}
+
+// TransferReady learns whether TransferLeader(shard, to) would be taken
+// now (nil) or refused (ErrNotLeader, ErrNotCaughtUp), without asking for
+// it: a caller that must prepare for a handover (drain its requests) asks
+// first.
+func (n *Node) TransferReady(shard uint32, to uint64, done DoneFunc) {
+	n.enqueue(proposal{shard: shard, transfer: to, probe: true, done: done})
 }
 
 // ConfirmLeader learns whether this node still leads the shard: done gets
