@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
-	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -28,9 +27,13 @@ import (
 // (engine.Options.Owns), so a node tells a request's shard from the
 // request itself.
 func ShardOf(b []byte, shards int) uint32 {
-	h := fnv.New64a()
-	_, _ = h.Write(b)
-	return uint32(h.Sum64() % uint64(shards))
+	// hash/fnv's, written out: its hasher escapes to the heap, and this
+	// runs on every ping.
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return uint32(h % uint64(shards))
 }
 
 // keyShards remembers where keys that do not hash to their project's

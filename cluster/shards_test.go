@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"strings"
@@ -254,5 +255,19 @@ func TestHandOverFailsNoPing(t *testing.T) {
 	}
 	if moved == 0 {
 		t.Fatal("no handover was made")
+	}
+}
+
+// ShardOf is FNV-1a: every node, of every version, must place alike.
+func TestShardOfIsFNV1a(t *testing.T) {
+	for _, b := range [][]byte{nil, []byte("k"), engine.DefaultProjectID[:]} {
+		h := fnv.New64a()
+		h.Write(b)
+		if got, want := ShardOf(b, 12), uint32(h.Sum64()%12); got != want {
+			t.Fatalf("ShardOf(%x) = %d, want %d", b, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { ShardOf(engine.DefaultProjectID[:], 12) }); n != 0 {
+		t.Fatalf("ShardOf allocates %v times", n)
 	}
 }
