@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -144,8 +143,8 @@ type Node struct {
 	// runs before Serve has taken its listener does not stop it.
 	lns []net.Listener
 
-	proxyMu sync.Mutex
-	proxies map[string]*fasthttp.HostClient
+	// fwd carries requests for shards led elsewhere to their leaders.
+	fwd *forwarder
 	// snapClient fetches snapshots' states from leaders.
 	snapClient *http.Client
 	// bearer is the Authorization value of Options.Secret.
@@ -227,11 +226,12 @@ func Open(o Options) (*Node, error) {
 		o.Logger = slog.Default()
 	}
 	n := &Node{o: o, log: o.Logger.With("node", o.ID), reg: prometheus.NewRegistry(),
-		proxies: map[string]*fasthttp.HostClient{}, stop: make(chan struct{}), peers: map[uint64]Peer{},
+		stop: make(chan struct{}), peers: map[uint64]Peer{},
 		snapClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}}}
 	if o.Secret != "" {
 		n.bearer = []byte("Bearer " + o.Secret)
 	}
+	n.fwd = newForwarder(n.bearer)
 	n.m = metrics{
 		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigilo_cluster_forwarded_requests_total", Help: "Requests this node forwarded to the leader.",
@@ -411,6 +411,9 @@ func (n *Node) serveRaft(ctx *fasthttp.RequestCtx) {
 	case path == SnapshotPath:
 		n.serveSnapshot(ctx)
 		return
+	case path == ForwardPath:
+		n.fwd.serveForward(ctx, n.serveFront)
+		return
 	case path != RaftPath || !ctx.IsPost():
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
@@ -464,8 +467,8 @@ func (n *Node) serveShard(ctx *fasthttp.RequestCtx, shard uint32) {
 	// A request forwarded once may go once more: it reached a node that
 	// was handing the shard over and knows its new leader. No further, so
 	// that nodes with stale views cannot pass it around.
-	by := ctx.Request.Header.Peek(forwardedHeader)
-	forwarded := len(by) > 0 && bytes.Count(by, []byte(",")) >= maxHops-1
+	by := string(ctx.Request.Header.Peek(forwardedHeader)) // kept: forward rewrites it
+	forwarded := len(by) > 0 && strings.Count(by, ",") >= maxHops-1
 	deadline := time.Now().Add(n.o.Wait)
 	for {
 		if h.serve(ctx) {
@@ -473,11 +476,11 @@ func (n *Node) serveShard(ctx *fasthttp.RequestCtx, shard uint32) {
 		}
 		lead := n.raft.Leader(shard)
 		if lead != 0 && lead != n.o.ID && !forwarded {
-			if p, ok := n.peer(lead); ok && n.forward(ctx, p.API, shard) {
+			if p, ok := n.peer(lead); ok && n.forward(ctx, p.Raft, shard, by) {
 				return
 			}
-			// The leader was not reached at all (a dial error), so the
-			// request was not seen there: safe to send again.
+			// The leader did not see the request, or it may see it
+			// twice (forward): send it again.
 		}
 		if time.Now().After(deadline) {
 			ctx.Response.Reset()
@@ -494,46 +497,6 @@ func (n *Node) serveShard(ctx *fasthttp.RequestCtx, shard uint32) {
 		case <-time.After(n.o.Tick / 4):
 		}
 	}
-}
-
-// forward sends the request to the leader at addr; false when it could not
-// connect, so nothing reached it.
-func (n *Node) forward(ctx *fasthttp.RequestCtx, addr string, shard uint32) bool {
-	n.proxyMu.Lock()
-	c := n.proxies[addr]
-	if c == nil {
-		c = &fasthttp.HostClient{Addr: addr, MaxConns: 512, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
-		n.proxies[addr] = c
-	}
-	n.proxyMu.Unlock()
-	req := &ctx.Request
-	if by := req.Header.Peek(forwardedHeader); len(by) > 0 {
-		req.Header.Set(forwardedHeader, string(by)+","+strconv.FormatUint(n.o.ID, 10))
-	} else {
-		req.Header.Set(forwardedHeader, strconv.FormatUint(n.o.ID, 10))
-	}
-	req.Header.Set(shardHeader, strconv.FormatUint(uint64(shard), 10))
-	// The ping log records the client's address, not this node's.
-	if len(req.Header.Peek("X-Forwarded-For")) == 0 {
-		req.Header.Set("X-Forwarded-For", ctx.RemoteIP().String())
-	}
-	// Bounded: a leader that stopped answering (paused, or cut off after
-	// the connection was made) must not hold the request past what the
-	// client would wait for.
-	if err := c.DoTimeout(req, &ctx.Response, forwardTimeout); err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" || errors.Is(err, fasthttp.ErrDialTimeout) {
-			return false
-		}
-		ctx.Response.Reset()
-		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		ctx.Response.Header.Set("Retry-After", "1")
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"error": "the cluster leader did not answer, retry"}`)
-		return true
-	}
-	n.m.forwarded.Inc()
-	return true
 }
 
 // Health is what /healthz says about the node.
@@ -687,6 +650,7 @@ func (n *Node) Close() error {
 	for _, ln := range n.lns {
 		_ = ln.Close()
 	}
+	n.fwd.close()
 	n.wg.Wait()
 	for _, h := range n.hosts {
 		n.stopEngine(h)

@@ -1,0 +1,475 @@
+package cluster
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// ForwardPath is where a node takes the API requests its peers forward to
+// it, on its cluster listener. The first request upgrades the connection;
+// from then on it carries many requests at once, each one a frame, the
+// answers coming back in whatever order they are done. Forwarding each
+// request as its own HTTP exchange cost two reads and two writes on each
+// side per ping, more than the rest of the ping's path on a node; frames
+// that queue while a write is in progress leave together in the next one.
+const ForwardPath = "/cluster/v1/forward"
+
+// forwardUpgrade names the framed protocol in the Upgrade headers.
+const forwardUpgrade = "vigilo-forward/1"
+
+// maxFrame bounds one forwarded request or answer: the front listener
+// takes bodies up to 4 MiB, and answers (a project's list of checks) may
+// be larger.
+const maxFrame = 128 << 20
+
+// frameHeader is a frame's length (of what follows it) and its request id.
+const frameHeader = 4 + 8
+
+// errForwardGone says a forwarding connection broke with the request on it.
+var errForwardGone = errors.New("the forwarding connection to the leader broke")
+
+// forwarder keeps one framed connection to each peer that requests were
+// forwarded to, dialled when first needed and again after it breaks.
+type forwarder struct {
+	bearer []byte
+	mu     sync.Mutex
+	conns  map[string]*fwdConn // by the peer's cluster address
+	// served are the connections peers opened to this node.
+	served map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newForwarder(bearer []byte) *forwarder {
+	return &forwarder{bearer: bearer, conns: map[string]*fwdConn{}, served: map[net.Conn]struct{}{}}
+}
+
+// fwdConn is one framed connection, either end: out is what its writer
+// sends, pending the requests (client end) waiting for their answers.
+type fwdConn struct {
+	c    net.Conn
+	out  chan *outFrame
+	dead chan struct{}
+	once sync.Once
+
+	mu      sync.Mutex
+	nextID  uint64
+	pending map[uint64]chan []byte
+}
+
+func newFwdConn(c net.Conn) *fwdConn {
+	return &fwdConn{c: c, out: make(chan *outFrame, 1024), dead: make(chan struct{}), pending: map[uint64]chan []byte{}}
+}
+
+// outFrame is a frame queued for the writer; taken is set when the writer
+// began writing it, so that a frame left in the queue of a broken
+// connection is known not to have reached the peer.
+type outFrame struct {
+	b     []byte
+	taken atomic.Bool
+}
+
+// fail closes the connection and wakes every request waiting on it.
+func (fc *fwdConn) fail() {
+	fc.once.Do(func() {
+		close(fc.dead)
+		_ = fc.c.Close()
+	})
+}
+
+// writeLoop sends the queued frames, flushing only when none is left
+// queued, so that the frames of concurrent requests share a write.
+func (fc *fwdConn) writeLoop() {
+	defer fc.fail()
+	bw := bufio.NewWriterSize(fc.c, 64<<10)
+	for {
+		select {
+		case <-fc.dead:
+			return
+		case f := <-fc.out:
+			f.taken.Store(true)
+			if _, err := bw.Write(f.b); err != nil {
+				return
+			}
+			for more := true; more; {
+				select {
+				case f := <-fc.out:
+					f.taken.Store(true)
+					if _, err := bw.Write(f.b); err != nil {
+						return
+					}
+				default:
+					more = false
+				}
+			}
+			if err := bw.Flush(); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// send queues a frame; false if the connection is gone.
+func (fc *fwdConn) send(f *outFrame) bool {
+	select {
+	case fc.out <- f:
+		return true
+	case <-fc.dead:
+		return false
+	}
+}
+
+// readFrame reads one frame: its id and payload.
+func readFrame(br *bufio.Reader) (uint64, []byte, error) {
+	var h [frameHeader]byte
+	if _, err := io.ReadFull(br, h[:]); err != nil {
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(h[:4])
+	if n > maxFrame {
+		return 0, nil, fmt.Errorf("forwarded frame of %d bytes, over %d", n, maxFrame)
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(br, p); err != nil {
+		return 0, nil, err
+	}
+	return binary.BigEndian.Uint64(h[4:]), p, nil
+}
+
+// frame is a frame for id whose payload write appends.
+func frame(id uint64, write func(w *bufio.Writer) error) ([]byte, error) {
+	var b bytes.Buffer
+	b.Write(make([]byte, frameHeader))
+	bw := bufioWriters.Get().(*bufio.Writer)
+	bw.Reset(&b)
+	err := write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	bw.Reset(nil)
+	bufioWriters.Put(bw)
+	if err != nil {
+		return nil, err
+	}
+	f := b.Bytes()
+	if len(f)-frameHeader > maxFrame {
+		return nil, fmt.Errorf("forwarded frame of %d bytes, over %d", len(f)-frameHeader, maxFrame)
+	}
+	binary.BigEndian.PutUint32(f[:4], uint32(len(f)-frameHeader))
+	binary.BigEndian.PutUint64(f[4:frameHeader], id)
+	return f, nil
+}
+
+var (
+	bufioWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
+	bufioReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+)
+
+// parse reads one HTTP message (a request or an answer) from p.
+func parse(p []byte, read func(br *bufio.Reader) error) error {
+	br := bufioReaders.Get().(*bufio.Reader)
+	br.Reset(bytes.NewReader(p))
+	err := read(br)
+	br.Reset(nil)
+	bufioReaders.Put(br)
+	return err
+}
+
+// conn is the framed connection to addr, dialled if there is none: an
+// error means nothing was sent.
+func (f *forwarder) conn(addr string) (*fwdConn, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, net.ErrClosed
+	}
+	if fc := f.conns[addr]; fc != nil {
+		select {
+		case <-fc.dead:
+		default:
+			return fc, nil
+		}
+	}
+	// Under the lock: concurrent requests to a peer wait for one dial
+	// instead of each opening a connection.
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	br, err := f.upgrade(c)
+	if err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("open forwarding to %s: %w", addr, err)
+	}
+	fc := newFwdConn(c)
+	f.conns[addr] = fc
+	f.wg.Add(2)
+	go func() {
+		defer f.wg.Done()
+		fc.writeLoop()
+	}()
+	go func() {
+		defer f.wg.Done()
+		fc.readAnswers(br)
+	}()
+	return fc, nil
+}
+
+// upgrade asks the peer to take framed requests on c.
+func (f *forwarder) upgrade(c net.Conn) (*bufio.Reader, error) {
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	req := "POST " + ForwardPath + " HTTP/1.1\r\nHost: vigilo\r\nConnection: Upgrade\r\nUpgrade: " + forwardUpgrade + "\r\nContent-Length: 0\r\n"
+	if len(f.bearer) > 0 {
+		req += "Authorization: " + string(f.bearer) + "\r\n"
+	}
+	if _, err := io.WriteString(c, req+"\r\n"); err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(c, 64<<10)
+	var h fasthttp.ResponseHeader
+	if err := h.Read(br); err != nil {
+		return nil, err
+	}
+	if h.StatusCode() != fasthttp.StatusSwitchingProtocols {
+		return nil, fmt.Errorf("answered %d", h.StatusCode())
+	}
+	_ = c.SetDeadline(time.Time{})
+	return br, nil
+}
+
+// readAnswers hands each answer to the request waiting for it.
+func (fc *fwdConn) readAnswers(br *bufio.Reader) {
+	defer func() {
+		fc.fail()
+		fc.mu.Lock()
+		for id, ch := range fc.pending {
+			close(ch)
+			delete(fc.pending, id)
+		}
+		fc.mu.Unlock()
+	}()
+	for {
+		id, p, err := readFrame(br)
+		if err != nil {
+			return
+		}
+		fc.mu.Lock()
+		ch := fc.pending[id]
+		delete(fc.pending, id)
+		fc.mu.Unlock()
+		if ch != nil {
+			ch <- p
+		}
+	}
+}
+
+// roundTrip sends req on fc and waits up to timeout for its answer, which
+// it reads into resp. sent says whether the request may have reached the
+// peer.
+func (fc *fwdConn) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration, stop <-chan struct{}) (sent bool, err error) {
+	ch := make(chan []byte, 1)
+	fc.mu.Lock()
+	select {
+	case <-fc.dead:
+		fc.mu.Unlock()
+		return false, errForwardGone
+	default:
+	}
+	fc.nextID++
+	id := fc.nextID
+	fc.pending[id] = ch
+	fc.mu.Unlock()
+	forget := func() {
+		fc.mu.Lock()
+		delete(fc.pending, id)
+		fc.mu.Unlock()
+	}
+	b, err := frame(id, req.Write)
+	if err != nil {
+		forget()
+		return false, err
+	}
+	f := &outFrame{b: b}
+	if !fc.send(f) {
+		forget()
+		return false, errForwardGone
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case p, ok := <-ch:
+		if !ok {
+			return f.taken.Load(), errForwardGone
+		}
+		resp.Reset()
+		resp.SkipBody = req.Header.IsHead()
+		if err := parse(p, resp.Read); err != nil {
+			return true, fmt.Errorf("read the leader's answer: %w", err)
+		}
+		return true, nil
+	case <-t.C:
+		forget()
+		return true, fmt.Errorf("the leader did not answer in %v", timeout)
+	case <-stop:
+		forget()
+		return true, net.ErrClosed
+	}
+}
+
+// serveForward upgrades a peer's connection to framed requests, each
+// answered by handle as if it had come to this node's API listener.
+func (f *forwarder) serveForward(ctx *fasthttp.RequestCtx, handle fasthttp.RequestHandler) {
+	if !ctx.IsPost() || !bytes.EqualFold(ctx.Request.Header.Peek(fasthttp.HeaderUpgrade), []byte(forwardUpgrade)) {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		ctx.SetBodyString("this path takes a connection upgraded to " + forwardUpgrade + "\n")
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusSwitchingProtocols)
+	ctx.Response.Header.Set(fasthttp.HeaderConnection, "Upgrade")
+	ctx.Response.Header.Set(fasthttp.HeaderUpgrade, forwardUpgrade)
+	ctx.Hijack(func(c net.Conn) {
+		// fasthttp's wrapper reads what its server buffered, but does not
+		// close on Close: the socket under it does.
+		sock := c
+		if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
+			sock = u.UnsafeConn()
+		}
+		f.mu.Lock()
+		if f.closed {
+			f.mu.Unlock()
+			return
+		}
+		f.served[sock] = struct{}{}
+		f.wg.Add(1)
+		f.mu.Unlock()
+		defer func() {
+			f.mu.Lock()
+			delete(f.served, sock)
+			f.mu.Unlock()
+			f.wg.Done()
+		}()
+		f.serveFrames(c, sock, handle)
+	})
+}
+
+// serveFrames runs each request read from c in its own goroutine (a ping
+// waits for its quorum) and sends back the answers as they come.
+func (f *forwarder) serveFrames(c, sock net.Conn, handle fasthttp.RequestHandler) {
+	_ = sock.SetDeadline(time.Time{})
+	fc := newFwdConn(sock)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer fc.fail()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		fc.writeLoop()
+	}()
+	br := bufio.NewReaderSize(c, 64<<10)
+	remote := sock.RemoteAddr()
+	for {
+		id, p, err := readFrame(br)
+		if err != nil {
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := answer(id, p, remote, handle)
+			if err != nil {
+				fc.fail() // the peer sent what is not a request: drop it
+				return
+			}
+			fc.send(&outFrame{b: a})
+		}()
+	}
+}
+
+// answer has handle answer the request in p, and frames the answer.
+func answer(id uint64, p []byte, remote net.Addr, handle fasthttp.RequestHandler) ([]byte, error) {
+	var ctx fasthttp.RequestCtx
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	if err := parse(p, req.Read); err != nil {
+		return nil, fmt.Errorf("read a forwarded request: %w", err)
+	}
+	ctx.Init(req, remote, nil)
+	handle(&ctx)
+	ctx.Response.SkipBody = ctx.IsHead()
+	return frame(id, ctx.Response.Write)
+}
+
+// close closes every framed connection, both ends, and waits for their
+// goroutines.
+func (f *forwarder) close() {
+	f.mu.Lock()
+	f.closed = true
+	for _, fc := range f.conns {
+		fc.fail()
+	}
+	for c := range f.served {
+		_ = c.Close()
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+}
+
+// forward sends the request to the leader whose cluster listener is addr;
+// false when it may be sent again. by is the forwarded-by header it came
+// with.
+func (n *Node) forward(ctx *fasthttp.RequestCtx, addr string, shard uint32, by string) bool {
+	req := &ctx.Request
+	if by != "" {
+		req.Header.Set(forwardedHeader, by+","+strconv.FormatUint(n.o.ID, 10))
+	} else {
+		req.Header.Set(forwardedHeader, strconv.FormatUint(n.o.ID, 10))
+	}
+	req.Header.Set(shardHeader, strconv.FormatUint(uint64(shard), 10))
+	// The ping log records the client's address, not this node's.
+	if len(req.Header.Peek("X-Forwarded-For")) == 0 {
+		req.Header.Set("X-Forwarded-For", ctx.RemoteIP().String())
+	}
+	fc, err := n.fwd.conn(addr)
+	if err != nil {
+		return false
+	}
+	// Bounded: a leader that stopped answering (paused, or cut off after
+	// the connection was made) must not hold the request past what the
+	// client would wait for.
+	sent, err := fc.roundTrip(req, &ctx.Response, forwardTimeout, n.stop)
+	if err != nil {
+		// A request that never left may go again, and so may one that
+		// HTTP calls idempotent, lost with a leader that died: a ping
+		// by GET is then logged twice at worst, where an error would
+		// have its client send it again anyway.
+		if !sent || errors.Is(err, errForwardGone) && idempotent(req) {
+			return false
+		}
+		n.log.Debug("forwarded request failed", "to", addr, "err", err)
+		ctx.Response.Reset()
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.Response.Header.Set("Retry-After", "1")
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"error": "the cluster leader did not answer, retry"}`)
+		return true
+	}
+	n.m.forwarded.Inc()
+	return true
+}
+
+// idempotent says whether HTTP lets req be sent twice (the methods
+// fasthttp's client retries).
+func idempotent(req *fasthttp.Request) bool {
+	return req.Header.IsGet() || req.Header.IsHead() || req.Header.IsPut()
+}
