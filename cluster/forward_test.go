@@ -1,0 +1,281 @@
+package cluster
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/valyala/fasthttp"
+
+	"github.com/vigilo/vigilo/engine"
+)
+
+// leaderAndFollower is the leader of the cluster's one shard and a node
+// that is not.
+func leaderAndFollower(t *testing.T, nodes []*Node) (lead, follow *Node) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, n := range nodes {
+			if h := n.Health(); len(h.Led) == 1 {
+				lead = n
+			}
+		}
+		if lead != nil {
+			for _, n := range nodes {
+				if n != lead && n.raft.Leader(0) == lead.o.ID {
+					return lead, n
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no leader with its engine running, known to a follower")
+	return nil, nil
+}
+
+func apiOf(n *Node) string { return "http://" + n.o.Peers[n.o.ID].API }
+
+// A request through a node that does not lead its shard is answered as if
+// the leader had been asked: bodies both ways, HEAD, an answer larger than
+// any buffer on the way, many at once over one connection.
+func TestForwardAnswersAsTheLeader(t *testing.T) {
+	nodes := startNodes(t, 3, 1)
+	lead, follow := leaderAndFollower(t, nodes)
+	front := apiOf(follow)
+
+	code, c := call(t, "POST", front+"/api/v3/checks/", "operator-key", map[string]any{"name": "fwd", "timeout": 60, "grace": 60})
+	if code != 201 {
+		t.Fatalf("create through a follower: %d %v", code, c)
+	}
+	id := c["uuid"].(string)
+
+	resp, err := http.Post(front+"/ping/"+id, "text/plain", strings.NewReader("forwarded body"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("ping with a body through a follower: %s", resp.Status)
+	}
+	req, _ := http.NewRequest("HEAD", front+"/ping/"+id, nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(b) != 0 {
+		t.Fatalf("HEAD ping through a follower: %s, %d body bytes", resp.Status, len(b))
+	}
+	// The body went through to the leader's ping log, and comes back.
+	req, _ = http.NewRequest("GET", front+"/api/v3/checks/"+id+"/pings/1/body", nil)
+	req.Header.Set("X-Api-Key", "operator-key")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "forwarded body" {
+		t.Fatalf("ping body through a follower: %s %q", resp.Status, b)
+	}
+
+	// Many at once: all answered, over one connection per forwarding peer.
+	before := testutil.ToFloat64(follow.m.forwarded)
+	const pings = 300
+	var wg sync.WaitGroup
+	errs := make(chan string, pings)
+	for range pings {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(front + "/ping/" + id)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				errs <- resp.Status
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("a concurrent ping through a follower: %s", e)
+	}
+	if got := testutil.ToFloat64(follow.m.forwarded) - before; got != pings {
+		t.Fatalf("the follower counted %v forwarded requests, want %d", got, pings)
+	}
+	lead.fwd.mu.Lock()
+	served := len(lead.fwd.served)
+	lead.fwd.mu.Unlock()
+	if served != 1 {
+		t.Fatalf("the leader serves %d forwarding connections, want the follower's one", served)
+	}
+
+	// An answer larger than the framing's buffers.
+	for i := range 150 {
+		if code, c := call(t, "POST", apiOf(lead)+"/api/v3/checks/", "operator-key", map[string]any{"name": fmt.Sprintf("bulk-%03d", i), "desc": strings.Repeat("d", 400)}); code != 201 {
+			t.Fatalf("create: %d %v", code, c)
+		}
+	}
+	code, l := call(t, "GET", front+"/api/v3/checks/", "operator-key", nil)
+	if list, _ := l["checks"].([]any); code != 200 || len(list) != 151 {
+		t.Fatalf("list through a follower: %d, %d checks, want 151", code, len(list))
+	}
+}
+
+// A forwarding connection that breaks is dialled again by the next
+// request.
+func TestForwardRedialsABrokenConnection(t *testing.T) {
+	nodes := startNodes(t, 3, 1)
+	lead, follow := leaderAndFollower(t, nodes)
+	code, c := call(t, "POST", apiOf(lead)+"/api/v3/checks/", "operator-key", map[string]any{"name": "r", "timeout": 60, "grace": 60})
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, c)
+	}
+	ping := func() int {
+		resp, err := http.Get(apiOf(follow) + "/ping/" + c["uuid"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for round := range 3 {
+		if code := ping(); code != 200 {
+			t.Fatalf("round %d: ping through the follower: %d", round, code)
+		}
+		lead.fwd.mu.Lock()
+		for sock := range lead.fwd.served {
+			sock.Close()
+		}
+		lead.fwd.mu.Unlock()
+		// The follower learns of it when its reader sees the close.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			follow.fwd.mu.Lock()
+			fc := follow.fwd.conns[lead.o.Peers[lead.o.ID].Raft]
+			follow.fwd.mu.Unlock()
+			select {
+			case <-fc.dead:
+			default:
+				if time.Now().After(deadline) {
+					t.Fatal("the follower did not see its connection close")
+				}
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			break
+		}
+	}
+}
+
+// A request still queued when its connection breaks never reached the
+// peer, and may be sent again whatever its method; one the writer took
+// may have.
+func TestForwardKnowsWhatLeft(t *testing.T) {
+	for _, write := range []bool{false, true} {
+		t.Run(fmt.Sprint("written=", write), func(t *testing.T) {
+			mine, peer := net.Pipe()
+			fc := newFwdConn(mine)
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				fc.readAnswers(bufio.NewReader(mine))
+			}()
+			if write {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					fc.writeLoop()
+				}()
+			}
+			req := fasthttp.AcquireRequest()
+			defer fasthttp.ReleaseRequest(req)
+			req.Header.SetMethod("POST")
+			req.SetRequestURI("http://vigilo/ping/x")
+			req.SetBodyString("body")
+			type result struct {
+				sent bool
+				err  error
+			}
+			done := make(chan result, 1)
+			go func() {
+				var resp fasthttp.Response
+				sent, err := fc.roundTrip(req, &resp, time.Minute, nil)
+				done <- result{sent, err}
+			}()
+			if write {
+				// The peer reads the whole frame, then dies unanswering.
+				if _, _, err := readFrame(bufio.NewReader(peer)); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				for len(fc.out) == 0 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			peer.Close()
+			r := <-done
+			if !errors.Is(r.err, errForwardGone) || r.sent != write {
+				t.Fatalf("roundTrip = %v, %v; want sent=%v and the connection gone", r.sent, r.err, write)
+			}
+		})
+	}
+}
+
+// The forwarding path takes only the cluster's own, upgraded, connections.
+func TestForwardPathRefusesOthers(t *testing.T) {
+	addr := freeAddr(t)
+	n, err := Open(Options{ID: 1, Peers: map[uint64]Peer{1: {Raft: addr, API: freeAddr(t)}}, Shards: 1, Secret: "s3cret",
+		Engine: engine.Options{DataDir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	for _, tc := range []struct {
+		name string
+		f    *forwarder
+		want string
+	}{
+		{"no secret", newForwarder(nil), "answered 401"},
+		{"wrong secret", newForwarder([]byte("Bearer nope")), "answered 401"},
+	} {
+		_, err := tc.f.conn(addr)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+		tc.f.close()
+	}
+	// Not upgraded: a plain POST is told what the path takes.
+	req, _ := http.NewRequest("POST", "http://"+addr+ForwardPath, nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("a POST without the upgrade: %s, want 400", resp.Status)
+	}
+	// With the secret, the connection is taken.
+	f := newForwarder([]byte("Bearer s3cret"))
+	defer f.close()
+	if _, err := f.conn(addr); err != nil {
+		t.Fatalf("with the secret: %v", err)
+	}
+}
