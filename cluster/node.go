@@ -564,7 +564,10 @@ func (n *Node) serveMetrics(ctx *fasthttp.RequestCtx) {
 }
 
 // watch starts a shard's engine once this node holds the shard, and stops
-// it once it does not.
+// it once it does not. The engines of shards won together (a failover
+// hands a dead node's shards out at once) load side by side: each one
+// reads its own checks, and the last deadline to fire again waits for the
+// slowest shard, not for the sum of them.
 func (n *Node) watch() {
 	defer n.wg.Done()
 	t := time.NewTicker(n.o.Tick/2 + time.Millisecond)
@@ -575,12 +578,12 @@ func (n *Node) watch() {
 			return
 		case <-t.C:
 		}
-		held := 0
+		var starts sync.WaitGroup
 		for _, h := range n.hosts {
 			term := n.raft.HoldingTerm(h.id)
 			switch e := h.eng.Load(); {
 			case term != 0 && e == nil:
-				n.startEngine(h, term)
+				starts.Go(func() { n.startEngine(h, term) })
 			case term != h.term && e != nil:
 				// Lost, or lost and won back since the engine was opened:
 				// its memory may predate writes another leader made
@@ -588,6 +591,10 @@ func (n *Node) watch() {
 				n.log.Warn("lost a shard's leadership: stopping its engine", "shard", h.id)
 				n.stopEngine(h)
 			}
+		}
+		starts.Wait()
+		held := 0
+		for _, h := range n.hosts {
 			if h.eng.Load() != nil {
 				held++
 			}
