@@ -56,6 +56,11 @@ type ClusterLevel struct {
 	DurablePingsPerSecond    float64 `json:"durable_pings_per_second"`
 	Latency                  Latency `json:"latency_seconds"`
 	Ratio                    float64 `json:"ratio"`
+	// CPU seconds the single node, and the cluster's nodes together, used
+	// per ping answered over the window (/proc/<pid>/stat): steadier than
+	// the rates on a shared machine, whose other tenants slow both.
+	SingleNodeCPUPerPing float64 `json:"single_node_cpu_seconds_per_ping"`
+	ClusterCPUPerPing    float64 `json:"cluster_cpu_seconds_per_ping"`
 }
 
 // ClusterResult is the cluster scenario's figures: durable pings/s through
@@ -121,7 +126,8 @@ func (x *ClusterResult) rows() [][3]string {
 	for _, l := range x.Levels {
 		rows = append(rows, [3]string{fmt.Sprintf("at %d conns: single / cluster pings/s", l.Conns),
 			fmtCount(l.SingleNodePingsPerSecond) + " / " + fmtCount(l.DurablePingsPerSecond) + fmt.Sprintf(" (%.1f%%)", 100*l.Ratio),
-			"p50 " + fmtSeconds(l.SingleNodeLatency.P50) + " / " + fmtSeconds(l.Latency.P50)})
+			"p50 " + fmtSeconds(l.SingleNodeLatency.P50) + " / " + fmtSeconds(l.Latency.P50) +
+				", CPU/ping " + fmtSeconds(l.SingleNodeCPUPerPing) + " / " + fmtSeconds(l.ClusterCPUPerPing)})
 	}
 	return append(rows, [][3]string{
 		{"single node durable pings/s (best load)", fmtCount(x.SingleNodePingsPerSecond), ""},
@@ -159,11 +165,13 @@ func (r *runner) clusterScenario(tmp string) (Result, error) {
 	}
 	for _, c := range []int{r.o.Conns, min(clusterConnsFactor*r.o.Conns, MaxConns)} {
 		r.progress("cluster: single node on %s: %d conns, %v", addr, c, r.o.Duration)
-		one, err := r.loadJob(loadgenJob{Addr: addr, IDsFile: idsFile, Conns: c, Warmup: r.o.Warmup, Duration: r.o.Duration, Label: "cluster: single node"}, nil)
+		one, err := r.loadJob(loadgenJob{Addr: addr, IDsFile: idsFile, Conns: c, Warmup: r.o.Warmup, Duration: r.o.Duration, Label: "cluster: single node"},
+			procCPUMeter(single.cmd.Process.Pid))
 		if err != nil {
 			return nil, fmt.Errorf("single node: %w", err)
 		}
-		x.Levels = append(x.Levels, ClusterLevel{Conns: c, SingleNodePingsPerSecond: one.pingsPerSecond, SingleNodeLatency: one.latency})
+		x.Levels = append(x.Levels, ClusterLevel{Conns: c, SingleNodePingsPerSecond: one.pingsPerSecond, SingleNodeLatency: one.latency,
+			SingleNodeCPUPerPing: one.cpuPerPing()})
 		if one.pingsPerSecond > x.SingleNodePingsPerSecond {
 			x.SingleNodePingsPerSecond, x.SingleNodeLatency = one.pingsPerSecond, one.latency
 		}
@@ -217,11 +225,12 @@ func (r *runner) clusterScenario(tmp string) (Result, error) {
 	acked := make([]int64, len(ids))
 	for i := range x.Levels {
 		l := &x.Levels[i]
-		steady, err := r.loadJob(loadgenJob{Addrs: addrs, IDsFile: idsFile, Conns: l.Conns, Warmup: r.o.Warmup, Duration: r.o.Duration, Label: "cluster: steady", CountPerCheck: true}, nil)
+		steady, err := r.loadJob(loadgenJob{Addrs: addrs, IDsFile: idsFile, Conns: l.Conns, Warmup: r.o.Warmup, Duration: r.o.Duration, Label: "cluster: steady", CountPerCheck: true},
+			nodesCPU(procs))
 		if err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
-		l.DurablePingsPerSecond, l.Latency = steady.pingsPerSecond, steady.latency
+		l.DurablePingsPerSecond, l.Latency, l.ClusterCPUPerPing = steady.pingsPerSecond, steady.latency, steady.cpuPerPing()
 		if l.SingleNodePingsPerSecond > 0 {
 			l.Ratio = l.DurablePingsPerSecond / l.SingleNodePingsPerSecond
 		}
@@ -583,3 +592,31 @@ func (rc *hookReceiver) waitKeys(ids []string, limit time.Duration) hookKeys {
 }
 
 func (rc *hookReceiver) close() { _ = rc.srv.Close() }
+
+// nodesCPU meters the CPU time of every node process together.
+func nodesCPU(procs map[uint64]*nodeProc) cpuMeter {
+	var meters []cpuMeter
+	for _, p := range procs {
+		meters = append(meters, procCPUMeter(p.cmd.Process.Pid))
+	}
+	return func() (time.Duration, error) {
+		var sum time.Duration
+		for _, m := range meters {
+			d, err := m()
+			if err != nil {
+				return 0, err
+			}
+			sum += d
+		}
+		return sum, nil
+	}
+}
+
+// cpuPerPing is the server CPU seconds per ping answered in the window
+// (0 when it was not metered).
+func (l load) cpuPerPing() float64 {
+	if !l.serverCPUKnown || l.res.Requests == 0 {
+		return 0
+	}
+	return l.serverCPU.Seconds() / float64(l.res.Requests)
+}

@@ -40,19 +40,21 @@ const frameHeader = 4 + 8
 var errForwardGone = errors.New("the forwarding connection to the leader broke")
 
 // forwarder keeps one framed connection to each peer that requests were
-// forwarded to, dialled when first needed and again after it breaks.
+// forwarded to, dialled when first needed and again after it breaks, and
+// owns the framed connections peers opened to this node.
 type forwarder struct {
 	bearer []byte
 	mu     sync.Mutex
 	conns  map[string]*fwdConn // by the peer's cluster address
-	// served are the connections peers opened to this node.
-	served map[net.Conn]struct{}
+	// served are the connections peers opened to this node, with the
+	// protocol each one took.
+	served map[net.Conn]string
 	closed bool
 	wg     sync.WaitGroup
 }
 
 func newForwarder(bearer []byte) *forwarder {
-	return &forwarder{bearer: bearer, conns: map[string]*fwdConn{}, served: map[net.Conn]struct{}{}}
+	return &forwarder{bearer: bearer, conns: map[string]*fwdConn{}, served: map[net.Conn]string{}}
 }
 
 // fwdConn is one framed connection, either end: out is what its writer
@@ -207,7 +209,7 @@ func (f *forwarder) conn(addr string) (*fwdConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
-	br, err := f.upgrade(c)
+	br, err := upgrade(c, ForwardPath, forwardUpgrade, f.bearer)
 	if err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("open forwarding to %s: %w", addr, err)
@@ -226,12 +228,13 @@ func (f *forwarder) conn(addr string) (*fwdConn, error) {
 	return fc, nil
 }
 
-// upgrade asks the peer to take framed requests on c.
-func (f *forwarder) upgrade(c net.Conn) (*bufio.Reader, error) {
+// upgrade asks the peer to take frames of protocol proto on c, at path of
+// its cluster listener.
+func upgrade(c net.Conn, path, proto string, bearer []byte) (*bufio.Reader, error) {
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	req := "POST " + ForwardPath + " HTTP/1.1\r\nHost: vigilo\r\nConnection: Upgrade\r\nUpgrade: " + forwardUpgrade + "\r\nContent-Length: 0\r\n"
-	if len(f.bearer) > 0 {
-		req += "Authorization: " + string(f.bearer) + "\r\n"
+	req := "POST " + path + " HTTP/1.1\r\nHost: vigilo\r\nConnection: Upgrade\r\nUpgrade: " + proto + "\r\nContent-Length: 0\r\n"
+	if len(bearer) > 0 {
+		req += "Authorization: " + string(bearer) + "\r\n"
 	}
 	if _, err := io.WriteString(c, req+"\r\n"); err != nil {
 		return nil, err
@@ -330,14 +333,25 @@ func (fc *fwdConn) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, tim
 // serveForward upgrades a peer's connection to framed requests, each
 // answered by handle as if it had come to this node's API listener.
 func (f *forwarder) serveForward(ctx *fasthttp.RequestCtx, handle fasthttp.RequestHandler) {
-	if !ctx.IsPost() || !bytes.EqualFold(ctx.Request.Header.Peek(fasthttp.HeaderUpgrade), []byte(forwardUpgrade)) {
+	if !upgraded(ctx, forwardUpgrade) {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		ctx.SetBodyString("this path takes a connection upgraded to " + forwardUpgrade + "\n")
 		return
 	}
+	f.hijack(ctx, forwardUpgrade, func(c, sock net.Conn) { f.serveFrames(c, sock, handle) })
+}
+
+// upgraded says whether ctx asks for its connection to take proto.
+func upgraded(ctx *fasthttp.RequestCtx, proto string) bool {
+	return ctx.IsPost() && bytes.EqualFold(ctx.Request.Header.Peek(fasthttp.HeaderUpgrade), []byte(proto))
+}
+
+// hijack answers ctx's upgrade to proto and has serve run the connection
+// (c to read, sock to close), which close then closes too.
+func (f *forwarder) hijack(ctx *fasthttp.RequestCtx, proto string, serve func(c, sock net.Conn)) {
 	ctx.SetStatusCode(fasthttp.StatusSwitchingProtocols)
 	ctx.Response.Header.Set(fasthttp.HeaderConnection, "Upgrade")
-	ctx.Response.Header.Set(fasthttp.HeaderUpgrade, forwardUpgrade)
+	ctx.Response.Header.Set(fasthttp.HeaderUpgrade, proto)
 	ctx.Hijack(func(c net.Conn) {
 		// fasthttp's wrapper reads what its server buffered, but does not
 		// close on Close: the socket under it does.
@@ -350,7 +364,7 @@ func (f *forwarder) serveForward(ctx *fasthttp.RequestCtx, handle fasthttp.Reque
 			f.mu.Unlock()
 			return
 		}
-		f.served[sock] = struct{}{}
+		f.served[sock] = proto
 		f.wg.Add(1)
 		f.mu.Unlock()
 		defer func() {
@@ -359,7 +373,7 @@ func (f *forwarder) serveForward(ctx *fasthttp.RequestCtx, handle fasthttp.Reque
 			f.mu.Unlock()
 			f.wg.Done()
 		}()
-		f.serveFrames(c, sock, handle)
+		serve(c, sock)
 	})
 }
 
