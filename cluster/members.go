@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 	pb "go.etcd.io/raft/v3/raftpb"
 
+	"github.com/vigilo/vigilo/cluster/raftlog"
 	"github.com/vigilo/vigilo/engine/store"
 )
 
@@ -179,6 +181,10 @@ func (n *Node) change(ctx *fasthttp.RequestCtx, shard uint32, typ pb.ConfChangeT
 	n.raft.ProposeConfChange(shard, cc, func(_ uint64, err error) { done <- err })
 	select {
 	case err := <-done:
+		if errors.Is(err, raftlog.ErrWouldLoseQuorum) {
+			writeError(ctx, fasthttp.StatusConflict, err.Error()+": bring the members that are down back, or add one, first")
+			return
+		}
 		if err != nil {
 			writeError(ctx, fasthttp.StatusServiceUnavailable, err.Error())
 			return

@@ -432,8 +432,12 @@ func (n *Node) serveRaft(ctx *fasthttp.RequestCtx) {
 // think the other leads cannot bounce it between them.
 const forwardedHeader = "X-Vigilo-Forwarded-By"
 
-// maxHops is how many times a request may be forwarded.
-const maxHops = 2
+// maxHops is how many times a request may be forwarded: once to the
+// leader, and once more for each handover it meets on the way (a node
+// handing its shard over passes what it holds to the new leader, which
+// may be handing it on already). Two nodes whose views are stale bounce
+// a request at most this often before it waits for a leader.
+const maxHops = 4
 
 // forwardTimeout bounds one forwarded request.
 const forwardTimeout = 10 * time.Second
@@ -464,8 +468,8 @@ func (n *Node) serveFront(ctx *fasthttp.RequestCtx) {
 // Wait, instead of failing: a client sees a slow answer, not an error.
 func (n *Node) serveShard(ctx *fasthttp.RequestCtx, shard uint32) {
 	h := n.hosts[shard]
-	// A request forwarded once may go once more: it reached a node that
-	// was handing the shard over and knows its new leader. No further, so
+	// A request forwarded already may go on: it reached a node that was
+	// handing the shard over and knows its new leader. Up to maxHops, so
 	// that nodes with stale views cannot pass it around.
 	by := string(ctx.Request.Header.Peek(forwardedHeader)) // kept: forward rewrites it
 	forwarded := len(by) > 0 && strings.Count(by, ",") >= maxHops-1

@@ -222,9 +222,10 @@ func TestHandOverFailsNoPing(t *testing.T) {
 					failed <- err.Error()
 					continue
 				}
+				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != 200 {
-					failed <- resp.Status
+					failed <- fmt.Sprintf("%s via node %d at %s: %s", resp.Status, (w+k)%3+1, time.Now().Format("05.000"), b)
 				}
 			}
 		}()

@@ -14,7 +14,9 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vigilo/vigilo/engine/store"
@@ -619,12 +621,23 @@ func TestLeaderRemovingItselfStepsDown(t *testing.T) {
 	c := newTestCluster(t, 3, 1, false)
 	c.until("led", 200, c.allLed(c.peers))
 	lead := c.leader(0, c.peers)
-	ch := make(chan outcome, 1)
 	cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: pb.ConfChangeRemoveNode.Enum(), NodeId: new(lead)}}}
-	c.nodes[lead].ProposeConfChange(0, cc, func(i uint64, err error) { ch <- outcome{i, err} })
-	c.until("the removal applied", 300, func() bool { return len(ch) > 0 })
-	if o := <-ch; o.err != nil {
-		t.Fatal(o.err)
+	// A leader just elected may not have heard from both of the others
+	// yet: the removal is refused until it has.
+	for try := 0; ; try++ {
+		ch := make(chan outcome, 1)
+		c.nodes[lead].ProposeConfChange(0, cc, func(i uint64, err error) { ch <- outcome{i, err} })
+		c.until("the removal answered", 300, func() bool { return len(ch) > 0 })
+		o := <-ch
+		if o.err == nil {
+			break
+		}
+		if !errors.Is(o.err, ErrWouldLoseQuorum) || try == 20 {
+			t.Fatal(o.err)
+		}
+		for _, id := range c.running() {
+			c.nodes[id].Tick()
+		}
 	}
 	var rest []uint64
 	for _, id := range c.peers {
@@ -639,5 +652,86 @@ func TestLeaderRemovingItselfStepsDown(t *testing.T) {
 	nl := c.leader(0, rest)
 	if _, err := c.propose(nl, 0, pingCmd(t, c.stores[nl], uuid.New(), 1)); err != nil {
 		t.Fatalf("a write after the removal: %v", err)
+	}
+}
+
+// A removal that would leave the shard's live voters short of a quorum is
+// refused; removing the member that is down is not.
+func TestRemovalKeepsAQuorum(t *testing.T) {
+	c := newTestCluster(t, 3, 1, false)
+	c.until("led", 200, c.allLed(c.peers))
+	lead := c.leader(0, c.peers)
+	var followers []uint64
+	for _, id := range c.peers {
+		if id != lead {
+			followers = append(followers, id)
+		}
+	}
+	down, up := followers[0], followers[1]
+	c.stop(down)
+	// Long enough for the leader's quorum check to see it silent.
+	for range 5 * 10 {
+		for _, id := range c.running() {
+			c.nodes[id].Tick()
+		}
+	}
+	remove := func(id uint64) error {
+		ch := make(chan outcome, 1)
+		cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: pb.ConfChangeRemoveNode.Enum(), NodeId: new(id)}}}
+		c.nodes[lead].ProposeConfChange(0, cc, func(i uint64, err error) { ch <- outcome{i, err} })
+		c.until("the removal answered", 300, func() bool { return len(ch) > 0 })
+		return (<-ch).err
+	}
+	if err := remove(up); !errors.Is(err, ErrWouldLoseQuorum) {
+		t.Fatalf("removing live node %d with node %d down: %v, want ErrWouldLoseQuorum", up, down, err)
+	}
+	if err := remove(down); err != nil {
+		t.Fatalf("removing node %d, the one down: %v", down, err)
+	}
+	if _, err := c.propose(lead, 0, pingCmd(t, c.stores[lead], uuid.New(), 1)); err != nil {
+		t.Fatalf("a write after the removal: %v", err)
+	}
+}
+
+func TestKeepsQuorum(t *testing.T) {
+	rm := func(ids ...uint64) *pb.ConfChangeV2 {
+		cc := &pb.ConfChangeV2{}
+		for _, id := range ids {
+			cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: pb.ConfChangeRemoveNode.Enum(), NodeId: new(id)})
+		}
+		return cc
+	}
+	add := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(uint64(9))}}}
+	// progress: id → live; a negative id is a learner.
+	status := func(prs map[int]bool) raft.Status {
+		st := raft.Status{Progress: map[uint64]tracker.Progress{}}
+		for id, live := range prs {
+			pr := tracker.Progress{RecentActive: live}
+			if id < 0 {
+				id, pr.IsLearner = -id, true
+			}
+			st.Progress[uint64(id)] = pr
+		}
+		return st
+	}
+	for _, tc := range []struct {
+		name string
+		prs  map[int]bool
+		cc   *pb.ConfChangeV2
+		want bool
+	}{
+		{"remove the dead of three", map[int]bool{1: true, 2: true, 3: false}, rm(3), true},
+		{"remove a live one of three, one dead", map[int]bool{1: true, 2: true, 3: false}, rm(2), false},
+		{"remove one of three, all live", map[int]bool{1: true, 2: true, 3: true}, rm(3), true},
+		{"self counts as live", map[int]bool{1: false, 2: true, 3: false}, rm(3), true},
+		{"remove two live of five, two dead", map[int]bool{1: true, 2: true, 3: true, 4: false, 5: false}, rm(2, 3), false},
+		{"remove the two dead of five", map[int]bool{1: true, 2: true, 3: true, 4: false, 5: false}, rm(4, 5), true},
+		{"learners do not count", map[int]bool{1: true, 2: true, 3: false, -4: true}, rm(2), false},
+		{"an addition is not checked", map[int]bool{1: true, 2: false, 3: false}, add, true},
+	} {
+		live := func(id uint64, pr tracker.Progress) bool { return id == 1 || pr.RecentActive }
+		if got := keepsQuorum(status(tc.prs), tc.cc, live); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -34,6 +34,10 @@ var (
 	// ErrNotCaughtUp is a leadership transfer refused because its target
 	// is not a voter that answered lately and is near the leader's log.
 	ErrNotCaughtUp = errors.New("raftlog: the node is not a caught-up voter")
+	// ErrWouldLoseQuorum is a removal refused because the voters left
+	// that answered lately would be fewer than their quorum: the shard
+	// would stop taking writes (etcd's strict reconfiguration check).
+	ErrWouldLoseQuorum = errors.New("raftlog: removing the node would leave fewer live voters than a quorum")
 )
 
 // An Envelope is one raft message of one shard.
@@ -85,8 +89,10 @@ type Node struct {
 	props  []proposal
 	wake   chan struct{} // cap 1: props has something
 	ticks  chan chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
+	// tickCount counts the loop's ticks (the loop's alone).
+	tickCount uint64
+	stop      chan struct{}
+	done      chan struct{}
 	// stopOnce guards stop; closed tells Propose and Deliver to give up.
 	stopOnce sync.Once
 	closed   atomic.Bool
@@ -145,6 +151,12 @@ type shard struct {
 	// reads is the ReadIndex requests raft has not answered, by context.
 	reads   map[string]proposal
 	readSeq uint64
+	// heard is, while leading, the tick at which raft last counted each
+	// follower as recently active. Raft clears that mark at every
+	// election timeout and sets it again at the next answer, so that a
+	// look at the mark alone would, just after a clearing, take live
+	// followers for dead ones.
+	heard map[uint64]uint64
 }
 
 type completion struct {
@@ -435,19 +447,26 @@ func (n *Node) run() {
 func (n *Node) tick() {
 	n.expireViews(time.Now())
 	var lag, entries, bytes uint64
+	n.tickCount++
 	for _, s := range n.shards {
 		entries += uint64(len(s.log.terms))
 		bytes += s.log.bytes
-		s.rn.Tick()
-		if s.leading == 0 {
-			continue
+		if s.leading != 0 {
+			// Before raft's tick, which may clear the marks.
+			last := s.log.lastIndex()
+			s.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+				if id != n.o.ID && last > pr.Match {
+					lag = max(lag, last-pr.Match)
+				}
+				if pr.RecentActive {
+					if s.heard == nil {
+						s.heard = map[uint64]uint64{}
+					}
+					s.heard[id] = n.tickCount
+				}
+			})
 		}
-		last := s.log.lastIndex()
-		s.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
-			if id != n.o.ID && last > pr.Match {
-				lag = max(lag, last-pr.Match)
-			}
-		})
+		s.rn.Tick()
 	}
 	n.m.ReplicationLag.Set(float64(lag))
 	n.m.LogEntries.Set(float64(entries))
@@ -512,6 +531,12 @@ func (n *Node) proposeConfChange(s *shard, p proposal) {
 		return
 	case s.ccWait != nil:
 		p.done(0, ErrChangeInFlight)
+		return
+	case !keepsQuorum(s.rn.Status(), p.cc, func(id uint64, pr tracker.Progress) bool {
+		at, ok := s.heard[id]
+		return id == n.o.ID || pr.RecentActive || ok && n.tickCount-at <= uint64(n.o.ElectionTicks)
+	}):
+		p.done(0, ErrWouldLoseQuorum)
 		return
 	}
 	s.ccToken++
@@ -1064,4 +1089,33 @@ func mustSync(readies []readyShard) bool {
 		}
 	}
 	return false
+}
+
+// keepsQuorum says whether the voters cc leaves, counting only the live
+// ones (those that answered within about an election timeout, and the
+// leader), are still a quorum of themselves. Only removals are checked: an
+// addition that leaves a quorum short (a member added while another is
+// down) is how a dead member is replaced, the new one catching up from a
+// snapshot.
+func keepsQuorum(st raft.Status, cc *pb.ConfChangeV2, live func(uint64, tracker.Progress) bool) bool {
+	removed := map[uint64]bool{}
+	for _, c := range cc.GetChanges() {
+		if c.GetType() == pb.ConfChangeType_ConfChangeRemoveNode {
+			removed[c.GetNodeId()] = true
+		}
+	}
+	if len(removed) == 0 {
+		return true
+	}
+	voters, alive := 0, 0
+	for id, pr := range st.Progress {
+		if pr.IsLearner || removed[id] {
+			continue
+		}
+		voters++
+		if live(id, pr) {
+			alive++
+		}
+	}
+	return voters > 0 && alive >= voters/2+1
 }
