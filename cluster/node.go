@@ -158,6 +158,9 @@ type Node struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // shardHost is one virtual shard on this node: its key space in the
@@ -651,8 +654,14 @@ func (n *Node) stopEngine(h *shardHost) {
 	}
 }
 
-// Close stops the node: its engines, listeners, logs and store.
+// Close stops the node: its engines, listeners, logs and store. Closing
+// again returns what the first Close did.
 func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.close() })
+	return n.closeErr
+}
+
+func (n *Node) close() error {
 	close(n.stop)
 	if n.front != nil {
 		_ = n.front.Shutdown()

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/vigilo/vigilo/cluster/raftlog"
 )
 
 // serveRemove takes a node out of every shard: for each, its leadership
@@ -41,7 +44,11 @@ func (n *Node) serveRemove(ctx *fasthttp.RequestCtx, id uint64) {
 	order = append(order, 0)
 	for _, s := range order {
 		if err := n.removeFrom(c, client, s, id, heirs); err != nil {
-			writeError(ctx, fasthttp.StatusServiceUnavailable, fmt.Sprintf("shard %d: %v; the shards before it no longer have node %d", s, err, id))
+			code := fasthttp.StatusServiceUnavailable
+			if errors.Is(err, errWouldLoseQuorum) {
+				code = fasthttp.StatusConflict
+			}
+			writeError(ctx, code, fmt.Sprintf("shard %d: %v; the shards before it no longer have node %d", s, err, id))
 			return
 		}
 	}
@@ -52,6 +59,7 @@ func (n *Node) serveRemove(ctx *fasthttp.RequestCtx, id uint64) {
 // one of heirs first if it holds it (each in turn: raft refuses one that
 // is not caught up).
 func (n *Node) removeFrom(ctx context.Context, client *http.Client, shard uint32, id uint64, heirs []uint64) error {
+	refused := 0
 	for try := 0; ; try++ {
 		lead := n.raft.Leader(shard)
 		switch {
@@ -69,6 +77,13 @@ func (n *Node) removeFrom(ctx context.Context, client *http.Client, shard uint32
 				return nil
 			case err == nil && code == http.StatusNotFound && shard == 0:
 				return nil // gone already: asked again after a failure
+			case err == nil && code == http.StatusConflict:
+				// Refused for the quorum: a leader elected a moment ago
+				// may not have heard from every member yet, so ask a few
+				// times, for longer than an election timeout, first.
+				if refused++; refused > quorumRetries {
+					return errWouldLoseQuorum
+				}
 			}
 			n.log.Warn("remove: a shard's change", "shard", shard, "code", code, "err", err)
 		}
@@ -81,6 +96,15 @@ func (n *Node) removeFrom(ctx context.Context, client *http.Client, shard uint32
 		}
 	}
 }
+
+// errWouldLoseQuorum: a shard's leader kept refusing the removal, which
+// would leave fewer live voters than a quorum.
+var errWouldLoseQuorum = errors.New("removing the node would leave the shard fewer live members than a quorum: bring the members that are down back, or add one, first")
+
+// quorumRetries is how many refusals for the quorum a removal takes before
+// it gives up: each try waits two ticks, so this spans more than an
+// election timeout (raftlog.DefaultElectionTicks).
+const quorumRetries = raftlog.DefaultElectionTicks
 
 // callPeer makes one request to a member's cluster listener.
 func (n *Node) callPeer(ctx context.Context, client *http.Client, id uint64, method, path string, body []byte) (int, error) {

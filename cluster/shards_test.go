@@ -272,3 +272,41 @@ func TestShardOfIsFNV1a(t *testing.T) {
 		t.Fatalf("ShardOf allocates %v times", n)
 	}
 }
+
+// With one node down, removing a live one is refused (the shards would be
+// left with one live voter of two); removing the one that is down is not.
+func TestRemoveKeepsAQuorum(t *testing.T) {
+	nodes := startNodes(t, 3, 2)
+	waitBalanced(t, nodes)
+	down, live, via := nodes[0], nodes[1], nodes[2]
+	down.Close()
+	// Long enough for every leader to mark it silent (an election
+	// timeout is 10 ticks of 20 ms), and for its shards to move.
+	time.Sleep(time.Second)
+	waitLed := time.Now().Add(30 * time.Second)
+	for via.Health().WithoutLeader > 0 {
+		if time.Now().After(waitLed) {
+			t.Fatal("the survivors do not lead every shard")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	remove := func(id uint64) int {
+		req, _ := http.NewRequest("DELETE", fmt.Sprintf("http://%s%s/%d", via.o.Peers[via.o.ID].Raft, MembersPath, id), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Logf("DELETE member %d: %s %s", id, resp.Status, b)
+		}
+		return resp.StatusCode
+	}
+	if code := remove(live.o.ID); code != 409 {
+		t.Fatalf("removing live node %d with node %d down: %d, want 409", live.o.ID, down.o.ID, code)
+	}
+	if code := remove(down.o.ID); code != 200 {
+		t.Fatalf("removing node %d, the one down: %d, want 200", down.o.ID, code)
+	}
+}
