@@ -310,3 +310,31 @@ func TestRemoveKeepsAQuorum(t *testing.T) {
 		t.Fatalf("removing node %d, the one down: %d, want 200", down.o.ID, code)
 	}
 }
+
+// A project created with X-Vigilo-Shard is placed in that shard, through
+// any node.
+func TestCreatePinnedToAShard(t *testing.T) {
+	nodes := startNodes(t, 3, 6)
+	waitBalanced(t, nodes)
+	for s := range 6 {
+		via := nodes[s%3]
+		req, _ := http.NewRequest("POST", apiOf(via)+"/admin/v1/projects", strings.NewReader(fmt.Sprintf(`{"name": "pinned-%d"}`, s)))
+		req.Header.Set("Authorization", "Bearer adm")
+		req.Header.Set(shardHeader, fmt.Sprint(s))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p struct {
+			ID uuid.UUID `json:"id"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		if resp.StatusCode != 201 || err != nil {
+			t.Fatalf("create pinned to shard %d through node %d: %d %v", s, via.o.ID, resp.StatusCode, err)
+		}
+		if got := ShardOf(p.ID[:], 6); got != uint32(s) {
+			t.Fatalf("a project pinned to shard %d is in shard %d", s, got)
+		}
+	}
+}
