@@ -91,7 +91,9 @@ func (fc *fwdConn) fail() {
 }
 
 // writeLoop sends the queued frames, flushing only when none is left
-// queued, so that the frames of concurrent requests share a write.
+// queued, so that the frames of concurrent requests share a write. A peer
+// that stops reading (paused, cut off) breaks the connection after
+// forwardTimeout instead of holding every request queued behind it.
 func (fc *fwdConn) writeLoop() {
 	defer fc.fail()
 	bw := bufio.NewWriterSize(fc.c, 64<<10)
@@ -100,6 +102,7 @@ func (fc *fwdConn) writeLoop() {
 		case <-fc.dead:
 			return
 		case f := <-fc.out:
+			_ = fc.c.SetWriteDeadline(time.Now().Add(forwardTimeout))
 			f.taken.Store(true)
 			if _, err := bw.Write(f.b); err != nil {
 				return
@@ -122,12 +125,15 @@ func (fc *fwdConn) writeLoop() {
 	}
 }
 
-// send queues a frame; false if the connection is gone.
-func (fc *fwdConn) send(f *outFrame) bool {
+// send queues a frame; false if the connection is gone, or its queue
+// stayed full until expire.
+func (fc *fwdConn) send(f *outFrame, expire <-chan time.Time) bool {
 	select {
 	case fc.out <- f:
 		return true
 	case <-fc.dead:
+		return false
+	case <-expire:
 		return false
 	}
 }
@@ -303,13 +309,13 @@ func (fc *fwdConn) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, tim
 		forget()
 		return false, err
 	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
 	f := &outFrame{b: b}
-	if !fc.send(f) {
+	if !fc.send(f, t.C) {
 		forget()
 		return false, errForwardGone
 	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
 	select {
 	case p, ok := <-ch:
 		if !ok {
@@ -405,7 +411,7 @@ func (f *forwarder) serveFrames(c, sock net.Conn, handle fasthttp.RequestHandler
 				fc.fail() // the peer sent what is not a request: drop it
 				return
 			}
-			fc.send(&outFrame{b: a})
+			fc.send(&outFrame{b: a}, nil)
 		}()
 	}
 }

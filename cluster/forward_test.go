@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -285,4 +286,66 @@ func TestForwardPathRefusesOthers(t *testing.T) {
 	if _, err := f.conn(addr); err != nil {
 		t.Fatalf("with the secret: %v", err)
 	}
+}
+
+// A peer that stops reading holds no request past its own timeout, even
+// the ones that find the queue full behind the stuck write.
+func TestForwardToAStuckPeerTimesOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mine, peer := net.Pipe() // peer never reads: the writer blocks
+		defer peer.Close()
+		fc := newFwdConn(mine)
+		defer fc.fail()
+		go fc.writeLoop()
+		const timeout = time.Second
+		start := time.Now()
+		var wg sync.WaitGroup
+		// Held at most: the queue, and what the stuck writer took into its
+		// 64 KiB buffer before its write blocked.
+		probe := fasthttp.AcquireRequest()
+		probe.SetRequestURI("http://vigilo/ping/x")
+		f, err := frame(1, probe.Write)
+		fasthttp.ReleaseRequest(probe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := cap(fc.out) + (64<<10)/len(f) + 1
+		n := held + 50
+		results := make(chan bool, n) // sent
+		for range n {
+			wg.Go(func() {
+				req := fasthttp.AcquireRequest()
+				defer fasthttp.ReleaseRequest(req)
+				req.SetRequestURI("http://vigilo/ping/x")
+				var resp fasthttp.Response
+				sent, err := fc.roundTrip(req, &resp, timeout, nil)
+				if err == nil {
+					t.Error("a request to a peer that does not read was answered")
+				}
+				results <- sent
+			})
+		}
+		wg.Wait()
+		if took := time.Since(start); took >= forwardTimeout {
+			t.Fatalf("the requests returned after %v: held until the write broke (%v), not by their own timeout (%v)", took, forwardTimeout, timeout)
+		}
+		close(results)
+		unsent := 0
+		for sent := range results {
+			if !sent {
+				unsent++
+			}
+		}
+		// The rest never left, and say so.
+		if unsent < n-held {
+			t.Fatalf("%d requests said they were not sent, want at least %d", unsent, n-held)
+		}
+		// The stuck write breaks the connection, so that the next request
+		// dials again.
+		select {
+		case <-fc.dead:
+		case <-time.After(2 * forwardTimeout):
+			t.Fatal("the connection to a peer that does not read is never broken")
+		}
+	})
 }

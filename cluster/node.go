@@ -476,13 +476,18 @@ func (n *Node) serveShard(ctx *fasthttp.RequestCtx, shard uint32) {
 	// that nodes with stale views cannot pass it around.
 	by := string(ctx.Request.Header.Peek(forwardedHeader)) // kept: forward rewrites it
 	forwarded := len(by) > 0 && strings.Count(by, ",") >= maxHops-1
-	deadline := time.Now().Add(n.o.Wait)
+	start := time.Now()
+	deadline := start.Add(n.o.Wait)
 	for {
 		if h.serve(ctx) {
 			return
 		}
 		lead := n.raft.Leader(shard)
-		if lead != 0 && lead != n.o.ID && !forwarded {
+		// Out of hops, it may still go on once this node has waited a
+		// while: leaderships that moved several times in a row have
+		// settled by then, and a loop between stale views is slowed to
+		// one hop per node per Wait/4 instead of stranding the request.
+		if lead != 0 && lead != n.o.ID && (!forwarded || time.Since(start) >= n.o.Wait/4) {
 			if p, ok := n.peer(lead); ok && n.forward(ctx, p.Raft, shard, by) {
 				return
 			}
