@@ -60,6 +60,9 @@ func (n *Node) onConfChange(shard uint32, cc *pb.ConfChangeV2, context []byte, b
 		id := ch.GetNodeId()
 		switch ch.GetType() {
 		case pb.ConfChangeAddNode, pb.ConfChangeAddLearnerNode:
+			if _, ok := n.peers[id]; ok && len(context) == 0 {
+				continue // a learner made a voter: its addresses came with it
+			}
 			var p Peer
 			if err := json.Unmarshal(context, &p); err != nil || p.Raft == "" {
 				n.log.Error("membership change without the node's addresses", "node", id, "err", err)
@@ -135,10 +138,11 @@ func (n *Node) serveMembers(ctx *fasthttp.RequestCtx) {
 			writeError(ctx, fasthttp.StatusConflict, fmt.Sprintf("node %d joins shard 0 first", m.ID))
 			return
 		}
-		// Adding a voter a shard has already is no change: a joiner that
-		// restarted asks again.
+		// As a learner, made a voter by the shard's leader once it has
+		// caught up (raftlog's promote). Asking again, as a joiner that
+		// restarted does, changes nothing.
 		peerCtx, _ := json.Marshal(Peer{Raft: m.Raft, API: m.API})
-		n.change(ctx, shard, pb.ConfChangeAddNode, m.ID, peerCtx)
+		n.change(ctx, shard, pb.ConfChangeAddLearnerNode, m.ID, peerCtx)
 	case ctx.IsDelete() && strings.HasPrefix(path, MembersPath+"/"):
 		id, err := strconv.ParseUint(strings.TrimPrefix(path, MembersPath+"/"), 10, 64)
 		if err != nil || id == 0 {

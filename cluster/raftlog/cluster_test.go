@@ -139,6 +139,9 @@ type testCluster struct {
 	// compactEvery, compactKeep and compactBytes are the nodes' Options
 	// (0: default).
 	compactEvery, compactKeep, compactBytes int
+	// voters records, per shard, the nodes some replica applied a change
+	// making them a voter for.
+	voters sync.Map // [2]uint64{shard, node} → true
 }
 
 func newTestCluster(t *testing.T, nodes, shards int, crashable bool) *testCluster {
@@ -187,6 +190,13 @@ func (c *testCluster) startWith(id uint64, join bool) {
 		Transport: memLink{c.net, id}, ManualTick: true, Join: join,
 		CompactEvery: c.compactEvery, CompactKeep: c.compactKeep, CompactBytes: c.compactBytes,
 		FetchSnapshot: c.net.fetcher(id),
+		OnConfChange: func(shard uint32, cc *pb.ConfChangeV2, _ []byte, _ *store.Batch) {
+			for _, ch := range cc.GetChanges() {
+				if ch.GetType() == pb.ConfChangeType_ConfChangeAddNode {
+					c.voters.Store([2]uint64{uint64(shard), ch.GetNodeId()}, true)
+				}
+			}
+		},
 	}
 	if c.shards > 1 && c.compactEvery == 0 {
 		o.CompactEvery = -1 // the tests' commands write keys of no one shard
@@ -546,6 +556,15 @@ func TestLossyNetwork(t *testing.T) {
 // applies everything, and can then replace a dead voter (removed by another
 // change) in the quorum.
 func TestJoinAndReplace(t *testing.T) {
+	for _, typ := range []pb.ConfChangeType{pb.ConfChangeAddNode, pb.ConfChangeAddLearnerNode} {
+		t.Run(typ.String(), func(t *testing.T) { testJoinAndReplace(t, typ) })
+	}
+}
+
+// testJoinAndReplace adds the new node by typ: a learner is made a voter
+// by the leader once it has caught up, or 2 and 4 could not elect at the
+// end.
+func testJoinAndReplace(t *testing.T, typ pb.ConfChangeType) {
 	c := newTestCluster(t, 3, 2, false)
 	c.until("every shard led", 200, c.allLed(c.peers))
 	check := uuid.New()
@@ -582,7 +601,7 @@ func TestJoinAndReplace(t *testing.T) {
 	// A lossy network while it joins: a lost snapshot message must not
 	// leave it stranded.
 	c.net.setLoss(0.3)
-	change(pb.ConfChangeAddNode, joiner)
+	change(typ, joiner)
 	alive = append(alive, joiner)
 	defer func() {
 		if t.Failed() {
@@ -598,6 +617,14 @@ func TestJoinAndReplace(t *testing.T) {
 		return hasAll(pings(t, c.stores[joiner], check), want)
 	})
 	c.net.setLoss(0)
+	c.until("the joiner a voter of every shard", 400, func() bool {
+		for s := range uint64(c.shards) {
+			if _, ok := c.voters.Load([2]uint64{s, joiner}); !ok {
+				return false
+			}
+		}
+		return true
+	})
 	change(pb.ConfChangeRemoveNode, 3)
 	// The quorum is now 1, 2 and 4: with 1 gone too, 2 and 4 still elect.
 	c.stop(1)

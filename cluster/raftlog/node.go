@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -451,6 +452,7 @@ func (n *Node) tick() {
 	for _, s := range n.shards {
 		entries += uint64(len(s.log.terms))
 		bytes += s.log.bytes
+		var promote uint64
 		if s.leading != 0 {
 			// Before raft's tick, which may clear the marks.
 			last := s.log.lastIndex()
@@ -464,9 +466,15 @@ func (n *Node) tick() {
 					}
 					s.heard[id] = n.tickCount
 				}
+				if pr.IsLearner && pr.RecentActive && pr.Match+transferLag >= last {
+					promote = id
+				}
 			})
 		}
 		s.rn.Tick()
+		if promote != 0 && s.ready && s.ccWait == nil && len(s.ccQueued) == 0 {
+			n.promote(s, promote)
+		}
 	}
 	n.m.ReplicationLag.Set(float64(lag))
 	n.m.LogEntries.Set(float64(entries))
@@ -531,6 +539,11 @@ func (n *Node) proposeConfChange(s *shard, p proposal) {
 		return
 	case s.ccWait != nil:
 		p.done(0, ErrChangeInFlight)
+		return
+	case addsVoterAsLearner(s.log.cs, p.cc):
+		// A joiner that restarted asks again: made a learner, a voter
+		// would be demoted.
+		p.done(0, nil)
 		return
 	case !keepsQuorum(s.rn.Status(), p.cc, func(id uint64, pr tracker.Progress) bool {
 		at, ok := s.heard[id]
@@ -1118,4 +1131,29 @@ func keepsQuorum(st raft.Status, cc *pb.ConfChangeV2, live func(uint64, tracker.
 		}
 	}
 	return voters > 0 && alive >= voters/2+1
+}
+
+// promote makes a learner that has caught up a voter. A node joins a shard
+// as a learner (raft's advice): a voter that still has the whole log to
+// fetch would count towards the quorum from the start, so that one more
+// member down would stop the shard until the joiner caught up.
+func (n *Node) promote(s *shard, id uint64) {
+	cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: pb.ConfChangeAddNode.Enum(), NodeId: &id}}}
+	n.o.Logger.Info("a learner caught up: making it a voter", "shard", s.id, "node", id)
+	n.proposeConfChange(s, proposal{shard: s.id, cc: cc, done: func(_ uint64, err error) {
+		if err != nil {
+			n.o.Logger.Warn("make a learner a voter", "shard", s.id, "node", id, "err", err)
+		}
+	}})
+}
+
+// addsVoterAsLearner says whether cc would make a learner of a node that
+// cs has as a voter.
+func addsVoterAsLearner(cs *pb.ConfState, cc *pb.ConfChangeV2) bool {
+	for _, c := range cc.GetChanges() {
+		if c.GetType() == pb.ConfChangeType_ConfChangeAddLearnerNode && slices.Contains(cs.GetVoters(), c.GetNodeId()) {
+			return true
+		}
+	}
+	return false
 }
