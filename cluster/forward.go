@@ -46,15 +46,14 @@ type forwarder struct {
 	bearer []byte
 	mu     sync.Mutex
 	conns  map[string]*fwdConn // by the peer's cluster address
-	// served are the connections peers opened to this node, with the
-	// protocol each one took.
-	served map[net.Conn]string
+	// served are the connections peers opened to this node.
+	served map[net.Conn]struct{}
 	closed bool
 	wg     sync.WaitGroup
 }
 
 func newForwarder(bearer []byte) *forwarder {
-	return &forwarder{bearer: bearer, conns: map[string]*fwdConn{}, served: map[net.Conn]string{}}
+	return &forwarder{bearer: bearer, conns: map[string]*fwdConn{}, served: map[net.Conn]struct{}{}}
 }
 
 // fwdConn is one framed connection, either end: out is what its writer
@@ -215,7 +214,7 @@ func (f *forwarder) conn(addr string) (*fwdConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
-	br, err := upgrade(c, ForwardPath, forwardUpgrade, f.bearer)
+	br, err := upgrade(c, f.bearer)
 	if err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("open forwarding to %s: %w", addr, err)
@@ -234,11 +233,10 @@ func (f *forwarder) conn(addr string) (*fwdConn, error) {
 	return fc, nil
 }
 
-// upgrade asks the peer to take frames of protocol proto on c, at path of
-// its cluster listener.
-func upgrade(c net.Conn, path, proto string, bearer []byte) (*bufio.Reader, error) {
+// upgrade asks the peer to take framed requests on c.
+func upgrade(c net.Conn, bearer []byte) (*bufio.Reader, error) {
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	req := "POST " + path + " HTTP/1.1\r\nHost: vigilo\r\nConnection: Upgrade\r\nUpgrade: " + proto + "\r\nContent-Length: 0\r\n"
+	req := "POST " + ForwardPath + " HTTP/1.1\r\nHost: vigilo\r\nConnection: Upgrade\r\nUpgrade: " + forwardUpgrade + "\r\nContent-Length: 0\r\n"
 	if len(bearer) > 0 {
 		req += "Authorization: " + string(bearer) + "\r\n"
 	}
@@ -339,25 +337,14 @@ func (fc *fwdConn) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, tim
 // serveForward upgrades a peer's connection to framed requests, each
 // answered by handle as if it had come to this node's API listener.
 func (f *forwarder) serveForward(ctx *fasthttp.RequestCtx, handle fasthttp.RequestHandler) {
-	if !upgraded(ctx, forwardUpgrade) {
+	if !ctx.IsPost() || !bytes.EqualFold(ctx.Request.Header.Peek(fasthttp.HeaderUpgrade), []byte(forwardUpgrade)) {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		ctx.SetBodyString("this path takes a connection upgraded to " + forwardUpgrade + "\n")
 		return
 	}
-	f.hijack(ctx, forwardUpgrade, func(c, sock net.Conn) { f.serveFrames(c, sock, handle) })
-}
-
-// upgraded says whether ctx asks for its connection to take proto.
-func upgraded(ctx *fasthttp.RequestCtx, proto string) bool {
-	return ctx.IsPost() && bytes.EqualFold(ctx.Request.Header.Peek(fasthttp.HeaderUpgrade), []byte(proto))
-}
-
-// hijack answers ctx's upgrade to proto and has serve run the connection
-// (c to read, sock to close), which close then closes too.
-func (f *forwarder) hijack(ctx *fasthttp.RequestCtx, proto string, serve func(c, sock net.Conn)) {
 	ctx.SetStatusCode(fasthttp.StatusSwitchingProtocols)
 	ctx.Response.Header.Set(fasthttp.HeaderConnection, "Upgrade")
-	ctx.Response.Header.Set(fasthttp.HeaderUpgrade, proto)
+	ctx.Response.Header.Set(fasthttp.HeaderUpgrade, forwardUpgrade)
 	ctx.Hijack(func(c net.Conn) {
 		// fasthttp's wrapper reads what its server buffered, but does not
 		// close on Close: the socket under it does.
@@ -370,7 +357,7 @@ func (f *forwarder) hijack(ctx *fasthttp.RequestCtx, proto string, serve func(c,
 			f.mu.Unlock()
 			return
 		}
-		f.served[sock] = proto
+		f.served[sock] = struct{}{}
 		f.wg.Add(1)
 		f.mu.Unlock()
 		defer func() {
@@ -379,7 +366,7 @@ func (f *forwarder) hijack(ctx *fasthttp.RequestCtx, proto string, serve func(c,
 			f.mu.Unlock()
 			f.wg.Done()
 		}()
-		serve(c, sock)
+		f.serveFrames(c, sock, handle)
 	})
 }
 
@@ -477,11 +464,7 @@ func (n *Node) forward(ctx *fasthttp.RequestCtx, addr string, shard uint32, by s
 			return false
 		}
 		n.log.Debug("forwarded request failed", "to", addr, "err", err)
-		ctx.Response.Reset()
-		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		ctx.Response.Header.Set("Retry-After", "1")
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"error": "the cluster leader did not answer, retry"}`)
+		unavailable(ctx, "the cluster leader did not answer, retry")
 		return true
 	}
 	n.m.forwarded.Inc()

@@ -119,12 +119,7 @@ func TestForwardAnswersAsTheLeader(t *testing.T) {
 		t.Fatalf("the follower counted %v forwarded requests, want %d", got, pings)
 	}
 	lead.fwd.mu.Lock()
-	served := 0
-	for _, proto := range lead.fwd.served {
-		if proto == forwardUpgrade {
-			served++
-		}
-	}
+	served := len(lead.fwd.served)
 	lead.fwd.mu.Unlock()
 	if served != 1 {
 		t.Fatalf("the leader serves %d forwarding connections, want the follower's one", served)
@@ -164,10 +159,8 @@ func TestForwardRedialsABrokenConnection(t *testing.T) {
 			t.Fatalf("round %d: ping through the follower: %d", round, code)
 		}
 		lead.fwd.mu.Lock()
-		for sock, proto := range lead.fwd.served {
-			if proto == forwardUpgrade {
-				sock.Close()
-			}
+		for sock := range lead.fwd.served {
+			sock.Close()
 		}
 		lead.fwd.mu.Unlock()
 		// The follower learns of it when its reader sees the close.

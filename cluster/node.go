@@ -495,11 +495,7 @@ func (n *Node) serveShard(ctx *fasthttp.RequestCtx, shard uint32) {
 			// twice (forward): send it again.
 		}
 		if time.Now().After(deadline) {
-			ctx.Response.Reset()
-			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-			ctx.Response.Header.Set("Retry-After", "1")
-			ctx.SetContentType("application/json")
-			ctx.SetBodyString(`{"error": "no cluster leader can take this request now, retry"}`)
+			unavailable(ctx, "no cluster leader can take this request now, retry")
 			return
 		}
 		select {
@@ -684,4 +680,11 @@ func (n *Node) close() error {
 	n.tr.close()
 	n.snapClient.CloseIdleConnections()
 	return n.st.Close()
+}
+
+// unavailable answers 503 with Retry-After: the request may be sent again.
+func unavailable(ctx *fasthttp.RequestCtx, msg string) {
+	ctx.Response.Reset()
+	ctx.Response.Header.Set("Retry-After", "1")
+	writeError(ctx, fasthttp.StatusServiceUnavailable, msg)
 }
