@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -106,7 +107,7 @@ func (fc *fwdConn) writeLoop() {
 			if _, err := bw.Write(f.b); err != nil {
 				return
 			}
-			for more := true; more; {
+			for yields := 0; yields <= writeYields; {
 				select {
 				case f := <-fc.out:
 					f.taken.Store(true)
@@ -114,7 +115,10 @@ func (fc *fwdConn) writeLoop() {
 						return
 					}
 				default:
-					more = false
+					yields++
+					if yields <= writeYields {
+						runtime.Gosched()
+					}
 				}
 			}
 			if err := bw.Flush(); err != nil {
@@ -123,6 +127,10 @@ func (fc *fwdConn) writeLoop() {
 		}
 	}
 }
+
+// writeYields is how many times a writer with nothing more queued lets the
+// goroutines that are about to queue a frame run before it writes.
+const writeYields = 2
 
 // send queues a frame; false if the connection is gone, or its queue
 // stayed full until expire.
