@@ -466,10 +466,6 @@ func (r *remote) pingCounts(ctx context.Context) (map[string]int64, error) {
 	return out, nil
 }
 
-// waitHolder waits until every running node's /healthz is 200 and names
-// the same leader for every shard, and returns the leader of the default
-// project's shard (where the scenario's silent checks are), once it runs
-// that shard's engine and the leaderships are spread evenly.
 // leaderOfDefault is the running node that leads the default project's
 // shard by its own /healthz; fallback when none says so.
 func leaderOfDefault(peers map[uint64]cluster.Peer, running map[uint64]*nodeProc, fallback uint64) uint64 {
@@ -486,6 +482,10 @@ func leaderOfDefault(peers map[uint64]cluster.Peer, running map[uint64]*nodeProc
 	return fallback
 }
 
+// waitHolder waits until every running node's /healthz is 200 and names
+// the same leader for every shard, and returns the leader of the default
+// project's shard (where the scenario's silent checks are), once it runs
+// that shard's engine and the leaderships are spread evenly.
 func waitHolder(peers map[uint64]cluster.Peer, running map[uint64]*nodeProc, limit time.Duration) (uint64, error) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
