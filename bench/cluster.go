@@ -470,16 +470,23 @@ func (r *remote) pingCounts(ctx context.Context) (map[string]int64, error) {
 // shard by its own /healthz; fallback when none says so.
 func leaderOfDefault(peers map[uint64]cluster.Peer, running map[uint64]*nodeProc, fallback uint64) uint64 {
 	for id := range running {
-		code, b, err := getURL("http://" + peers[id].API + "/healthz")
-		var h cluster.Health
-		if err != nil || code != http.StatusOK || json.Unmarshal(b, &h) != nil {
-			continue
-		}
-		if slices.Contains(h.Led, cluster.ShardOf(engine.DefaultProjectID[:], h.Shards)) {
+		if h, ok := nodeHealth(peers[id]); ok && leadsDefault(h) {
 			return id
 		}
 	}
 	return fallback
+}
+
+// nodeHealth is the node's /healthz; false unless it answered 200.
+func nodeHealth(p cluster.Peer) (cluster.Health, bool) {
+	var h cluster.Health
+	code, b, err := getURL("http://" + p.API + "/healthz")
+	return h, err == nil && code == http.StatusOK && json.Unmarshal(b, &h) == nil
+}
+
+// leadsDefault says whether h's node leads the default project's shard.
+func leadsDefault(h cluster.Health) bool {
+	return slices.Contains(h.Led, cluster.ShardOf(engine.DefaultProjectID[:], h.Shards))
 }
 
 // waitHolder waits until every running node's /healthz is 200 and names
@@ -494,9 +501,8 @@ func waitHolder(peers map[uint64]cluster.Peer, running map[uint64]*nodeProc, lim
 		agree := true
 		lo, hi, total, shards := 1<<30, 0, 0, 0
 		for id := range running {
-			code, b, err := getURL("http://" + peers[id].API + "/healthz")
-			var h cluster.Health
-			if err != nil || code != http.StatusOK || json.Unmarshal(b, &h) != nil {
+			h, ok := nodeHealth(peers[id])
+			if !ok {
 				agree = false
 				continue
 			}
@@ -505,7 +511,7 @@ func waitHolder(peers map[uint64]cluster.Peer, running map[uint64]*nodeProc, lim
 			} else if l != leaders {
 				agree = false
 			}
-			if slices.Contains(h.Led, cluster.ShardOf(engine.DefaultProjectID[:], h.Shards)) {
+			if leadsDefault(h) {
 				holder = id
 			}
 			lo, hi, total = min(lo, len(h.Led)), max(hi, len(h.Led)), total+len(h.Led)
