@@ -87,9 +87,10 @@ func (o Options) Validate() error {
 // Store is vigilo's on-disk state: one Pebble database, or one key space of
 // one (Space). All methods are safe for concurrent use.
 type Store struct {
-	opts Options
-	db   *pebble.DB
-	lock *pebble.Lock
+	opts  Options
+	db    *pebble.DB
+	popts *pebble.Options // what LoadState writes its tables with
+	lock  *pebble.Lock
 
 	// Every read counts itself in active (enter/exit); Close sets closing,
 	// stops the committer and waits for active to drain, so no operation
@@ -148,6 +149,10 @@ func Open(o Options) (*Store, error) {
 		}
 		return nil, wrap(err)
 	}
+	if err := clearStateLoads(o); err != nil {
+		lock.Close()
+		return nil, wrap(err)
+	}
 	cache := pebble.NewCache(o.CacheSize)
 	defer cache.Unref() // the DB holds its own reference
 	popts := &pebble.Options{
@@ -161,6 +166,7 @@ func Open(o Options) (*Store, error) {
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
+	popts.EnsureDefaults() // as Open does to its copy: LoadState writes tables with these
 	db, err := pebble.Open(o.Dir, popts)
 	if err != nil {
 		lock.Close()
@@ -176,7 +182,7 @@ func Open(o Options) (*Store, error) {
 		lock.Close()
 		return nil, wrap(fmt.Errorf("build lookup index: %w", err))
 	}
-	s := &Store{opts: o, db: db, lock: lock, drained: make(chan struct{}, 1), lastSync: new(atomic.Int64)}
+	s := &Store{opts: o, db: db, popts: popts, lock: lock, drained: make(chan struct{}, 1), lastSync: new(atomic.Int64)}
 	s.c.start(s)
 	s.startSamples()
 	return s, nil

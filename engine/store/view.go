@@ -77,6 +77,25 @@ func stateSpans(lo, hi []byte) [][2][]byte {
 	return spans
 }
 
+// replaceSpans is the state spans of [lo, hi) that a state replaces, each
+// with an end: a nil hi is the end of the space (spaced) or of the database.
+func replaceSpans(lo, hi []byte, spaced bool) [][2][]byte {
+	spans := stateSpans(lo, hi)
+	for i, sp := range spans {
+		if sp[1] != nil {
+			continue
+		}
+		if spaced {
+			// A space's keys are root-like, below the first space
+			// prefix (delRange and set add the space's own in front).
+			spans[i][1] = []byte{spaceBase}
+		} else {
+			spans[i][1] = keysEnd // the whole database, key spaces included
+		}
+	}
+	return spans
+}
+
 // WriteState writes the view's state keys in [lo, hi) (nil hi: to the end)
 // to w as a state stream, for ReadState on another node. On the root,
 // [lo, hi) = SpaceSpan(id) is exactly key space id, keys prefixed; on a
@@ -138,19 +157,7 @@ func (v *View) WriteState(w io.Writer, lo, hi []byte) error {
 // with WriteState, a root batch given SpaceSpan(id) replaces key space id,
 // and a space's batch takes a space's stream, unprefixed.
 func (b *Batch) ReadState(r io.Reader, lo, hi []byte) error {
-	spans := stateSpans(lo, hi)
-	for i, sp := range spans {
-		if sp[1] != nil {
-			continue
-		}
-		if b.spaced {
-			// A space's keys are root-like, below the first space
-			// prefix (delRange and set add the space's own in front).
-			spans[i][1] = []byte{spaceBase}
-		} else {
-			spans[i][1] = keysEnd // the whole database, key spaces included
-		}
-	}
+	spans := replaceSpans(lo, hi, b.spaced)
 	for _, sp := range spans {
 		b.delRange(sp[0], sp[1])
 	}

@@ -1,0 +1,251 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math/rand/v2"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+)
+
+// withoutInstallKey is keys (spaceKeys of a space) less its install key.
+func withoutInstallKey(keys []string) []string {
+	ik := fmt.Sprintf("%x", []byte{pfxInstalled})
+	return slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return k == ik })
+}
+
+// A loaded state replaces exactly its key space, as ReadState does, with
+// the caller's install record in place of the sender's, and survives a
+// restart; its table is gone once ingested.
+func TestLoadStateReplacesSpace(t *testing.T) {
+	const space = 1
+	lo, hi := SpaceSpan(space)
+	src := openT(t, Options{})
+	id, other := newSpaceIDs(), newSpaceIDs()
+	fillAs(t, src, id, "root", 1)
+	fillAs(t, spaceT(t, src, space, SpaceOptions{}), id, "one", 2)
+	fillAs(t, spaceT(t, src, 2, SpaceOptions{}), id, "two", 3)
+	// The sender installed a snapshot once: its record is not the receiver's.
+	commitT(t, src, func(b *Batch) { b.set(installKey(lo), []byte("sender's")) })
+	stream := writeState(t, src, lo, hi)
+
+	dir := t.TempDir()
+	dst, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillAs(t, dst, other, "root", 1)
+	// In the memtable when the table goes in: the ingestion flushes it.
+	fillAs(t, spaceT(t, dst, space, SpaceOptions{}), other, "stale", 3)
+	fillAs(t, spaceT(t, dst, 2, SpaceOptions{}), other, "two", 2)
+	for _, sp := range []int{space, 2} {
+		if err := dst.spaces[sp].Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commitT(t, dst, func(b *Batch) { b.PutRaftApplied(space, []byte("dst")) })
+
+	l, err := dst.LoadState(bytes.NewReader(stream), lo, hi, []byte("receiver's"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := uint64(len(streamKeys(t, stream))); l.Records() != want || l.Bytes() == 0 {
+		t.Fatalf("loaded %d records in %d bytes; the stream has %d", l.Records(), l.Bytes(), want)
+	}
+	if err := dst.IngestState(l); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.IngestState(l); err == nil {
+		t.Fatal("a load ingested twice")
+	}
+	left, err := filepath.Glob(filepath.Join(dir, stateLoadDir, "*"))
+	if err != nil || len(left) != 0 {
+		t.Fatalf("tables left after the ingestion: %v, %v", left, err)
+	}
+	check := func(dst *Store) {
+		t.Helper()
+		target, neighbour := spaceT(t, dst, space, SpaceOptions{}), spaceT(t, dst, 2, SpaceOptions{})
+		defer target.Close()
+		defer neighbour.Close()
+		verifyAs(t, target, id, "one", 2)
+		if got, want := withoutInstallKey(spaceKeys(t, dst, space)), withoutInstallKey(spaceKeys(t, src, space)); !slices.Equal(got, want) {
+			t.Fatalf("space %d after the ingestion: %d keys, want the source's %d", space, len(got), len(want))
+		}
+		if rec, err := dst.InstallRecord(lo); err != nil || string(rec) != "receiver's" {
+			t.Fatalf("install record = %q, %v", rec, err)
+		}
+		verifyAs(t, dst, other, "root", 1)
+		verifyAs(t, neighbour, other, "two", 2)
+		if a, _ := dst.RaftApplied(space); string(a) != "dst" {
+			t.Fatalf("raft applied = %q: the ingestion must keep the node's own", a)
+		}
+	}
+	check(dst)
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dst, err = Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	check(dst)
+	if rec, err := dst.InstallRecord([]byte{SpacePrefix(2)}); err != nil || rec != nil {
+		t.Fatalf("space 2 has install record %q, %v", rec, err)
+	}
+}
+
+// A damaged or cut stream loads nothing and leaves no table; a table left
+// by a crash before its ingestion is removed by the next Open.
+func TestLoadStateRefusesDamage(t *testing.T) {
+	lo, hi := SpaceSpan(4)
+	src := openT(t, Options{})
+	fillAs(t, spaceT(t, src, 4, SpaceOptions{}), newSpaceIDs(), "four", 3)
+	stream := writeState(t, src, lo, hi)
+	dir := t.TempDir()
+	dst, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := bytes.Clone(stream)
+	flipped[len(flipped)/2] ^= 0x40
+	outside := writeState(t, src, nil, nil) // keys outside space 4
+	for name, in := range map[string][]byte{
+		"cut":     stream[:len(stream)-7],
+		"flipped": flipped,
+		"outside": outside,
+	} {
+		if l, err := dst.LoadState(bytes.NewReader(in), lo, hi, nil); !errors.Is(err, ErrBadState) {
+			l.Discard()
+			t.Fatalf("%s stream: %v, want ErrBadState", name, err)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, stateLoadDir, "*")); len(left) != 0 {
+		t.Fatalf("tables left by refused loads: %v", left)
+	}
+	if n := countSpace(rawKeys(t, dst), 4); n != 0 {
+		t.Fatalf("%d keys in space 4 after refused loads", n)
+	}
+	if _, err := dst.LoadState(bytes.NewReader(stream), lo, hi, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil { // a crash before the ingestion
+		t.Fatal(err)
+	}
+	dst, err = Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if left, _ := filepath.Glob(filepath.Join(dir, stateLoadDir, "*")); len(left) != 0 {
+		t.Fatalf("Open kept tables never ingested: %v", left)
+	}
+	if n := countSpace(rawKeys(t, dst), 4); n != 0 {
+		t.Fatalf("%d keys in space 4 from a load never ingested", n)
+	}
+	if _, err := spaceT(t, dst, 4, SpaceOptions{}).LoadState(bytes.NewReader(stream), nil, nil, nil); !errors.Is(err, ErrRootOnly) {
+		t.Fatalf("LoadState on a key space: %v, want ErrRootOnly", err)
+	}
+}
+
+// syntheticState streams n records of space's ping log, each with a value
+// of size random bytes, as WriteState would, generated as it is read: the
+// stream itself is never in memory.
+func syntheticState(space, n, size int) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		crc := crc32.New(crc32c)
+		w := io.MultiWriter(pw, crc)
+		r := rand.New(rand.NewPCG(1, 2))
+		val := make([]byte, size)
+		var rec []byte
+		for i := range n {
+			for j := 0; j < size; j += 8 {
+				binary.LittleEndian.PutUint64(val[j:], r.Uint64())
+			}
+			key := binary.BigEndian.AppendUint64([]byte{SpacePrefix(space), pfxPing}, uint64(i))
+			rec = binary.AppendUvarint(rec[:0], uint64(len(key)))
+			rec = append(rec, key...)
+			rec = binary.AppendUvarint(rec, uint64(size))
+			rec = append(rec, val...)
+			if _, err := w.Write(rec); err != nil {
+				return
+			}
+		}
+		if _, err := w.Write(binary.BigEndian.AppendUint64([]byte{0}, uint64(n))); err != nil {
+			return
+		}
+		_, _ = pw.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32()))
+		pw.Close()
+	}()
+	return pr
+}
+
+// heapWatch reads through r and records the most heap in use, sampled
+// every few megabytes read.
+type heapWatch struct {
+	r         io.Reader
+	sinceLook int
+	peak      uint64
+}
+
+func (h *heapWatch) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if h.sinceLook += n; h.sinceLook >= 2<<20 {
+		h.sinceLook = 0
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		h.peak = max(h.peak, ms.HeapInuse)
+	}
+	return n, err
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// Loading holds a block of the state at a time, where ReadState holds all
+// of it: the heap a load of 64 MiB adds stays a fraction of it. (Figures,
+// logged, are in docs/BENCHMARKS.md.)
+func TestLoadStateMemoryIsBounded(t *testing.T) {
+	const space, n, size = 3, 16 << 10, 4 << 10 // 64 MiB of values
+	lo, hi := SpaceSpan(space)
+	dst := openT(t, Options{})
+
+	base := heapInUse()
+	w := &heapWatch{r: syntheticState(space, n, size)}
+	l, err := dst.LoadState(w, lo, hi, []byte("rec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loadPeak := w.peak - min(w.peak, base)
+	if err := dst.IngestState(l); err != nil {
+		t.Fatal(err)
+	}
+	if got := countSpace(rawKeys(t, dst), space); got != n+1 {
+		t.Fatalf("%d keys in space %d after the ingestion, want %d and the install record", got, space, n)
+	}
+
+	base = heapInUse()
+	w = &heapWatch{r: syntheticState(space, n, size)}
+	b := dst.NewBatch()
+	if err := b.ReadState(w, lo, hi); err != nil {
+		t.Fatal(err)
+	}
+	batchPeak := w.peak - min(w.peak, base)
+	b.Discard()
+	t.Logf("64 MiB state: heap added while loading to a table %.1f MiB, while reading into a batch %.1f MiB",
+		float64(loadPeak)/(1<<20), float64(batchPeak)/(1<<20))
+	if loadPeak > 16<<20 {
+		t.Fatalf("loading 64 MiB added %.1f MiB of heap: the state is being held", float64(loadPeak)/(1<<20))
+	}
+}
