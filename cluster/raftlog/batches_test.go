@@ -1,12 +1,16 @@
 package raftlog
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
@@ -104,7 +108,7 @@ func openLoopless(t *testing.T, o Options) *Node {
 	}
 	n := &Node{o: o, m: m, inbox: make(chan Envelope, o.Inbox), wake: make(chan struct{}, 1),
 		ticks: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
-		fetching: map[uint32]bool{}, fetched: map[fetchKey]*store.Batch{}}
+		fetching: map[uint32]bool{}, fetched: map[fetchKey]*store.StateLoad{}}
 	n.fetchCtx, n.fetchCancel = context.WithCancel(context.Background())
 	boot := o.Store.NewBatch()
 	s, err := n.openShard(0, boot)
@@ -183,4 +187,89 @@ func TestCrashBetweenApplyAndAppend(t *testing.T) {
 		t.Fatalf("restart: %v", err)
 	}
 	n2.Close()
+}
+
+// A crash between a snapshot's two steps (its state ingested, the batch
+// that restores the log to it lost) leaves a state ahead of the log: Open
+// finishes the install from the state's install record, so the old log is
+// not applied again over the newer state, and the leader's next append
+// lands.
+func TestCrashBetweenIngestAndInstall(t *testing.T) {
+	src, err := store.Open(store.Options{Dir: "/src", FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	p := &store.Project{ID: uuid.New(), Name: "from the snapshot", Created: time.Unix(1, 0).UTC()}
+	b := src.NewBatch()
+	b.PutProject(p)
+	if err := src.CommitLocal(b); err != nil {
+		t.Fatal(err)
+	}
+	v, err := src.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stream bytes.Buffer
+	if err := v.WriteState(&stream, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+
+	fs := vfs.NewCrashableMem()
+	st, err := store.Open(store.Options{Dir: "/n", FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := followerOpts(st)
+	o.CompactEvery = -1
+	n := openLoopless(t, o)
+	n.step(msgApp(1, 1, 4, normalEntry(2, 2, 1), normalEntry(2, 3, 2), normalEntry(2, 4, 3)))
+	if err := n.process(); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.Applied(0); got != 4 {
+		t.Fatalf("applied %d before the snapshot, want 4", got)
+	}
+	snap := &pb.Snapshot{Data: binary.BigEndian.AppendUint64([]byte{snapshotVersion}, 7),
+		Metadata: &pb.SnapshotMetadata{Index: new(uint64(20)), Term: new(uint64(2)),
+			ConfState: &pb.ConfState{Voters: []uint64{1, 2}}}}
+	record, err := encodeInstallRecord(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The install's first step, as installSnapshot takes it, then the crash.
+	load, err := st.LoadState(&stream, nil, nil, record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.IngestState(load); err != nil {
+		t.Fatal(err)
+	}
+	crashed := fs.CrashClone(vfs.CrashCloneCfg{})
+	st.Close()
+
+	st2, err := store.Open(store.Options{Dir: "/n", FS: crashed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	if got, err := st2.GetProject(p.ID); err != nil || got.Name != p.Name {
+		t.Fatalf("the ingested state after the crash: %+v, %v", got, err)
+	}
+	o2 := followerOpts(st2)
+	o2.CompactEvery = -1
+	n2, err := Open(o2)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	defer n2.Close()
+	if got := n2.Applied(0); got != 20 {
+		t.Fatalf("applied %d after the restart, want the snapshot's 20", got)
+	}
+	n2.Deliver([]Envelope{msgApp(2, 20, 21, normalEntry(2, 21, 8))})
+	waitApplied(t, n2, 21)
+	if skipped := testutil.ToFloat64(n2.Metrics().Skipped); skipped != 0 {
+		t.Fatalf("%v entries skipped: the sequence number did not come from the install record", skipped)
+	}
 }

@@ -110,7 +110,7 @@ type Node struct {
 	// those fetched whose message the loop has not installed yet.
 	fetchMu      sync.Mutex
 	fetching     map[uint32]bool
-	fetched      map[fetchKey]*store.Batch
+	fetched      map[fetchKey]*store.StateLoad
 	fetchStopped bool
 	fetchCtx     context.Context
 	fetchCancel  context.CancelFunc
@@ -186,7 +186,7 @@ func Open(o Options) (*Node, error) {
 		done:  make(chan struct{}),
 
 		fetching: map[uint32]bool{},
-		fetched:  map[fetchKey]*store.Batch{},
+		fetched:  map[fetchKey]*store.StateLoad{},
 	}
 	n.viewsIdle = sync.NewCond(&n.viewMu)
 	n.fetchCtx, n.fetchCancel = context.WithCancel(context.Background())
@@ -231,6 +231,11 @@ func (n *Node) openShard(id uint32, boot *store.Batch) (*shard, error) {
 		}
 		s.applied, s.lastSeq = binary.BigEndian.Uint64(pos), binary.BigEndian.Uint64(pos[8:])
 	}
+	if finished, err := n.finishInstall(s, boot); err != nil {
+		return nil, fmt.Errorf("finish a snapshot's install: %w", err)
+	} else if finished {
+		n.o.Logger.Info("raft snapshot: finished an install cut by a restart", "shard", id, "index", s.applied)
+	}
 	if s.applied > l.hs.GetCommit() && s.applied <= l.lastIndex() {
 		// The applies are written before the hard state that recorded
 		// their commit (handleReadies), and a crash can keep the first
@@ -239,6 +244,7 @@ func (n *Node) openShard(id uint32, boot *store.Batch) (*shard, error) {
 		l.hs.Commit = new(s.applied)
 	}
 	s.durableApplied, s.durableSeq, s.durableCS = s.applied, s.lastSeq, l.cs
+	s.appliedAt.Store(s.applied)
 	if n.o.CompactEvery >= 0 {
 		l.snap = func() (*pb.Snapshot, error) { return n.snapshot(s) }
 	}

@@ -227,22 +227,33 @@ func (n *Node) deliverSnapshot(e Envelope) {
 	go n.fetch(e, key)
 }
 
+// fetch loads the state of e's snapshot to disk as it arrives (a table,
+// store.LoadState), holding a block of it in memory at a time, whatever
+// the shard's size.
 func (n *Node) fetch(e Envelope, key fetchKey) {
 	defer n.fetchWG.Done()
-	b := n.o.Store.NewBatch()
+	var b *store.StateLoad
 	lo, hi := n.stateSpan(key.shard)
-	err := n.o.FetchSnapshot(n.fetchCtx, e.Msg.GetFrom(), key.shard, key.index, func(r io.Reader) error {
-		return b.ReadState(r, lo, hi)
-	})
+	record, err := encodeInstallRecord(e.Msg.GetSnapshot())
+	if err == nil {
+		err = n.o.FetchSnapshot(n.fetchCtx, e.Msg.GetFrom(), key.shard, key.index, func(r io.Reader) error {
+			var err error
+			b, err = n.o.Store.LoadState(r, lo, hi, record)
+			return err
+		})
+	}
+	if err == nil && b == nil {
+		err = errors.New("the fetch read no state")
+	}
 	n.fetchMu.Lock()
 	n.fetching[key.shard] = false
-	if err == nil && !n.closed.Load() {
+	kept := err == nil && !n.closed.Load()
+	if kept {
 		n.fetched[key] = b
-		b = nil
 	}
 	n.fetchMu.Unlock()
-	if b != nil {
-		b.Discard()
+	if !kept {
+		b.Discard() // nil-safe; a state loaded before the fetch failed goes too
 		if err != nil {
 			n.m.Snapshots.WithLabelValues("fetch_failed").Inc()
 			n.o.Logger.Warn("raft snapshot: fetch", "shard", key.shard, "index", key.index, "from", e.Msg.GetFrom(), "err", err)
@@ -255,7 +266,7 @@ func (n *Node) fetch(e Envelope, key fetchKey) {
 
 // takeFetched is the fetched state of the shard's snapshot at index; nil
 // when it was not fetched.
-func (n *Node) takeFetched(shard uint32, index uint64) *store.Batch {
+func (n *Node) takeFetched(shard uint32, index uint64) *store.StateLoad {
 	n.fetchMu.Lock()
 	defer n.fetchMu.Unlock()
 	key := fetchKey{shard, index}
@@ -292,6 +303,66 @@ func (n *Node) stopFetches() {
 	}
 }
 
+// An install record is what the state of an installed snapshot carries
+// (store.LoadState's record): the snapshot's metadata and sequence number,
+// enough to restore the log to it.
+const installRecordVersion = 1
+
+func encodeInstallRecord(snap *pb.Snapshot) ([]byte, error) {
+	seq, err := decodeSnapshotData(snap.GetData())
+	if err != nil {
+		return nil, err
+	}
+	md, err := proto.Marshal(snap.GetMetadata())
+	if err != nil {
+		return nil, fmt.Errorf("raftlog: encode snapshot metadata: %w", err)
+	}
+	rec := binary.AppendUvarint([]byte{installRecordVersion}, uint64(len(md)))
+	rec = append(rec, md...)
+	return binary.BigEndian.AppendUint64(rec, seq), nil
+}
+
+func decodeInstallRecord(rec []byte) (*pb.SnapshotMetadata, uint64, error) {
+	bad := fmt.Errorf("raftlog: install record of %d bytes does not decode", len(rec))
+	if len(rec) < 1 || rec[0] != installRecordVersion {
+		return nil, 0, bad
+	}
+	n, k := binary.Uvarint(rec[1:])
+	if k <= 0 || uint64(len(rec)-1-k) != n+8 {
+		return nil, 0, bad
+	}
+	md := new(pb.SnapshotMetadata)
+	if err := proto.Unmarshal(rec[1+k:1+k+int(n)], md); err != nil {
+		return nil, 0, fmt.Errorf("%w: %v", bad, err)
+	}
+	return md, binary.BigEndian.Uint64(rec[1+k+int(n):]), nil
+}
+
+// finishInstall completes, into b, an install that a crash cut between
+// its state and the batch that records it: the state says it is at a
+// later index than the log. It says whether there was one.
+func (n *Node) finishInstall(s *shard, b *store.Batch) (bool, error) {
+	lo, _ := n.stateSpan(s.id)
+	rec, err := n.o.Store.InstallRecord(lo)
+	if err != nil || rec == nil {
+		return false, err
+	}
+	md, seq, err := decodeInstallRecord(rec)
+	if err != nil {
+		return false, err
+	}
+	if md.GetIndex() <= s.applied {
+		return false, nil // recorded in the log: the state has moved on
+	}
+	if err := s.log.restore(&pb.Snapshot{Metadata: md}, b); err != nil {
+		return false, err
+	}
+	s.applied, s.lastSeq = md.GetIndex(), seq
+	pos := binary.BigEndian.AppendUint64(nil, s.applied)
+	b.PutRaftApplied(s.id, binary.BigEndian.AppendUint64(pos, s.lastSeq))
+	return true, nil
+}
+
 // installSnapshot replaces the shard's log and state by the snapshot's, in
 // b: raft restored it, and its state was fetched before raft saw it.
 func (n *Node) installSnapshot(s *shard, snap *pb.Snapshot, b *store.Batch) error {
@@ -311,11 +382,13 @@ func (n *Node) installSnapshot(s *shard, snap *pb.Snapshot, b *store.Batch) erro
 	if state == nil {
 		return fmt.Errorf("snapshot at %d restored without its state", md.GetIndex())
 	}
-	defer state.Discard()
-	if err := s.log.restore(snap, b); err != nil {
-		return err
+	// The state goes in on its own, ahead of b, which records the install
+	// in the log: a crash between the two keeps the state with its install
+	// record, from which the next Open finishes the install (openShard).
+	if err := n.o.Store.IngestState(state); err != nil {
+		return fmt.Errorf("snapshot at %d: %w", md.GetIndex(), err)
 	}
-	if err := b.Append(state); err != nil {
+	if err := s.log.restore(snap, b); err != nil {
 		return err
 	}
 	s.applied, s.lastSeq, s.posDirty = md.GetIndex(), seq, true
