@@ -67,6 +67,7 @@
 //	'r'     shard (4) index (8)                raft log entry (cluster; raftlog's bytes)
 //	'H'     shard (4)                          raft hard and conf state (cluster)
 //	'A'     shard (4)                          raft applied position (cluster)
+//	0x01    (none)                             install record of the last state ingested (load.go)
 //	0xC0+i  a key above but 'm', 'r', 'H', 'A'  that key in key space i (0 ≤ i < 64; space.go)
 //
 // A key space is a store of its own whose every key is the root's with one
