@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -193,17 +194,43 @@ func TestCrashBetweenApplyAndAppend(t *testing.T) {
 // that restores the log to it lost) leaves a state ahead of the log: Open
 // finishes the install from the state's install record, so the old log is
 // not applied again over the newer state, and the leader's next append
-// lands.
+// lands. Over the whole store (one shard) and over a key space (a cluster's
+// shard), and again after a second restart.
 func TestCrashBetweenIngestAndInstall(t *testing.T) {
+	for _, spaced := range []bool{false, true} {
+		t.Run(fmt.Sprint("spaced=", spaced), func(t *testing.T) { crashBetweenIngestAndInstall(t, spaced) })
+	}
+}
+
+func crashBetweenIngestAndInstall(t *testing.T, spaced bool) {
+	var lo, hi []byte
+	var span func(uint32) ([]byte, []byte)
+	if spaced {
+		lo, hi = store.SpaceSpan(0)
+		span = func(uint32) ([]byte, []byte) { return store.SpaceSpan(0) }
+	}
 	src, err := store.Open(store.Options{Dir: "/src", FS: vfs.NewMem()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
+	state, read := src, func(st *store.Store) *store.Store { return st }
+	if spaced {
+		if state, err = src.Space(0, store.SpaceOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		read = func(st *store.Store) *store.Store {
+			sp, err := st.Space(0, store.SpaceOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sp
+		}
+	}
 	p := &store.Project{ID: uuid.New(), Name: "from the snapshot", Created: time.Unix(1, 0).UTC()}
-	b := src.NewBatch()
+	b := state.NewBatch()
 	b.PutProject(p)
-	if err := src.CommitLocal(b); err != nil {
+	if err := state.Commit(b); err != nil {
 		t.Fatal(err)
 	}
 	v, err := src.View()
@@ -211,7 +238,7 @@ func TestCrashBetweenIngestAndInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stream bytes.Buffer
-	if err := v.WriteState(&stream, nil, nil); err != nil {
+	if err := v.WriteState(&stream, lo, hi); err != nil {
 		t.Fatal(err)
 	}
 	v.Close()
@@ -221,9 +248,12 @@ func TestCrashBetweenIngestAndInstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := followerOpts(st)
-	o.CompactEvery = -1
-	n := openLoopless(t, o)
+	opts := func(st *store.Store) Options {
+		o := followerOpts(st)
+		o.CompactEvery, o.StateSpan = -1, span
+		return o
+	}
+	n := openLoopless(t, opts(st))
 	n.step(msgApp(1, 1, 4, normalEntry(2, 2, 1), normalEntry(2, 3, 2), normalEntry(2, 4, 3)))
 	if err := n.process(); err != nil {
 		t.Fatal(err)
@@ -232,14 +262,14 @@ func TestCrashBetweenIngestAndInstall(t *testing.T) {
 		t.Fatalf("applied %d before the snapshot, want 4", got)
 	}
 	snap := &pb.Snapshot{Data: binary.BigEndian.AppendUint64([]byte{snapshotVersion}, 7),
-		Metadata: &pb.SnapshotMetadata{Index: new(uint64(20)), Term: new(uint64(2)),
+		Metadata: &pb.SnapshotMetadata{Index: new(uint64(20)), Term: new(uint64(3)),
 			ConfState: &pb.ConfState{Voters: []uint64{1, 2}}}}
 	record, err := encodeInstallRecord(snap)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The install's first step, as installSnapshot takes it, then the crash.
-	load, err := st.LoadState(&stream, nil, nil, record)
+	load, err := st.LoadState(&stream, lo, hi, record)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,23 +283,48 @@ func TestCrashBetweenIngestAndInstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st2.Close()
-	if got, err := st2.GetProject(p.ID); err != nil || got.Name != p.Name {
+	if got, err := read(st2).GetProject(p.ID); err != nil || got.Name != p.Name {
 		t.Fatalf("the ingested state after the crash: %+v, %v", got, err)
 	}
-	o2 := followerOpts(st2)
-	o2.CompactEvery = -1
-	n2, err := Open(o2)
+	n2, err := Open(opts(st2))
 	if err != nil {
 		t.Fatalf("restart: %v", err)
 	}
-	defer n2.Close()
 	if got := n2.Applied(0); got != 20 {
 		t.Fatalf("applied %d after the restart, want the snapshot's 20", got)
 	}
-	n2.Deliver([]Envelope{msgApp(2, 20, 21, normalEntry(2, 21, 8))})
+	if got := testutil.ToFloat64(n2.Metrics().Snapshots.WithLabelValues("installed")); got != 1 {
+		t.Fatalf("%v installs finished at the restart, want 1", got)
+	}
+	// The next append of the leader of term 3 lands after the snapshot.
+	app := msgApp(3, 20, 21, normalEntry(3, 21, 8))
+	app.Msg.Term = new(uint64(3))
+	n2.Deliver([]Envelope{app})
 	waitApplied(t, n2, 21)
 	if skipped := testutil.ToFloat64(n2.Metrics().Skipped); skipped != 0 {
 		t.Fatalf("%v entries skipped: the sequence number did not come from the install record", skipped)
+	}
+	n2.Close()
+	st2.Close()
+
+	// Again: the install is finished, and stays so.
+	st3, err := store.Open(store.Options{Dir: "/n", FS: crashed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st3.Close()
+	n3, err := Open(opts(st3))
+	if err != nil {
+		t.Fatalf("second restart: %v", err)
+	}
+	defer n3.Close()
+	if got := n3.Applied(0); got != 21 {
+		t.Fatalf("applied %d after the second restart, want 21", got)
+	}
+	if got := testutil.ToFloat64(n3.Metrics().Snapshots.WithLabelValues("installed")); got != 0 {
+		t.Fatalf("%v installs finished again at the second restart", got)
+	}
+	if hs := n3.shards[0].log.hs; hs.GetTerm() < 3 || hs.GetCommit() < 21 {
+		t.Fatalf("stored hard state term %d commit %d, want at least 3 and 21", hs.GetTerm(), hs.GetCommit())
 	}
 }

@@ -328,7 +328,7 @@ func decodeInstallRecord(rec []byte) (*pb.SnapshotMetadata, uint64, error) {
 		return nil, 0, bad
 	}
 	n, k := binary.Uvarint(rec[1:])
-	if k <= 0 || uint64(len(rec)-1-k) != n+8 {
+	if k <= 0 || n > uint64(len(rec)) || uint64(len(rec)-1-k) != n+8 {
 		return nil, 0, bad
 	}
 	md := new(pb.SnapshotMetadata)
@@ -354,12 +354,20 @@ func (n *Node) finishInstall(s *shard, b *store.Batch) (bool, error) {
 	if md.GetIndex() <= s.applied {
 		return false, nil // recorded in the log: the state has moved on
 	}
+	// The lost batch held the hard state raft had when it restored the
+	// snapshot: a commit at least its index, a term at least its term. The
+	// vote stays: one of an earlier term only makes this node refuse a
+	// vote it could have given, never give one twice.
+	hs := s.log.hs
+	hs.Commit = new(max(hs.GetCommit(), md.GetIndex()))
+	hs.Term = new(max(hs.GetTerm(), md.GetTerm()))
 	if err := s.log.restore(&pb.Snapshot{Metadata: md}, b); err != nil {
 		return false, err
 	}
 	s.applied, s.lastSeq = md.GetIndex(), seq
 	pos := binary.BigEndian.AppendUint64(nil, s.applied)
 	b.PutRaftApplied(s.id, binary.BigEndian.AppendUint64(pos, s.lastSeq))
+	n.m.Snapshots.WithLabelValues("installed").Inc()
 	return true, nil
 }
 

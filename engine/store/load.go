@@ -94,7 +94,12 @@ func (s *Store) LoadState(r io.Reader, lo, hi, record []byte) (_ *StateLoad, err
 		return nil, fmt.Errorf("load state: %w", err)
 	}
 	l := &StateLoad{s: s, path: path}
-	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), s.popts.MakeWriterOptions(0, s.db.TableFormat()))
+	wo := s.popts.MakeWriterOptions(0, s.db.TableFormat())
+	// A filter keeps a hash of every key until the table is closed: memory
+	// that grows with the state, where the rest of the writer holds a block.
+	// Compactions rebuild the filters of what they write.
+	wo.FilterPolicy = nil
+	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)
 	closed := false
 	defer func() {
 		if err != nil {
@@ -119,7 +124,7 @@ func (s *Store) LoadState(r io.Reader, lo, hi, record []byte) (_ *StateLoad, err
 	}
 	crc := crc32.New(crc32c)
 	br := &crcReader{r: bufio.NewReaderSize(r, 256<<10), crc: crc}
-	var n uint64
+	var n, dropped uint64
 	var key, val, prev []byte
 	prev = ik
 	for {
@@ -145,6 +150,7 @@ func (s *Store) LoadState(r io.Reader, lo, hi, record []byte) (_ *StateLoad, err
 			return nil, fmt.Errorf("%w: key %q outside the span", ErrBadState, key)
 		}
 		if string(key) == string(ik) {
+			dropped++
 			continue
 		}
 		// A table takes keys in strictly increasing order; a stream out
@@ -180,7 +186,7 @@ func (s *Store) LoadState(r io.Reader, lo, hi, record []byte) (_ *StateLoad, err
 	if err != nil {
 		return nil, fmt.Errorf("load state: %w", err)
 	}
-	l.records, l.bytes = n, st.Size()
+	l.records, l.bytes = n-dropped, st.Size()
 	return l, nil
 }
 
