@@ -1,12 +1,10 @@
 package store
 
 import (
-	"bufio"
+	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"sync/atomic"
@@ -122,61 +120,25 @@ func (s *Store) LoadState(r io.Reader, lo, hi, record []byte) (_ *StateLoad, err
 	if err := w.Set(ik, record); err != nil {
 		return nil, fmt.Errorf("load state: %w", err)
 	}
-	crc := crc32.New(crc32c)
-	br := &crcReader{r: bufio.NewReaderSize(r, 256<<10), crc: crc}
-	var n, dropped uint64
-	var key, val, prev []byte
-	prev = ik
-	for {
-		kl, err := binary.ReadUvarint(br)
-		if err != nil {
-			return nil, fmt.Errorf("%w: record %d: %v", ErrBadState, n, err)
-		}
-		if kl == 0 {
-			break
-		}
-		if key, err = readN(br, key, kl); err != nil {
-			return nil, fmt.Errorf("%w: record %d key: %v", ErrBadState, n, err)
-		}
-		vl, err := binary.ReadUvarint(br)
-		if err != nil {
-			return nil, fmt.Errorf("%w: record %d: %v", ErrBadState, n, err)
-		}
-		if val, err = readN(br, val, vl); err != nil {
-			return nil, fmt.Errorf("%w: record %d value: %v", ErrBadState, n, err)
-		}
-		n++
-		if !inSpans(spans, key) {
-			return nil, fmt.Errorf("%w: key %q outside the span", ErrBadState, key)
-		}
+	var loaded uint64
+	prev := bytes.Clone(ik) // reused: ik stays as it is
+	if _, err := readStateStream(r, spans, func(key, val []byte) error {
 		if string(key) == string(ik) {
-			dropped++
-			continue
+			return nil // the sender's own install record
 		}
 		// A table takes keys in strictly increasing order; a stream out
 		// of order is damaged.
 		if string(key) <= string(prev) {
-			return nil, fmt.Errorf("%w: key %q out of order", ErrBadState, key)
+			return fmt.Errorf("%w: key %q out of order", ErrBadState, key)
 		}
 		if err := w.Set(key, val); err != nil {
-			return nil, fmt.Errorf("load state: %w", err)
+			return fmt.Errorf("load state: %w", err)
 		}
-		prev = append(prev[:0:0], key...)
-	}
-	var count [8]byte
-	if _, err := io.ReadFull(br, count[:]); err != nil {
-		return nil, fmt.Errorf("%w: trailer: %v", ErrBadState, err)
-	}
-	sum := crc.Sum32()
-	var got [4]byte
-	if _, err := io.ReadFull(br.r, got[:]); err != nil {
-		return nil, fmt.Errorf("%w: checksum: %v", ErrBadState, err)
-	}
-	switch {
-	case binary.BigEndian.Uint64(count[:]) != n:
-		return nil, fmt.Errorf("%w: %d records, trailer says %d", ErrBadState, n, binary.BigEndian.Uint64(count[:]))
-	case binary.BigEndian.Uint32(got[:]) != sum:
-		return nil, fmt.Errorf("%w: checksum mismatch", ErrBadState)
+		prev = append(prev[:0], key...)
+		loaded++
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	closed = true
 	if err := w.Close(); err != nil { // syncs and closes f
@@ -186,7 +148,7 @@ func (s *Store) LoadState(r io.Reader, lo, hi, record []byte) (_ *StateLoad, err
 	if err != nil {
 		return nil, fmt.Errorf("load state: %w", err)
 	}
-	l.records, l.bytes = n-dropped, st.Size()
+	l.records, l.bytes = loaded, st.Size()
 	return l, nil
 }
 
