@@ -122,7 +122,7 @@ func (s *Store) LoadState(r io.Reader, lo, hi, record []byte) (_ *StateLoad, err
 	}
 	var loaded uint64
 	prev := bytes.Clone(ik) // reused: ik stays as it is
-	if _, err := readStateStream(r, spans, func(key, val []byte) error {
+	if err := readStateStream(r, spans, func(key, val []byte) error {
 		if string(key) == string(ik) {
 			return nil // the sender's own install record
 		}

@@ -161,7 +161,7 @@ func (b *Batch) ReadState(r io.Reader, lo, hi []byte) error {
 	for _, sp := range spans {
 		b.delRange(sp[0], sp[1])
 	}
-	if _, err := readStateStream(r, spans, func(key, val []byte) error {
+	if err := readStateStream(r, spans, func(key, val []byte) error {
 		b.set(key, val)
 		return nil
 	}); err != nil {
@@ -172,9 +172,9 @@ func (b *Batch) ReadState(r io.Reader, lo, hi []byte) error {
 
 // readStateStream calls put with each record of the state stream r, whose
 // keys must lie in spans, and verifies the stream's count and checksum at
-// its end; it returns the records read. put's key and value are valid only
+// its end. put's key and value are valid only
 // during the call. An error from put stops the read and is returned.
-func readStateStream(r io.Reader, spans [][2][]byte, put func(key, val []byte) error) (uint64, error) {
+func readStateStream(r io.Reader, spans [][2][]byte, put func(key, val []byte) error) error {
 	crc := crc32.New(crc32c)
 	br := &crcReader{r: bufio.NewReaderSize(r, 256<<10), crc: crc}
 	var n uint64
@@ -182,45 +182,45 @@ func readStateStream(r io.Reader, spans [][2][]byte, put func(key, val []byte) e
 	for {
 		kl, err := binary.ReadUvarint(br)
 		if err != nil {
-			return n, fmt.Errorf("%w: record %d: %v", ErrBadState, n, err)
+			return fmt.Errorf("%w: record %d: %v", ErrBadState, n, err)
 		}
 		if kl == 0 {
 			break
 		}
 		if key, err = readN(br, key, kl); err != nil {
-			return n, fmt.Errorf("%w: record %d key: %v", ErrBadState, n, err)
+			return fmt.Errorf("%w: record %d key: %v", ErrBadState, n, err)
 		}
 		vl, err := binary.ReadUvarint(br)
 		if err != nil {
-			return n, fmt.Errorf("%w: record %d: %v", ErrBadState, n, err)
+			return fmt.Errorf("%w: record %d: %v", ErrBadState, n, err)
 		}
 		if val, err = readN(br, val, vl); err != nil {
-			return n, fmt.Errorf("%w: record %d value: %v", ErrBadState, n, err)
+			return fmt.Errorf("%w: record %d value: %v", ErrBadState, n, err)
 		}
 		if !inSpans(spans, key) {
-			return n, fmt.Errorf("%w: key %q outside the span", ErrBadState, key)
+			return fmt.Errorf("%w: key %q outside the span", ErrBadState, key)
 		}
 		if err := put(key, val); err != nil {
-			return n, err
+			return err
 		}
 		n++
 	}
 	var count [8]byte
 	if _, err := io.ReadFull(br, count[:]); err != nil {
-		return n, fmt.Errorf("%w: trailer: %v", ErrBadState, err)
+		return fmt.Errorf("%w: trailer: %v", ErrBadState, err)
 	}
 	sum := crc.Sum32()
 	var got [4]byte
 	if _, err := io.ReadFull(br.r, got[:]); err != nil {
-		return n, fmt.Errorf("%w: checksum: %v", ErrBadState, err)
+		return fmt.Errorf("%w: checksum: %v", ErrBadState, err)
 	}
 	switch {
 	case binary.BigEndian.Uint64(count[:]) != n:
-		return n, fmt.Errorf("%w: %d records, trailer says %d", ErrBadState, n, binary.BigEndian.Uint64(count[:]))
+		return fmt.Errorf("%w: %d records, trailer says %d", ErrBadState, n, binary.BigEndian.Uint64(count[:]))
 	case binary.BigEndian.Uint32(got[:]) != sum:
-		return n, fmt.Errorf("%w: checksum mismatch", ErrBadState)
+		return fmt.Errorf("%w: checksum mismatch", ErrBadState)
 	}
-	return n, nil
+	return nil
 }
 
 // maxStateRecord bounds one key or value of a state stream, so that a
