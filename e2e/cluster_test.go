@@ -563,6 +563,11 @@ func TestClusterReplaceWithEmptyNode(t *testing.T) {
 	if v := sample(t, scrape(t, fresh.url), `vigilo_raft_snapshots_total{step="installed"}`); v < 1 {
 		t.Fatalf("the new node installed %v snapshots: it replayed a log that should have been cut", v)
 	}
+	// An empty node holds no view of its store: each shard's old files are
+	// excised, and its tables go in with nothing left to compact.
+	if v := sample(t, scrape(t, fresh.url), `vigilo_raft_snapshots_total{step="excised"}`); v < 1 {
+		t.Fatalf("the new node excised %v of its snapshots' spans", v)
+	}
 	all := []*clusterNode{nodes[0], nodes[1], nodes[2], fresh}
 	waitLeader(t, all)
 	if _, h := fresh.health(); len(h.Led) < h.Shards/3 {

@@ -14,7 +14,8 @@ type Metrics struct {
 	// a follower's log is behind the leader's, as of the last tick.
 	ReplicationLag prometheus.Gauge
 	// Snapshots counts state snapshots by step: made (a leader's view for
-	// a follower), fetched and installed (on the follower), fetch_failed.
+	// a follower), fetched and installed (on the follower), fetch_failed,
+	// and excised (installed by an excise, store.IngestState).
 	Snapshots   *prometheus.CounterVec
 	Compactions prometheus.Counter
 	// LogEntries and LogBytes are what the shards' logs hold, as of the
@@ -51,7 +52,7 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	})
 	m.Snapshots = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vigilo_raft_snapshots_total",
-		Help: "State snapshots by step: made (held for a follower by a leader), fetched and installed (by a follower), fetch_failed.",
+		Help: "State snapshots by step: made (held for a follower by a leader), fetched and installed (by a follower), fetch_failed, excised (installed with the shard's old files excised, nothing left to compact).",
 	}, []string{"step"})
 	m.Compactions = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "vigilo_raft_log_compactions_total", Help: "Cuts of a shard's raft log behind its applied index.",

@@ -396,6 +396,11 @@ func (n *Node) installSnapshot(s *shard, snap *pb.Snapshot, b *store.Batch) erro
 	if err := n.o.Store.IngestState(state); err != nil {
 		return fmt.Errorf("snapshot at %d: %w", md.GetIndex(), err)
 	}
+	if state.Excised() {
+		n.m.Snapshots.WithLabelValues("excised").Inc()
+	}
+	n.o.Logger.Info("raft snapshot: installed", "shard", s.id, "index", md.GetIndex(),
+		"records", state.Records(), "tables", state.Tables(), "bytes", state.Bytes(), "excised", state.Excised())
 	if err := s.log.restore(snap, b); err != nil {
 		return err
 	}

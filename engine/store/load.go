@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync/atomic"
 
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/objstorage"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
 )
@@ -18,10 +20,10 @@ import (
 // committed: a shard of a million checks is gigabytes, and a node replacing
 // a dead one fetches every shard at once. LoadState writes the stream to an
 // sstable as it reads it, holding a block at a time, and IngestState puts
-// the table in the database in one step (Pebble's ingestion: a link and a
+// the tables in the database in one step (Pebble's ingestion: a link and a
 // manifest edit, atomic and durable), replacing the span.
 //
-// The table carries range deletions of the span's state spans and, under
+// The tables carry range deletions of the span's state spans and, under
 // the span's install key, a record the caller gives (raftlog: the
 // snapshot's index, term and membership). An ingestion is a step of its own,
 // ahead of the batch that records the install in the raft log, so a crash
@@ -41,38 +43,88 @@ func installKey(lo []byte) []byte {
 	return append(append(make([]byte, 0, len(lo)+1), lo...), pfxInstalled)
 }
 
-// A StateLoad is a state stream written to an sstable by LoadState, for one
+// A StateLoad is a state stream written to sstables by LoadState, for one
 // IngestState or a Discard.
 type StateLoad struct {
 	s       *Store
-	path    string
+	paths   []string
+	excise  *pebble.KeyRange // the one span the load replaces, when it is one
 	records uint64
 	bytes   int64
+	excised bool
 }
 
 // Records is the number of state records loaded, the install record aside.
 func (l *StateLoad) Records() uint64 { return l.records }
 
-// Bytes is the size of the table.
+// Bytes is the size of the tables.
 func (l *StateLoad) Bytes() int64 { return l.bytes }
 
-// Discard removes the table; a StateLoad ingested or discarded already is
+// Tables is the number of tables the state was written to.
+func (l *StateLoad) Tables() int { return len(l.paths) }
+
+// Excised says whether IngestState removed the span's old keys by an
+// excise (Pebble drops their files from the span, and the new tables go
+// to the bottom level: nothing to compact) rather than by the tables'
+// range deletions, which a compaction applies later.
+func (l *StateLoad) Excised() bool { return l.excised }
+
+// Discard removes the tables; a StateLoad ingested or discarded already is
 // left alone.
 func (l *StateLoad) Discard() {
-	if l == nil || l.path == "" {
+	if l == nil {
 		return
 	}
-	_ = l.s.opts.FS.Remove(l.path)
-	l.path = ""
+	for _, p := range l.paths {
+		_ = l.s.opts.FS.Remove(p)
+	}
+	l.paths = nil
 }
 
 var loadSeq atomic.Uint64
 
+// errLoadAbandoned ends the writes of a table LoadState gives up on.
+var errLoadAbandoned = errors.New("state load abandoned")
+
+// abandonable is a table's file, which a failed load closes without the
+// sync that finishing it would cost.
+type abandonable struct {
+	objstorage.Writable
+	abandoned bool
+}
+
+func (a *abandonable) Write(p []byte) error {
+	if a.abandoned {
+		return errLoadAbandoned
+	}
+	return a.Writable.Write(p)
+}
+
+func (a *abandonable) Finish() error {
+	if a.abandoned {
+		a.Writable.Abort()
+		return errLoadAbandoned
+	}
+	return a.Writable.Finish()
+}
+
+// A loadTable is the table LoadState is writing: it holds the keys from
+// start on.
+type loadTable struct {
+	w     *sstable.Writer
+	f     *abandonable
+	start []byte
+	size  int64 // keys and values written
+}
+
 // LoadState reads the state stream r for [lo, hi) (as ReadState takes it,
-// root keys) into a table, verifying it whole, with record under the
-// span's install key; a record the stream itself carries there (the sender
-// installed a snapshot once) is dropped. Only the root store loads: a
-// snapshot replaces a key space from outside it.
+// root keys) into tables of about Options.LoadTableSize, verifying it
+// whole, with record under the span's install key; a record the stream
+// itself carries there (the sender installed a snapshot once) is dropped.
+// Each table carries the range deletions of the span's state spans
+// between its first key and the next table's, so the tables replace the
+// span together and never overlap. Only the root store loads: a snapshot
+// replaces a key space from outside it.
 func (s *Store) LoadState(r io.Reader, lo, hi, record []byte) (_ *StateLoad, err error) {
 	if err := s.rootOnly("LoadState"); err != nil {
 		return nil, err
@@ -86,38 +138,69 @@ func (s *Store) LoadState(r io.Reader, lo, hi, record []byte) (_ *StateLoad, err
 	if err := fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("load state: %w", err)
 	}
-	path := fs.PathJoin(dir, fmt.Sprintf("%d-%d.sst", os.Getpid(), loadSeq.Add(1)))
-	f, err := fs.Create(path, "")
-	if err != nil {
-		return nil, fmt.Errorf("load state: %w", err)
+	spans := replaceSpans(lo, hi, false)
+	ik := installKey(lo)
+	if !inSpans(spans, ik) {
+		return nil, fmt.Errorf("load state: install key %q outside the span", ik)
 	}
-	l := &StateLoad{s: s, path: path}
+	l := &StateLoad{s: s}
+	if len(spans) == 1 {
+		l.excise = &pebble.KeyRange{Start: spans[0][0], End: spans[0][1]}
+	}
 	wo := s.popts.MakeWriterOptions(0, s.db.TableFormat())
 	// A filter keeps a hash of every key until the table is closed: memory
 	// that grows with the state, where the rest of the writer holds a block.
 	// Compactions rebuild the filters of what they write.
 	wo.FilterPolicy = nil
-	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)
-	closed := false
+	var t *loadTable
 	defer func() {
 		if err != nil {
-			if !closed {
-				_ = w.Close() // closes f
+			if t != nil {
+				t.f.abandoned = true
+				_ = t.w.Close() // closes its file, unsynced
 			}
 			l.Discard() // l, not the result: a failed return has set that to nil
 		}
 	}()
-	spans := replaceSpans(lo, hi, false)
-	for _, sp := range spans {
-		if err := w.DeleteRange(sp[0], sp[1]); err != nil {
-			return nil, fmt.Errorf("load state: %w", err)
+	open := func(start []byte) error {
+		path := fs.PathJoin(dir, fmt.Sprintf("%d-%d.sst", os.Getpid(), loadSeq.Add(1)))
+		f, err := fs.Create(path, "")
+		if err != nil {
+			return fmt.Errorf("load state: %w", err)
 		}
+		l.paths = append(l.paths, path)
+		a := &abandonable{Writable: objstorageprovider.NewFileWritable(f)}
+		t = &loadTable{w: sstable.NewWriter(a, wo), f: a, start: bytes.Clone(start)}
+		return nil
 	}
-	ik := installKey(lo)
-	if !inSpans(spans, ik) {
-		return nil, fmt.Errorf("load state: install key %q outside the span", ik)
+	// finish closes t, its range deletions ending at end, where the next
+	// table starts.
+	finish := func(end []byte) error {
+		for _, sp := range spans {
+			from, to := sp[0], sp[1]
+			if bytes.Compare(from, t.start) < 0 {
+				from = t.start
+			}
+			if bytes.Compare(to, end) > 0 {
+				to = end
+			}
+			if bytes.Compare(from, to) < 0 {
+				if err := t.w.DeleteRange(from, to); err != nil {
+					return fmt.Errorf("load state: %w", err)
+				}
+			}
+		}
+		w := t.w
+		t = nil
+		if err := w.Close(); err != nil { // syncs and closes the file
+			return fmt.Errorf("load state: %w", err)
+		}
+		return nil
 	}
-	if err := w.Set(ik, record); err != nil {
+	if err := open(spans[0][0]); err != nil {
+		return nil, err
+	}
+	if err := t.w.Set(ik, record); err != nil {
 		return nil, fmt.Errorf("load state: %w", err)
 	}
 	var loaded uint64
@@ -131,35 +214,48 @@ func (s *Store) LoadState(r io.Reader, lo, hi, record []byte) (_ *StateLoad, err
 		if string(key) <= string(prev) {
 			return fmt.Errorf("%w: key %q out of order", ErrBadState, key)
 		}
-		if err := w.Set(key, val); err != nil {
+		if t.size >= s.opts.LoadTableSize {
+			if err := finish(key); err != nil {
+				return err
+			}
+			if err := open(key); err != nil {
+				return err
+			}
+		}
+		if err := t.w.Set(key, val); err != nil {
 			return fmt.Errorf("load state: %w", err)
 		}
+		t.size += int64(len(key) + len(val))
 		prev = append(prev[:0], key...)
 		loaded++
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	closed = true
-	if err := w.Close(); err != nil { // syncs and closes f
-		return nil, fmt.Errorf("load state: %w", err)
+	if err := finish(spans[len(spans)-1][1]); err != nil {
+		return nil, err
 	}
-	st, err := fs.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("load state: %w", err)
+	for _, p := range l.paths {
+		st, err := fs.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("load state: %w", err)
+		}
+		l.bytes += st.Size()
 	}
-	l.records, l.bytes = loaded, st.Size()
+	l.records = loaded
 	return l, nil
 }
 
 // IngestState replaces the span l was loaded for by l's keys and install
-// record, in one durable step, and removes l's table. Writes committed
-// before it are under it; l is spent either way.
+// record, in one durable step, and removes l's tables. Writes committed
+// before it are under it; l is spent either way. A span that is one state
+// span (a key space) is excised, unless a View is open: the excise would
+// empty the span under it.
 func (s *Store) IngestState(l *StateLoad) error {
 	if err := s.rootOnly("IngestState"); err != nil {
 		return err
 	}
-	if l == nil || l.path == "" {
+	if l == nil || len(l.paths) == 0 {
 		return errors.New("ingest state: nothing loaded")
 	}
 	defer l.Discard()
@@ -167,8 +263,17 @@ func (s *Store) IngestState(l *StateLoad) error {
 		return ErrClosed
 	}
 	defer s.exit()
-	if err := s.db.Ingest(context.Background(), []string{l.path}); err != nil {
-		return fmt.Errorf("ingest state %s: %w", l.path, err)
+	s.views.mu.Lock()
+	defer s.views.mu.Unlock()
+	var err error
+	if l.excise != nil && s.views.open == 0 {
+		_, err = s.db.IngestAndExcise(context.Background(), l.paths, nil, nil, *l.excise)
+		l.excised = err == nil
+	} else {
+		err = s.db.Ingest(context.Background(), l.paths)
+	}
+	if err != nil {
+		return fmt.Errorf("ingest state of %d tables: %w", len(l.paths), err)
 	}
 	return nil
 }

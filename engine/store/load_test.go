@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -22,8 +23,15 @@ func withoutInstallKey(keys []string) []string {
 
 // A loaded state replaces exactly its key space, as ReadState does, with
 // the caller's install record in place of the sender's, and survives a
-// restart; its table is gone once ingested.
+// restart; its tables are gone once ingested. With no view open the space
+// is excised.
 func TestLoadStateReplacesSpace(t *testing.T) {
+	for _, size := range []int64{0, 256} {
+		t.Run(fmt.Sprintf("tables of %d bytes", size), func(t *testing.T) { testLoadStateReplacesSpace(t, size) })
+	}
+}
+
+func testLoadStateReplacesSpace(t *testing.T, tableSize int64) {
 	const space = 1
 	lo, hi := SpaceSpan(space)
 	src := openT(t, Options{})
@@ -36,7 +44,7 @@ func TestLoadStateReplacesSpace(t *testing.T) {
 	stream := writeState(t, src, lo, hi)
 
 	dir := t.TempDir()
-	dst, err := Open(Options{Dir: dir})
+	dst, err := Open(Options{Dir: dir, LoadTableSize: tableSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,8 +67,14 @@ func TestLoadStateReplacesSpace(t *testing.T) {
 	if want := uint64(len(streamKeys(t, stream))) - 1; l.Records() != want || l.Bytes() == 0 {
 		t.Fatalf("loaded %d records in %d bytes; the stream has %d besides the sender's install record", l.Records(), l.Bytes(), want)
 	}
+	if tableSize != 0 && l.Tables() < 3 {
+		t.Fatalf("%d tables of at most %d bytes for %d records", l.Tables(), tableSize, l.Records())
+	}
 	if err := dst.IngestState(l); err != nil {
 		t.Fatal(err)
+	}
+	if !l.Excised() {
+		t.Fatal("a key space loaded with no view open was not excised")
 	}
 	if err := dst.IngestState(l); err == nil {
 		t.Fatal("a load ingested twice")
@@ -91,7 +105,7 @@ func TestLoadStateReplacesSpace(t *testing.T) {
 	if err := dst.Close(); err != nil {
 		t.Fatal(err)
 	}
-	dst, err = Open(Options{Dir: dir})
+	dst, err = Open(Options{Dir: dir, LoadTableSize: tableSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,5 +262,140 @@ func TestLoadStateMemoryIsBounded(t *testing.T) {
 		float64(loadPeak)/(1<<20), float64(batchPeak)/(1<<20))
 	if loadPeak > 16<<20 {
 		t.Fatalf("loading 64 MiB added %.1f MiB of heap: the state is being held", float64(loadPeak)/(1<<20))
+	}
+}
+
+// An excise would take the span's files from under an open view (a Pebble
+// snapshot is only a sequence number), so with one open the span is
+// replaced by the tables' range deletions, and the view still reads the
+// state it was taken on. With none open the span is excised, and the new
+// tables go straight to the bottom level: nothing is left to compact.
+func TestIngestStateUnderAView(t *testing.T) {
+	const space = 5
+	lo, hi := SpaceSpan(space)
+	src := openT(t, Options{})
+	id := newSpaceIDs()
+	fillAs(t, spaceT(t, src, space, SpaceOptions{}), id, "new", 3)
+	stream := writeState(t, src, lo, hi)
+
+	dst := openT(t, Options{LoadTableSize: 512})
+	old := newSpaceIDs()
+	fillAs(t, spaceT(t, dst, space, SpaceOptions{}), old, "old", 2)
+	fillAs(t, dst, old, "root", 1)
+	if err := dst.db.Compact(context.Background(), []byte{0}, keysEnd, true); err != nil {
+		t.Fatal(err)
+	}
+	before := writeState(t, dst, lo, hi)
+	v, err := dst.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func() *StateLoad {
+		t.Helper()
+		l, err := dst.LoadState(bytes.NewReader(stream), lo, hi, []byte("rec"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dst.IngestState(l); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := withoutInstallKey(spaceKeys(t, dst, space)), withoutInstallKey(spaceKeys(t, src, space)); !slices.Equal(got, want) {
+			t.Fatalf("space %d after the ingestion: %d keys, want the source's %d", space, len(got), len(want))
+		}
+		verifyAs(t, dst, old, "root", 1)
+		return l
+	}
+	if l := load(); l.Excised() {
+		t.Fatal("excised with a view open")
+	}
+	var seen bytes.Buffer
+	if err := v.WriteState(&seen, lo, hi); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(seen.Bytes(), before) {
+		t.Fatalf("the view reads %d bytes of state after the ingestion, %d before", seen.Len(), len(before))
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.db.Compact(context.Background(), []byte{0}, keysEnd, true); err != nil {
+		t.Fatal(err)
+	}
+	l := load()
+	if !l.Excised() {
+		t.Fatal("not excised with no view open")
+	}
+	m := dst.db.Metrics()
+	for lvl := range 6 {
+		if n := m.Levels[lvl].TablesCount; n != 0 {
+			t.Fatalf("after an excise, %d tables in L%d: the %d ingested belong in L6", n, lvl, l.Tables())
+		}
+	}
+}
+
+// A state of the whole root (the raft log's keys are holes in it) is split
+// into tables whose range deletions skip the holes: the node's raft keys
+// are kept, and the tables are ingested together.
+func TestLoadStateSplitsAroundHoles(t *testing.T) {
+	src := openT(t, Options{})
+	id := newSpaceIDs()
+	fillAs(t, src, id, "root", 3)
+	commitT(t, src, func(b *Batch) { b.PutRaftEntry(0, 7, []byte("src entry")) })
+	stream := writeState(t, src, nil, nil)
+
+	dst := openT(t, Options{LoadTableSize: 256})
+	fillAs(t, dst, newSpaceIDs(), "stale", 2)
+	commitT(t, dst, func(b *Batch) {
+		b.PutRaftEntry(0, 9, []byte("dst entry"))
+		b.PutRaftState(0, []byte("dst state"))
+		b.PutRaftApplied(0, []byte("dst applied"))
+	})
+	l, err := dst.LoadState(bytes.NewReader(stream), nil, nil, []byte("rec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Tables() < 3 {
+		t.Fatalf("%d tables of 256 bytes for %d records", l.Tables(), l.Records())
+	}
+	if err := dst.IngestState(l); err != nil {
+		t.Fatal(err)
+	}
+	if l.Excised() {
+		t.Fatal("a span with holes was excised")
+	}
+	verifyAs(t, dst, id, "root", 3)
+	var entries []string
+	if err := dst.RaftEntries(0, 0, 100, func(i uint64, e []byte) bool {
+		entries = append(entries, fmt.Sprintf("%d=%s", i, e))
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(entries, []string{"9=dst entry"}) {
+		t.Fatalf("raft entries after the ingestion: %v, want the node's own", entries)
+	}
+	if st, _ := dst.RaftState(0); string(st) != "dst state" {
+		t.Fatalf("raft state = %q", st)
+	}
+	if a, _ := dst.RaftApplied(0); string(a) != "dst applied" {
+		t.Fatalf("raft applied = %q", a)
+	}
+	// Every state key is the source's: the stale ones are gone.
+	var got, want []string
+	for _, k := range rawKeys(t, dst) {
+		if inSpans(stateSpans(nil, nil), k) && string(k) != string(installKey(nil)) {
+			got = append(got, fmt.Sprintf("%x", k))
+		}
+	}
+	for _, k := range rawKeys(t, src) {
+		if inSpans(stateSpans(nil, nil), k) {
+			want = append(want, fmt.Sprintf("%x", k))
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("%d state keys after the ingestion, want the source's %d", len(got), len(want))
 	}
 }

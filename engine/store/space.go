@@ -122,6 +122,7 @@ func (s *Store) Space(id int, o SpaceOptions) (*Store, error) {
 		db:       s.db,
 		drained:  make(chan struct{}, 1),
 		lastSync: s.lastSync, // one WAL: a sync by any store covers them all
+		views:    s.views,
 		root:     s,
 		spaceID:  id,
 		spaced:   true,

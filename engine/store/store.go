@@ -41,12 +41,17 @@ type Options struct {
 	// the log, through CommitLocal — or have failed, and the store never
 	// applies them itself. Nil: commits are local, the single node.
 	Replicate func(repr []byte, done func(error))
+	// LoadTableSize is the keys and values LoadState writes to one table
+	// before it starts the next: a shard of gigabytes goes in as tables a
+	// compaction can take one at a time. Default 64 MiB.
+	LoadTableSize int64
 }
 
 const (
-	DefaultPingLogLimit = 100
-	DefaultCacheSize    = 64 << 20
-	DefaultMaxBatch     = 512
+	DefaultPingLogLimit  = 100
+	DefaultCacheSize     = 64 << 20
+	DefaultMaxBatch      = 512
+	DefaultLoadTableSize = 64 << 20
 
 	memTableSize = 64 << 20
 )
@@ -65,6 +70,9 @@ func (o Options) WithDefaults() Options {
 	if o.FS == nil {
 		o.FS = vfs.Default
 	}
+	if o.LoadTableSize == 0 {
+		o.LoadTableSize = DefaultLoadTableSize
+	}
 	return o
 }
 
@@ -80,6 +88,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("store: Options.CacheSize %d is negative", o.CacheSize)
 	case o.MaxBatch < 0:
 		return fmt.Errorf("store: Options.MaxBatch %d is negative", o.MaxBatch)
+	case o.LoadTableSize < 0:
+		return fmt.Errorf("store: Options.LoadTableSize %d is negative", o.LoadTableSize)
 	}
 	return nil
 }
@@ -109,6 +119,9 @@ type Store struct {
 	// committer or by a flush of samples. The root and its spaces share it:
 	// they share the WAL, and one's sync covers the others' samples.
 	lastSync *atomic.Int64
+	// views counts the open Views of the database, root and spaces
+	// together: IngestState excises a span only when none is open.
+	views *viewCount
 
 	// Key spaces (space.go). A space has root (the store it was opened
 	// from), its id, and pfx, the byte every key of its own starts with;
@@ -182,7 +195,7 @@ func Open(o Options) (*Store, error) {
 		lock.Close()
 		return nil, wrap(fmt.Errorf("build lookup index: %w", err))
 	}
-	s := &Store{opts: o, db: db, popts: popts, lock: lock, drained: make(chan struct{}, 1), lastSync: new(atomic.Int64)}
+	s := &Store{opts: o, db: db, popts: popts, lock: lock, drained: make(chan struct{}, 1), lastSync: new(atomic.Int64), views: new(viewCount)}
 	s.c.start(s)
 	s.startSamples()
 	return s, nil

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -19,8 +20,19 @@ import (
 // drop them from disk), so it is closed as soon as it is no longer served.
 // Close it before the store.
 type View struct {
-	s    *Store
-	snap *pebble.Snapshot
+	s      *Store
+	snap   *pebble.Snapshot
+	closed bool
+}
+
+// A viewCount is the open Views of one database. A Pebble snapshot is a
+// sequence number, not a set of files: an excise (IngestState) takes the
+// span's files from under it, and it would read the span as empty. So an
+// ingestion excises only while no view is open, and a view is never taken
+// during one.
+type viewCount struct {
+	mu   sync.Mutex
+	open int
 }
 
 // View takes a view of everything committed so far. A key space's view
@@ -31,11 +43,21 @@ func (s *Store) View() (*View, error) {
 		return nil, ErrClosed
 	}
 	defer s.exit()
+	s.views.mu.Lock()
+	defer s.views.mu.Unlock()
+	s.views.open++
 	return &View{s: s, snap: s.db.NewSnapshot()}, nil
 }
 
-// Close releases the view.
+// Close releases the view; a second Close does nothing.
 func (v *View) Close() error {
+	v.s.views.mu.Lock()
+	defer v.s.views.mu.Unlock()
+	if v.closed {
+		return nil
+	}
+	v.closed = true
+	v.s.views.open--
 	if err := v.snap.Close(); err != nil {
 		return fmt.Errorf("close store view: %w", err)
 	}
