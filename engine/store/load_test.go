@@ -12,7 +12,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // withoutInstallKey is keys (spaceKeys of a space) less its install key.
@@ -397,5 +401,56 @@ func TestLoadStateSplitsAroundHoles(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("%d state keys after the ingestion, want the source's %d", len(got), len(want))
+	}
+}
+
+// syncCountingFS counts the syncs of the files created under dir.
+type syncCountingFS struct {
+	vfs.FS
+	dir   string
+	syncs *atomic.Int64
+}
+
+type syncCountingFile struct {
+	vfs.File
+	syncs *atomic.Int64
+}
+
+func (f syncCountingFS) Create(name string, cat vfs.DiskWriteCategory) (vfs.File, error) {
+	file, err := f.FS.Create(name, cat)
+	if err != nil || !strings.HasPrefix(name, f.dir) {
+		return file, err
+	}
+	return syncCountingFile{File: file, syncs: f.syncs}, nil
+}
+
+func (f syncCountingFile) Sync() error {
+	f.syncs.Add(1)
+	return f.File.Sync()
+}
+
+// A load refused on the way closes its table without syncing it: it is
+// removed at once.
+func TestAbandonedLoadIsNotSynced(t *testing.T) {
+	lo, hi := SpaceSpan(6)
+	src := openT(t, Options{})
+	fillAs(t, spaceT(t, src, 6, SpaceOptions{}), newSpaceIDs(), "six", 3)
+	stream := writeState(t, src, lo, hi)
+	dir := t.TempDir()
+	fs := syncCountingFS{FS: vfs.Default, dir: filepath.Join(dir, stateLoadDir), syncs: new(atomic.Int64)}
+	dst := openT(t, Options{Dir: dir, FS: fs, LoadTableSize: 256})
+	if _, err := dst.LoadState(bytes.NewReader(stream[:len(stream)-7]), lo, hi, nil); !errors.Is(err, ErrBadState) {
+		t.Fatalf("cut stream: %v, want ErrBadState", err)
+	}
+	// The tables finished before the cut was found were synced; the one
+	// in progress was not.
+	cut := fs.syncs.Load()
+	l, err := dst.LoadState(bytes.NewReader(stream), lo, hi, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Discard()
+	if whole := fs.syncs.Load() - cut; cut != whole-1 {
+		t.Fatalf("a load of %d tables synced %d; the cut one, given up at its last, synced %d", l.Tables(), whole, cut)
 	}
 }
