@@ -148,7 +148,7 @@ func Run(o Options) (*Report, error) {
 	// after them; deadlines has a store of its own.
 	results := map[string]Result{}
 	var errs []string
-	for _, s := range []string{ScenarioRecovery, ScenarioMemory, ScenarioIngest, ScenarioDeadlines, ScenarioAlerts, ScenarioMonitors, ScenarioAPI, ScenarioCluster} {
+	for _, s := range []string{ScenarioRecovery, ScenarioMemory, ScenarioIngest, ScenarioDeadlines, ScenarioAlerts, ScenarioMonitors, ScenarioAPI, ScenarioCluster, ScenarioCatchup} {
 		if !run(s) {
 			continue
 		}
@@ -171,6 +171,8 @@ func Run(o Options) (*Report, error) {
 			res, err = r.api(tmp)
 		case ScenarioCluster:
 			res, err = r.clusterScenario(tmp)
+		case ScenarioCatchup:
+			res, err = r.catchupScenario(tmp)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", s, err))

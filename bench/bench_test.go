@@ -49,8 +49,20 @@ func TestQuickRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, progress.String())
 	}
-	if len(rep.Scenarios) != 8 {
-		t.Fatalf("%d scenarios, want 8", len(rep.Scenarios))
+	if len(rep.Scenarios) != 9 {
+		t.Fatalf("%d scenarios, want 9", len(rep.Scenarios))
+	}
+	cu := rep.Scenarios[8].(*CatchupResult)
+	for name, c := range map[string]CatchupNode{"restart": cu.Restart, "join": cu.Join} {
+		// Each shard's log was cut past the node: it catches up by a
+		// snapshot of every shard, excised, and takes its share.
+		if c.Seconds <= 0 || c.ShareSeconds < c.Seconds || c.Led == 0 || c.PeakRSSBytes <= 0 || c.DiskWrittenBytes <= 0 ||
+			c.SnapshotsInstalled < 12 || c.SnapshotsExcised != c.SnapshotsInstalled || c.IngestedBytes <= 0 {
+			t.Errorf("catchup: %s: %+v", name, c)
+		}
+	}
+	if cu.PingsAcked != catchupQuickPings || cu.PingsLost != 0 || cu.ErrorCount != 0 || cu.StateBytes <= 0 {
+		t.Errorf("catchup: %+v", cu)
 	}
 	cl := rep.Scenarios[7].(*ClusterResult)
 	if cl.SingleNodePingsPerSecond <= 0 || cl.DurablePingsPerSecond <= 0 || cl.Ratio <= 0 || cl.PingsAcked <= 0 ||

@@ -23,6 +23,12 @@ type nodeJob struct {
 	// ID and Peers make it a cluster node (package cluster).
 	ID    uint64                  `json:"id,omitempty"`
 	Peers map[uint64]cluster.Peer `json:"peers,omitempty"`
+	// Join makes a cluster node start empty and ask Peers to add it;
+	// CompactEvery is its raft log's cut (cluster.Options); PingLogLimit
+	// the pings kept per check (engine.Options). Zero: the defaults.
+	Join         bool `json:"join,omitempty"`
+	CompactEvery int  `json:"compact_every,omitempty"`
+	PingLogLimit int  `json:"ping_log_limit,omitempty"`
 	// CPUProfile, when set, is where the child writes a CPU profile of the
 	// time between a SIGUSR1 and the next SIGUSR2 (profileWindow).
 	CPUProfile string `json:"cpu_profile,omitempty"`
@@ -31,7 +37,7 @@ type nodeJob struct {
 func (j nodeJob) engineOptions() engine.Options {
 	return engine.Options{
 		DataDir: j.DataDir, Listen: j.Listen, APIKey: benchAPIKey, AdminKey: benchAdminKey, MinPeriod: time.Second,
-		Logger: childLogger(),
+		PingLogLimit: j.PingLogLimit, Logger: childLogger(),
 	}
 }
 
@@ -46,7 +52,8 @@ func runNodeChild(j nodeJob, w *lineWriter) (any, error) {
 	}
 	var closeFn func() error
 	if j.ID != 0 {
-		n, err := cluster.Open(cluster.Options{ID: j.ID, Peers: j.Peers, Engine: j.engineOptions()})
+		n, err := cluster.Open(cluster.Options{ID: j.ID, Peers: j.Peers, Join: j.Join, CompactEvery: j.CompactEvery,
+			Engine: j.engineOptions()})
 		if err != nil {
 			return nil, err
 		}

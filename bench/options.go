@@ -19,10 +19,11 @@ const (
 	ScenarioMonitors  = "monitors"
 	ScenarioAPI       = "api"
 	ScenarioCluster   = "cluster"
+	ScenarioCatchup   = "catchup"
 )
 
 // AllScenarios is every scenario, in report order.
-var AllScenarios = []string{ScenarioIngest, ScenarioDeadlines, ScenarioMemory, ScenarioRecovery, ScenarioAlerts, ScenarioMonitors, ScenarioAPI, ScenarioCluster}
+var AllScenarios = []string{ScenarioIngest, ScenarioDeadlines, ScenarioMemory, ScenarioRecovery, ScenarioAlerts, ScenarioMonitors, ScenarioAPI, ScenarioCluster, ScenarioCatchup}
 
 // Full-size and quick (CI) defaults.
 const (

@@ -267,6 +267,10 @@ func Open(o Options) (*Node, error) {
 		return nil, err
 	}
 	n.st = st
+	if err := store.RegisterDatabaseMetrics(n.reg, st); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := refuseOtherData(st, o.Shards); err != nil {
 		st.Close()
 		return nil, err

@@ -568,6 +568,9 @@ func TestClusterReplaceWithEmptyNode(t *testing.T) {
 	if v := sample(t, scrape(t, fresh.url), `vigilo_raft_snapshots_total{step="excised"}`); v < 1 {
 		t.Fatalf("the new node excised %v of its snapshots' spans", v)
 	}
+	if v := sample(t, scrape(t, fresh.url), "vigilo_pebble_ingested_bytes_total"); v <= 0 {
+		t.Fatalf("the new node reports %v bytes ingested", v)
+	}
 	all := []*clusterNode{nodes[0], nodes[1], nodes[2], fresh}
 	waitLeader(t, all)
 	if _, h := fresh.health(); len(h.Led) < h.Shards/3 {

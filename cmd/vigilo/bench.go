@@ -17,7 +17,7 @@ func bench(args []string) error {
 	benchpkg.MaybeChild()
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var o benchpkg.Options
-	scenarios := fs.String("scenario", strings.Join(benchpkg.AllScenarios, ","), "comma-separated scenarios to run: ingest, deadlines, memory, recovery, alerts, monitors, api (or all)")
+	scenarios := fs.String("scenario", strings.Join(benchpkg.AllScenarios, ","), "comma-separated scenarios to run: ingest, deadlines, memory, recovery, alerts, monitors, api, cluster, catchup (or all)")
 	fs.IntVar(&o.Checks, "checks", 0, fmt.Sprintf("checks to seed (default %d; %d with --quick)", benchpkg.DefaultChecks, benchpkg.QuickChecks))
 	fs.BoolVar(&o.Quick, "quick", false, "small sizes for CI: every scenario takes seconds, the whole run well under 30s")
 	jsonPath := fs.String("json", "", "also write the report as JSON to this file")

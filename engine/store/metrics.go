@@ -21,14 +21,27 @@ func RegisterMetrics(r prometheus.Registerer, s *Store) error {
 	return r.Register(newCollector(s))
 }
 
+// RegisterDatabaseMetrics registers on r the root s's Pebble figures
+// (vigilo_pebble_*) alone: a cluster node's, whose committers and samples
+// are its shards' key spaces', each reported with its engine.
+func RegisterDatabaseMetrics(r prometheus.Registerer, s *Store) error {
+	if err := s.rootOnly("RegisterDatabaseMetrics"); err != nil {
+		return err
+	}
+	c := newCollector(s)
+	c.databaseOnly = true
+	return r.Register(c)
+}
+
 type collector struct {
-	s *Store
+	s            *Store
+	databaseOnly bool
 
 	commits, syncs, ops, maxGroup, queued *prometheus.Desc
 	samples, sampleGroups, samplesLost    *prometheus.Desc
 
 	walBytes, walWritten, compactions, compacting, compactDebt, flushes, readAmp,
-	cacheHits, cacheMisses, cacheBytes, memBytes, memCount, diskBytes, tables *prometheus.Desc
+	cacheHits, cacheMisses, cacheBytes, memBytes, memCount, diskBytes, tables, compacted, ingested *prometheus.Desc
 }
 
 func newCollector(s *Store) *collector {
@@ -59,20 +72,25 @@ func newCollector(s *Store) *collector {
 		memCount:    d("vigilo_pebble_memtables", "Memtables (the mutable one and those queued for flush)."),
 		diskBytes:   d("vigilo_pebble_disk_usage_bytes", "Disk space used by the store (tables, WAL, manifests)."),
 		tables:      d("vigilo_pebble_sstables", "Live sstables across all levels."),
+		compacted:   d("vigilo_pebble_compacted_bytes_total", "Bytes of sstables written by compactions."),
+		ingested:    d("vigilo_pebble_ingested_bytes_total", "Bytes of sstables ingested (a cluster node's installed snapshots)."),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.commits, c.syncs, c.ops, c.maxGroup, c.queued,
-		c.samples, c.sampleGroups, c.samplesLost} {
-		ch <- d
-	}
 	if !c.s.spaced {
 		for _, d := range []*prometheus.Desc{c.walBytes, c.walWritten, c.compactions, c.compacting,
 			c.compactDebt, c.flushes, c.readAmp, c.cacheHits, c.cacheMisses, c.cacheBytes,
-			c.memBytes, c.memCount, c.diskBytes, c.tables} {
+			c.memBytes, c.memCount, c.diskBytes, c.tables, c.compacted, c.ingested} {
 			ch <- d
 		}
+	}
+	if c.databaseOnly {
+		return
+	}
+	for _, d := range []*prometheus.Desc{c.commits, c.syncs, c.ops, c.maxGroup, c.queued,
+		c.samples, c.sampleGroups, c.samplesLost} {
+		ch <- d
 	}
 	c.s.c.groupSize.Describe(ch)
 	c.s.c.syncTime.Describe(ch)
@@ -85,6 +103,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
 	}
+	c.collectDatabase(counter, gauge)
+	if c.databaseOnly {
+		return
+	}
 	c.s.c.groupSize.Collect(ch)
 	c.s.c.syncTime.Collect(ch)
 	st := c.s.Stats()
@@ -96,7 +118,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.samples, float64(st.Samples))
 	counter(c.sampleGroups, float64(st.SampleGroups))
 	counter(c.samplesLost, float64(st.SamplesLost))
+}
 
+func (c *collector) collectDatabase(counter, gauge func(*prometheus.Desc, float64)) {
 	if c.s.spaced {
 		return // the database's figures are the root's to report
 	}
@@ -119,4 +143,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.diskBytes, float64(m.DiskSpaceUsage()))
 	total := m.Total()
 	gauge(c.tables, float64(total.TablesCount))
+	counter(c.compacted, float64(total.TableBytesCompacted))
+	counter(c.ingested, float64(total.TableBytesIngested))
 }
