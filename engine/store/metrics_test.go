@@ -1,6 +1,8 @@
 package store
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -25,8 +27,8 @@ func TestMetricsCollector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 24 {
-		t.Errorf("%d series, want 24", n)
+	if n != 26 {
+		t.Errorf("%d series, want 26", n)
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -53,5 +55,33 @@ func TestMetricsCollector(t *testing.T) {
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %+v", err, problems)
+	}
+}
+
+// A cluster node registers its database's figures alone: its committers
+// and samples are its key spaces', reported by their engines.
+func TestDatabaseMetrics(t *testing.T) {
+	s := openT(t, Options{})
+	reg := prometheus.NewRegistry()
+	if err := RegisterDatabaseMetrics(reg, s); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "vigilo_pebble_") {
+			t.Errorf("%s among the database's figures", mf.GetName())
+		}
+	}
+	if len(mfs) != 16 {
+		t.Errorf("%d series, want the 16 Pebble ones", len(mfs))
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %+v", err, problems)
+	}
+	if err := RegisterDatabaseMetrics(prometheus.NewRegistry(), spaceT(t, s, 1, SpaceOptions{})); !errors.Is(err, ErrRootOnly) {
+		t.Errorf("a key space's database figures: %v, want ErrRootOnly", err)
 	}
 }

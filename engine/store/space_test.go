@@ -909,7 +909,7 @@ func TestSpaceMetrics(t *testing.T) {
 				}
 			}
 		}
-		if want := map[bool]int{true: 14, false: 0}[i == 0]; pebbleSeries != want {
+		if want := map[bool]int{true: 16, false: 0}[i == 0]; pebbleSeries != want {
 			t.Errorf("store %d: %d Pebble series, want %d", i, pebbleSeries, want)
 		}
 		if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
