@@ -58,11 +58,14 @@ type CatchupNode struct {
 	SnapshotsInstalled float64 `json:"snapshots_installed"`
 	SnapshotsExcised   float64 `json:"snapshots_excised"`
 	IngestedBytes      float64 `json:"ingested_bytes"`
-	// SettleSeconds is from caught up to no compaction running or owed;
-	// CompactedBytes what compactions wrote from its start to then, and
-	// DiskWrittenBytes all it wrote (/proc/<pid>/io write_bytes).
+	// SettleSeconds is from caught up to its compactions stopping (none
+	// running, nothing more compacted, three looks in a row);
+	// CompactedBytes is what compactions wrote from its start to then,
+	// DebtBytes the compaction Pebble still estimates it owes, and
+	// DiskWrittenBytes all the node wrote (/proc/<pid>/io write_bytes).
 	SettleSeconds    float64 `json:"settle_seconds"`
 	CompactedBytes   float64 `json:"compacted_bytes"`
+	DebtBytes        float64 `json:"compaction_debt_bytes"`
 	DiskWrittenBytes int64   `json:"disk_written_bytes"`
 }
 
@@ -99,7 +102,8 @@ func (x *CatchupResult) rows() [][3]string {
 			{name + ": caught up / leads its share", fmtSeconds(c.Seconds) + " / " + fmtSeconds(c.ShareSeconds), fmt.Sprintf("%d shards led", c.Led)},
 			{name + ": snapshots installed / excised", fmt.Sprintf("%.0f / %.0f", c.SnapshotsInstalled, c.SnapshotsExcised), mb(c.IngestedBytes) + " ingested"},
 			{name + ": peak RSS", mb(float64(c.PeakRSSBytes)), ""},
-			{name + ": written to disk / by compactions, to settled", mb(float64(c.DiskWrittenBytes)) + " / " + mb(c.CompactedBytes), "settled " + fmtSeconds(c.SettleSeconds) + " after"},
+			{name + ": written to disk / by compactions, to settled", mb(float64(c.DiskWrittenBytes)) + " / " + mb(c.CompactedBytes),
+				"settled " + fmtSeconds(c.SettleSeconds) + " after, " + mb(c.DebtBytes) + " compaction owed"},
 		}
 	}
 	rows := [][3]string{{"state seeded through the API", fmt.Sprintf("%s pings of %d B to %d checks", fmtCount(float64(x.PingsAcked)), x.BodyBytes, x.Checks), mb(float64(x.StateBytes)) + " on disk per node"}}
@@ -241,20 +245,21 @@ func (r *runner) catchUp(j nodeJob, peers map[uint64]cluster.Peer, running map[u
 	if h, ok := nodeHealth(peers[j.ID]); ok {
 		c.Led = len(h.Led)
 	}
-	// Settled: no compaction running or owed, three looks in a row.
-	quiet := 0
+	// Settled: no compaction running and nothing more compacted, three
+	// looks in a row. (Not "no debt": Pebble may leave some for good.)
+	quiet, compacted := 0, -1.0
 	for quiet < 3 && time.Now().Before(deadline) {
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond)
 		m, err := scrapeMetrics(peers[j.ID])
 		if err != nil {
 			continue
 		}
-		if m["vigilo_pebble_compactions_running"] == 0 && m["vigilo_pebble_compaction_debt_bytes"] == 0 {
+		if now := m["vigilo_pebble_compacted_bytes_total"]; m["vigilo_pebble_compactions_running"] == 0 && now == compacted {
 			quiet++
-			c.CompactedBytes = m["vigilo_pebble_compacted_bytes_total"]
 		} else {
-			quiet = 0
+			quiet, compacted = 0, now
 		}
+		c.CompactedBytes, c.DebtBytes = compacted, m["vigilo_pebble_compaction_debt_bytes"]
 	}
 	c.SettleSeconds = time.Since(caught).Seconds()
 	c.DiskWrittenBytes = procKB(fmt.Sprintf("/proc/%d/io", pid), "write_bytes")
