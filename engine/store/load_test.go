@@ -53,7 +53,7 @@ func testLoadStateReplacesSpace(t *testing.T, tableSize int64) {
 		t.Fatal(err)
 	}
 	fillAs(t, dst, other, "root", 1)
-	// In the memtable when the table goes in: the ingestion flushes it.
+	// In the memtable when the tables go in: they go in on top of it.
 	fillAs(t, spaceT(t, dst, space, SpaceOptions{}), other, "stale", 3)
 	fillAs(t, spaceT(t, dst, 2, SpaceOptions{}), other, "two", 2)
 	for _, sp := range []int{space, 2} {
