@@ -32,7 +32,7 @@ func (n *Node) authorized(ctx *fasthttp.RequestCtx) bool {
 // warnIfOpen logs when a cluster listener without a secret listens beyond
 // loopback.
 func (n *Node) warnIfOpen(addr string) {
-	if n.o.Secret != "" {
+	if n.o.Secret != "" || n.o.TLS != nil {
 		return
 	}
 	host, _, err := net.SplitHostPort(addr)

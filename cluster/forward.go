@@ -3,6 +3,7 @@ package cluster
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -45,6 +46,7 @@ var errForwardGone = errors.New("the forwarding connection to the leader broke")
 // owns the framed connections peers opened to this node.
 type forwarder struct {
 	bearer []byte
+	tls    *tls.Config // dials peers with it when set
 	mu     sync.Mutex
 	conns  map[string]*fwdConn // by the peer's cluster address
 	// served are the connections peers opened to this node.
@@ -53,8 +55,8 @@ type forwarder struct {
 	wg     sync.WaitGroup
 }
 
-func newForwarder(bearer []byte) *forwarder {
-	return &forwarder{bearer: bearer, conns: map[string]*fwdConn{}, served: map[net.Conn]struct{}{}}
+func newForwarder(bearer []byte, tc *tls.Config) *forwarder {
+	return &forwarder{bearer: bearer, tls: tc, conns: map[string]*fwdConn{}, served: map[net.Conn]struct{}{}}
 }
 
 // fwdConn is one framed connection, either end: out is what its writer
@@ -218,7 +220,7 @@ func (f *forwarder) conn(addr string) (*fwdConn, error) {
 	}
 	// Under the lock: concurrent requests to a peer wait for one dial
 	// instead of each opening a connection.
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	c, err := dialPeer(addr, f.tls)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}

@@ -24,7 +24,7 @@ func (n *Node) askToJoin() {
 		n.log.Error("join: encode the request", "err", err)
 		return
 	}
-	client := &http.Client{Timeout: memberChangeTimeout + 5*time.Second}
+	client := n.peerClient(memberChangeTimeout+5*time.Second, 2)
 	defer client.CloseIdleConnections()
 	// Close must not wait for a request in flight.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -37,7 +37,7 @@ func (n *Node) askToJoin() {
 		}
 	}()
 	ask := func(addr string, shard int) (code int, leader string) {
-		url := fmt.Sprintf("http://%s%s?shard=%d", addr, MembersPath, shard)
+		url := fmt.Sprintf("%s%s%s?shard=%d", n.scheme(), addr, MembersPath, shard)
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
 			return 0, ""

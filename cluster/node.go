@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,6 +70,11 @@ type Options struct {
 	// node and for the cluster's life (a data directory made with another
 	// number is refused); default DefaultShards, at most store.MaxSpaces.
 	Shards int
+	// TLS, when set, secures the cluster listeners (tls.go): the node
+	// serves only TLS there, takes only clients whose certificate RootCAs
+	// (or ClientCAs) signed, and dials its peers with Certificates. Nil:
+	// plain TCP, for loopback or a private network. LoadTLS makes one.
+	TLS *tls.Config
 	// Logger gets the node's log; default Engine.Logger, else slog.Default().
 	Logger *slog.Logger
 }
@@ -86,6 +92,9 @@ func (o Options) Validate() error {
 		return fmt.Errorf("cluster: %d shards: want 1 to %d", o.Shards, store.MaxSpaces)
 	case o.Engine.MetricsListen != "":
 		return errors.New("cluster: a separate metrics listener is not built; /metrics is on the API listener")
+	}
+	if err := validateTLS(o.TLS); err != nil {
+		return err
 	}
 	// Checked here, not when the node first leads: an engine that cannot
 	// start would leave the cluster led by a node that serves nothing.
@@ -230,11 +239,12 @@ func Open(o Options) (*Node, error) {
 	}
 	n := &Node{o: o, log: o.Logger.With("node", o.ID), reg: prometheus.NewRegistry(),
 		stop: make(chan struct{}), peers: map[uint64]Peer{},
-		snapClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}}}
+	}
+	n.snapClient = n.peerClient(0, 1)
 	if o.Secret != "" {
 		n.bearer = []byte("Bearer " + o.Secret)
 	}
-	n.fwd = newForwarder(n.bearer)
+	n.fwd = newForwarder(n.bearer, o.TLS)
 	n.m = metrics{
 		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigilo_cluster_forwarded_requests_total", Help: "Requests this node forwarded to the leader.",
@@ -300,7 +310,7 @@ func Open(o Options) (*Node, error) {
 		// added later is in it, one removed is not.
 		n.peers = stored
 	}
-	n.tr = newTransport(o.ID, n.peers, n.bearer, n.log)
+	n.tr = newTransport(o.ID, n.peers, n.bearer, o.TLS, n.log)
 	n.raft, err = raftlog.Open(raftlog.Options{
 		ID: o.ID, Peers: ids, Shards: o.Shards, Store: st, Transport: n.tr, Join: o.Join,
 		StateSpan:    func(shard uint32) (lo, hi []byte) { return store.SpaceSpan(int(shard)) },
@@ -375,6 +385,9 @@ func (n *Node) listen() error {
 	inner, err := net.Listen("tcp", self.Raft)
 	if err != nil {
 		return fmt.Errorf("cluster: listen %s: %w", self.Raft, err)
+	}
+	if n.o.TLS != nil {
+		inner = tls.NewListener(inner, serverTLS(n.o.TLS))
 	}
 	front, err := net.Listen("tcp", self.API)
 	if err != nil {

@@ -33,7 +33,7 @@ func (n *Node) serveRemove(ctx *fasthttp.RequestCtx, id uint64) {
 		writeError(ctx, fasthttp.StatusConflict, "a cluster keeps at least two members: add one before removing this one")
 		return
 	}
-	client := &http.Client{Timeout: memberChangeTimeout + 5*time.Second}
+	client := n.peerClient(memberChangeTimeout+5*time.Second, 2)
 	defer client.CloseIdleConnections()
 	c, cancel := context.WithTimeout(context.Background(), time.Duration(len(n.hosts))*2*memberChangeTimeout)
 	defer cancel()
@@ -112,7 +112,7 @@ func (n *Node) callPeer(ctx context.Context, client *http.Client, id uint64, met
 	if !ok {
 		return 0, fmt.Errorf("node %d is not a member", id)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+p.Raft+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, n.scheme()+p.Raft+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}

@@ -68,7 +68,7 @@ func (n *Node) fetchSnapshot(ctx context.Context, from uint64, shard uint32, ind
 	}
 	ctx, cancel := context.WithTimeout(ctx, snapshotFetchTimeout)
 	defer cancel()
-	url := fmt.Sprintf("http://%s%s?shard=%d&index=%d", p.Raft, SnapshotPath, shard, index)
+	url := fmt.Sprintf("%s%s%s?shard=%d&index=%d", n.scheme(), p.Raft, SnapshotPath, shard, index)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err

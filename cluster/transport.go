@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ type transport struct {
 	log    *slog.Logger
 	self   uint64
 	bearer []byte       // Authorization, when the cluster has a secret
+	tls    *tls.Config  // dials peers with it when set
 	mu     sync.RWMutex // peers changes with membership
 	peers  map[uint64]*sender
 	wg     sync.WaitGroup
@@ -44,8 +46,8 @@ type sender struct {
 
 const senderQueue = 256
 
-func newTransport(self uint64, peers map[uint64]Peer, bearer []byte, log *slog.Logger) *transport {
-	t := &transport{log: log, self: self, bearer: bearer, peers: map[uint64]*sender{}, stop: make(chan struct{})}
+func newTransport(self uint64, peers map[uint64]Peer, bearer []byte, tc *tls.Config, log *slog.Logger) *transport {
+	t := &transport{log: log, self: self, bearer: bearer, tls: tc, peers: map[uint64]*sender{}, stop: make(chan struct{})}
 	for id, p := range peers {
 		t.setPeer(id, p)
 	}
@@ -71,6 +73,7 @@ func (t *transport) setPeer(id uint64, p Peer) {
 			Addr: p.Raft, MaxConns: 2,
 			ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
 			MaxIdleConnDuration: time.Minute,
+			IsTLS:               t.tls != nil, TLSConfig: t.tls,
 		},
 		queue: make(chan []byte, senderQueue),
 		gone:  make(chan struct{}),
@@ -122,7 +125,11 @@ func (t *transport) run(s *sender) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI("http://" + s.client.Addr + RaftPath)
+	scheme := "http://"
+	if t.tls != nil {
+		scheme = "https://"
+	}
+	req.SetRequestURI(scheme + s.client.Addr + RaftPath)
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/octet-stream")
 	if t.bearer != nil {

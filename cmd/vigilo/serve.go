@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -44,6 +45,9 @@ func serve(args []string) error {
 	clusterID := fs.Uint64("cluster-id", 0, "this node's id in --cluster-peers (cluster mode; 0: a single node)")
 	clusterWait := fs.Duration("cluster-wait", 5*time.Second, "cluster mode: how long a request waits for a leader during a failover before it is answered 503")
 	clusterJoin := fs.Bool("cluster-join", false, "cluster mode: this node joins a running cluster: it starts empty and asks the members in --cluster-peers to add it")
+	clusterTLSCert := fs.String("cluster-tls-cert", "", "cluster mode: this node's certificate (PEM), naming the host of its raft address; with --cluster-tls-key and --cluster-tls-ca, the cluster listeners speak only TLS and take only certificates the CA signed")
+	clusterTLSKey := fs.String("cluster-tls-key", "", "cluster mode: the key of --cluster-tls-cert (PEM)")
+	clusterTLSCA := fs.String("cluster-tls-ca", "", "cluster mode: the CA certificate (PEM) that signed every node's certificate")
 	clusterSecret := fs.String("cluster-secret", "", "cluster mode: a secret every node's cluster listener requires (Authorization: Bearer <secret>), the same on every node; set it whenever the cluster listener is reachable beyond loopback")
 	clusterCompact := fs.Int("cluster-compact-every", 10_000, "cluster mode: raft entries applied between two cuts of the log, which keep the last half (a node that needs what was cut is sent a snapshot)")
 	clusterShards := fs.Int("cluster-shards", cluster.DefaultShards, "cluster mode: how many virtual shards the cluster has; the same on every node, fixed for the cluster's life")
@@ -74,6 +78,17 @@ func serve(args []string) error {
 	if *clusterID != 0 || *clusterPeers != "" {
 		co := cluster.Options{ID: *clusterID, Engine: o, Wait: *clusterWait, Join: *clusterJoin, CompactEvery: *clusterCompact, Secret: *clusterSecret,
 			Shards: *clusterShards, Balance: *clusterBalance}
+		switch n := btoi(*clusterTLSCert != "") + btoi(*clusterTLSKey != "") + btoi(*clusterTLSCA != ""); n {
+		case 0:
+		case 3:
+			c, err := cluster.LoadTLS(*clusterTLSCert, *clusterTLSKey, *clusterTLSCA)
+			if err != nil {
+				return err
+			}
+			co.TLS = c
+		default:
+			return errors.New("--cluster-tls-cert, --cluster-tls-key and --cluster-tls-ca go together")
+		}
 		if co.Balance == 0 {
 			co.Balance = -1
 		}
@@ -155,4 +170,11 @@ func parsePeers(v string) (map[uint64]cluster.Peer, error) {
 		return nil, fmt.Errorf("no peers")
 	}
 	return peers, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
