@@ -118,14 +118,9 @@ func (r *runner) catchupScenario(tmp string) (Result, error) {
 		pings, body = catchupQuickPings, catchupQuickBody
 	}
 	x := &CatchupResult{Name: ScenarioCatchup, Checks: catchupChecks, BodyBytes: body}
-	peers := map[uint64]cluster.Peer{}
-	for id := uint64(1); id <= 4; id++ {
-		api, err1 := freeLoopback()
-		raft, err2 := freeLoopback()
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("free ports: %v %v", err1, err2)
-		}
-		peers[id] = cluster.Peer{Raft: raft, API: api}
+	peers, err := loopbackPeers(4)
+	if err != nil {
+		return nil, err
 	}
 	first := map[uint64]cluster.Peer{1: peers[1], 2: peers[2], 3: peers[3]}
 	procs := map[uint64]*nodeProc{}

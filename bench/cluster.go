@@ -180,14 +180,9 @@ func (r *runner) clusterScenario(tmp string) (Result, error) {
 	_ = single.stop()
 
 	// The cluster.
-	peers := map[uint64]cluster.Peer{}
-	for id := uint64(1); id <= 3; id++ {
-		api, err1 := freeLoopback()
-		raft, err2 := freeLoopback()
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("free ports: %v %v", err1, err2)
-		}
-		peers[id] = cluster.Peer{Raft: raft, API: api}
+	peers, err := loopbackPeers(3)
+	if err != nil {
+		return nil, err
 	}
 	procs := map[uint64]*nodeProc{}
 	defer func() {
@@ -540,6 +535,21 @@ func getURL(u string) (int, []byte, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, b, err
+}
+
+// loopbackPeers is nodes 1 to n, each with a free raft and API address on
+// loopback.
+func loopbackPeers(n uint64) (map[uint64]cluster.Peer, error) {
+	peers := map[uint64]cluster.Peer{}
+	for id := uint64(1); id <= n; id++ {
+		api, err1 := freeLoopback()
+		raft, err2 := freeLoopback()
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("free ports: %v %v", err1, err2)
+		}
+		peers[id] = cluster.Peer{Raft: raft, API: api}
+	}
+	return peers, nil
 }
 
 func freeLoopback() (string, error) {

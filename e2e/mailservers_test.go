@@ -287,13 +287,27 @@ func monPOPServer(t *testing.T, addr string) *monService {
 	})
 }
 
-// monCert is a self-signed certificate for 127.0.0.1 valid until notAfter.
-func monCert(t *testing.T, notAfter time.Time) *tls.Config {
+// signCert makes a P-256 key and a certificate of it from tmpl, signed by
+// parent's key (self-signed when parent is nil).
+func signCert(t *testing.T, tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) ([]byte, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der, key
+}
+
+// monCert is a self-signed certificate for 127.0.0.1 valid until notAfter.
+func monCert(t *testing.T, notAfter time.Time) *tls.Config {
+	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
 		Subject:      pkix.Name{CommonName: "vigilo e2e"},
@@ -304,9 +318,6 @@ func monCert(t *testing.T, notAfter time.Time) *tls.Config {
 		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
 		DNSNames:     []string{"localhost"},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	der, key := signCert(t, tmpl, nil, nil)
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 }
