@@ -51,6 +51,7 @@ type StateLoad struct {
 	excise  *pebble.KeyRange // the one span the load replaces, when it is one
 	records uint64
 	bytes   int64
+	tables  int
 	excised bool
 }
 
@@ -61,7 +62,7 @@ func (l *StateLoad) Records() uint64 { return l.records }
 func (l *StateLoad) Bytes() int64 { return l.bytes }
 
 // Tables is the number of tables the state was written to.
-func (l *StateLoad) Tables() int { return len(l.paths) }
+func (l *StateLoad) Tables() int { return l.tables }
 
 // Excised says whether IngestState removed the span's old keys by an
 // excise (Pebble drops their files from the span, and the new tables go
@@ -90,18 +91,18 @@ var errLoadAbandoned = errors.New("state load abandoned")
 // sync that finishing it would cost.
 type abandonable struct {
 	objstorage.Writable
-	abandoned bool
+	abandoned atomic.Bool // set by LoadState; read by the writer's goroutine
 }
 
 func (a *abandonable) Write(p []byte) error {
-	if a.abandoned {
+	if a.abandoned.Load() {
 		return errLoadAbandoned
 	}
 	return a.Writable.Write(p)
 }
 
 func (a *abandonable) Finish() error {
-	if a.abandoned {
+	if a.abandoned.Load() {
 		a.Writable.Abort()
 		return errLoadAbandoned
 	}
@@ -156,7 +157,7 @@ func (s *Store) LoadState(r io.Reader, lo, hi, record []byte) (_ *StateLoad, err
 	defer func() {
 		if err != nil {
 			if t != nil {
-				t.f.abandoned = true
+				t.f.abandoned.Store(true)
 				_ = t.w.Close() // closes its file, unsynced
 			}
 			l.Discard() // l, not the result: a failed return has set that to nil
@@ -169,6 +170,7 @@ func (s *Store) LoadState(r io.Reader, lo, hi, record []byte) (_ *StateLoad, err
 			return fmt.Errorf("load state: %w", err)
 		}
 		l.paths = append(l.paths, path)
+		l.tables++
 		a := &abandonable{Writable: objstorageprovider.NewFileWritable(f)}
 		t = &loadTable{w: sstable.NewWriter(a, wo), f: a, start: bytes.Clone(start)}
 		return nil
