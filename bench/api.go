@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -431,36 +430,13 @@ func (c *apiClient) settle() time.Duration {
 // compactionState reads the compactions running and completed from the
 // server's /metrics.
 func (c *apiClient) compactionState() (running, done float64, err error) {
-	resp, err := c.http.Get(c.base + "/metrics")
+	m, err := scrapeMetrics(c.http, c.base)
 	if err != nil {
 		return 0, 0, err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, 0, err
-	}
-	found := 0
-	for _, line := range strings.Split(string(b), "\n") {
-		name, value, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		var dst *float64
-		switch name {
-		case "vigilo_pebble_compactions_running":
-			dst = &running
-		case "vigilo_pebble_compactions_total":
-			dst = &done
-		default:
-			continue
-		}
-		if *dst, err = strconv.ParseFloat(value, 64); err != nil {
-			return 0, 0, fmt.Errorf("/metrics %s: %w", name, err)
-		}
-		found++
-	}
-	if found != 2 {
+	running, ok1 := m["vigilo_pebble_compactions_running"]
+	done, ok2 := m["vigilo_pebble_compactions_total"]
+	if !ok1 || !ok2 {
 		return 0, 0, fmt.Errorf("/metrics has no Pebble compaction figures")
 	}
 	return running, done, nil

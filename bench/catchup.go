@@ -164,7 +164,7 @@ func (r *runner) catchupScenario(tmp string) (Result, error) {
 		return nil, err
 	}
 	seed([]string{peers[1].API, peers[2].API}, pings-pings/2)
-	if m, err := scrapeMetrics(peers[1]); err == nil {
+	if m, err := scrapeMetrics(shortClient, "http://"+peers[1].API); err == nil {
 		x.StateBytes = int64(m["vigilo_pebble_disk_usage_bytes"])
 	}
 
@@ -229,7 +229,7 @@ func (r *runner) catchUp(j nodeJob, peers map[uint64]cluster.Peer, running map[u
 	caught := time.Now()
 	c.Seconds = caught.Sub(t0).Seconds()
 	c.PeakRSSBytes = procKB(fmt.Sprintf("/proc/%d/status", pid), "VmHWM") << 10
-	if m, err := scrapeMetrics(peers[j.ID]); err == nil {
+	if m, err := scrapeMetrics(shortClient, "http://"+peers[j.ID].API); err == nil {
 		c.SnapshotsInstalled = m[`vigilo_raft_snapshots_total{step="installed"}`]
 		c.SnapshotsExcised = m[`vigilo_raft_snapshots_total{step="excised"}`]
 		c.IngestedBytes = m["vigilo_pebble_ingested_bytes_total"]
@@ -245,7 +245,7 @@ func (r *runner) catchUp(j nodeJob, peers map[uint64]cluster.Peer, running map[u
 	quiet, compacted := 0, -1.0
 	for quiet < 3 && time.Now().Before(deadline) {
 		time.Sleep(500 * time.Millisecond)
-		m, err := scrapeMetrics(peers[j.ID])
+		m, err := scrapeMetrics(shortClient, "http://"+peers[j.ID].API)
 		if err != nil {
 			continue
 		}
@@ -335,10 +335,10 @@ func seedPings(addrs []string, ids []uuid.UUID, n, size int, acked []int64) (int
 	return failed.Load(), first
 }
 
-// scrapeMetrics is the node's /metrics, series (name and labels, as
-// exposed) to value.
-func scrapeMetrics(p cluster.Peer) (map[string]float64, error) {
-	resp, err := shortClient.Get("http://" + p.API + "/metrics")
+// scrapeMetrics is base's /metrics, series (name and labels, as exposed)
+// to value.
+func scrapeMetrics(c *http.Client, base string) (map[string]float64, error) {
+	resp, err := c.Get(base + "/metrics")
 	if err != nil {
 		return nil, err
 	}
