@@ -95,7 +95,8 @@ func (n *Node) holdView(shard uint32, index uint64) error {
 			mine = append(mine, h)
 		}
 	}
-	v, err := n.o.Store.View()
+	lo, hi := n.stateSpan(shard)
+	v, err := n.o.Store.SpanView(lo, hi)
 	if err != nil {
 		return err
 	}

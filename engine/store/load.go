@@ -251,8 +251,8 @@ func (s *Store) LoadState(r io.Reader, lo, hi, record []byte) (_ *StateLoad, err
 // IngestState replaces the span l was loaded for by l's keys and install
 // record, in one durable step, and removes l's tables. Writes committed
 // before it are under it; l is spent either way. A span that is one state
-// span (a key space) is excised, unless a View is open: the excise would
-// empty the span under it.
+// span (a key space) is excised, unless an open View reads it: the excise
+// would empty the span under that view.
 func (s *Store) IngestState(l *StateLoad) error {
 	if err := s.rootOnly("IngestState"); err != nil {
 		return err
@@ -268,7 +268,7 @@ func (s *Store) IngestState(l *StateLoad) error {
 	s.views.mu.Lock()
 	defer s.views.mu.Unlock()
 	var err error
-	if l.excise != nil && s.views.open == 0 {
+	if l.excise != nil && !s.views.reads(l.excise.Start, l.excise.End) {
 		_, err = s.db.IngestAndExcise(context.Background(), l.paths, nil, nil, *l.excise)
 		l.excised = err == nil
 	} else {

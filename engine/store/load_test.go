@@ -290,9 +290,19 @@ func TestIngestStateUnderAView(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := writeState(t, dst, lo, hi)
-	v, err := dst.View()
+	v, err := dst.SpanView(lo, hi)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A view of another space leaves this one free to be excised.
+	olo, ohi := SpaceSpan(space + 1)
+	other, err := dst.SpanView(olo, ohi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.WriteState(io.Discard, lo, hi); err == nil {
+		t.Fatal("a span view wrote a span outside it")
 	}
 	load := func() *StateLoad {
 		t.Helper()
@@ -330,7 +340,7 @@ func TestIngestStateUnderAView(t *testing.T) {
 	}
 	l := load()
 	if !l.Excised() {
-		t.Fatal("not excised with no view open")
+		t.Fatal("not excised with only another space's view open")
 	}
 	m := dst.db.Metrics()
 	for lvl := range 6 {

@@ -22,31 +22,62 @@ import (
 type View struct {
 	s      *Store
 	snap   *pebble.Snapshot
+	lo, hi []byte // the span it reads, root keys; nil hi: to the end
 	closed bool
 }
 
 // A viewCount is the open Views of one database. A Pebble snapshot is a
 // sequence number, not a set of files: an excise (IngestState) takes the
 // span's files from under it, and it would read the span as empty. So an
-// ingestion excises only while no view is open, and a view is never taken
-// during one.
+// ingestion excises only while no open view reads its span, and a view is
+// never taken during one.
 type viewCount struct {
 	mu   sync.Mutex
-	open int
+	open map[*View]struct{}
+}
+
+// reads reports whether an open view reads any key of [lo, hi); mu held.
+func (c *viewCount) reads(lo, hi []byte) bool {
+	for v := range c.open {
+		if (v.hi == nil || bytes.Compare(lo, v.hi) < 0) && bytes.Compare(v.lo, hi) < 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // View takes a view of everything committed so far. A key space's view
 // sees (and WriteState writes) the space's keys only, without their prefix;
 // the root's sees the whole database, spaces included, keys as stored.
 func (s *Store) View() (*View, error) {
+	lo, hi := s.bounds(nil, nil)
+	return s.view(lo, hi)
+}
+
+// SpanView is a root view that reads [lo, hi) only (nil hi: to the end),
+// as View takes it: a snapshot of one key space, which leaves the other
+// spaces free to be excised while it is open. WriteState refuses a span
+// outside it.
+func (s *Store) SpanView(lo, hi []byte) (*View, error) {
+	if err := s.rootOnly("SpanView"); err != nil {
+		return nil, err
+	}
+	return s.view(bytes.Clone(lo), bytes.Clone(hi))
+}
+
+func (s *Store) view(lo, hi []byte) (*View, error) {
 	if !s.enter() {
 		return nil, ErrClosed
 	}
 	defer s.exit()
 	s.views.mu.Lock()
 	defer s.views.mu.Unlock()
-	s.views.open++
-	return &View{s: s, snap: s.db.NewSnapshot()}, nil
+	v := &View{s: s, snap: s.db.NewSnapshot(), lo: lo, hi: hi}
+	if s.views.open == nil {
+		s.views.open = make(map[*View]struct{})
+	}
+	s.views.open[v] = struct{}{}
+	return v, nil
 }
 
 // Close releases the view; a second Close does nothing.
@@ -57,7 +88,7 @@ func (v *View) Close() error {
 		return nil
 	}
 	v.closed = true
-	v.s.views.open--
+	delete(v.s.views.open, v)
 	if err := v.snap.Close(); err != nil {
 		return fmt.Errorf("close store view: %w", err)
 	}
@@ -132,6 +163,9 @@ func replaceSpans(lo, hi []byte, spaced bool) [][2][]byte {
 // space the bounds and the keys written are the space's own, unprefixed, and
 // nil hi is the end of the space.
 func (v *View) WriteState(w io.Writer, lo, hi []byte) error {
+	if plo, phi := v.s.bounds(lo, hi); bytes.Compare(plo, v.lo) < 0 || v.hi != nil && (phi == nil || bytes.Compare(phi, v.hi) > 0) {
+		return fmt.Errorf("write state [%x, %x): outside the view's span [%x, %x)", lo, hi, v.lo, v.hi)
+	}
 	bw := bufio.NewWriterSize(w, 256<<10)
 	crc := crc32.New(crc32c)
 	out := io.MultiWriter(bw, crc)
