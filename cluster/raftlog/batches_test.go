@@ -230,6 +230,7 @@ func crashBetweenIngestAndInstall(t *testing.T, spaced bool) {
 	p := &store.Project{ID: uuid.New(), Name: "from the snapshot", Created: time.Unix(1, 0).UTC()}
 	b := state.NewBatch()
 	b.PutProject(p)
+	b.PutProject(&store.Project{ID: uuid.New(), Name: "also from the snapshot", Created: time.Unix(1, 0).UTC()})
 	if err := state.Commit(b); err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +245,9 @@ func crashBetweenIngestAndInstall(t *testing.T, spaced bool) {
 	v.Close()
 
 	fs := vfs.NewCrashableMem()
-	st, err := store.Open(store.Options{Dir: "/n", FS: fs})
+	// Tables of a byte: the state goes in as several tables, and the crash
+	// must keep all of them or none.
+	st, err := store.Open(store.Options{Dir: "/n", FS: fs, LoadTableSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,6 +275,9 @@ func crashBetweenIngestAndInstall(t *testing.T, spaced bool) {
 	load, err := st.LoadState(&stream, lo, hi, record)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if load.Tables() < 2 {
+		t.Fatalf("the state went in as %d table", load.Tables())
 	}
 	if err := st.IngestState(load); err != nil {
 		t.Fatal(err)

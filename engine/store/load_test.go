@@ -128,7 +128,8 @@ func TestLoadStateRefusesDamage(t *testing.T) {
 	fillAs(t, spaceT(t, src, 4, SpaceOptions{}), newSpaceIDs(), "four", 3)
 	stream := writeState(t, src, lo, hi)
 	dir := t.TempDir()
-	dst, err := Open(Options{Dir: dir})
+	// Small tables: a load refused at the stream's end has written several.
+	dst, err := Open(Options{Dir: dir, LoadTableSize: 256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,8 +152,10 @@ func TestLoadStateRefusesDamage(t *testing.T) {
 	if n := countSpace(rawKeys(t, dst), 4); n != 0 {
 		t.Fatalf("%d keys in space 4 after refused loads", n)
 	}
-	if _, err := dst.LoadState(bytes.NewReader(stream), lo, hi, nil); err != nil {
+	if l, err := dst.LoadState(bytes.NewReader(stream), lo, hi, nil); err != nil {
 		t.Fatal(err)
+	} else if l.Tables() < 2 {
+		t.Fatalf("%d table of 256 bytes", l.Tables())
 	}
 	if err := dst.Close(); err != nil { // a crash before the ingestion
 		t.Fatal(err)
