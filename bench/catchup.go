@@ -58,12 +58,14 @@ type CatchupNode struct {
 	SnapshotsInstalled float64 `json:"snapshots_installed"`
 	SnapshotsExcised   float64 `json:"snapshots_excised"`
 	IngestedBytes      float64 `json:"ingested_bytes"`
-	// SettleSeconds is from caught up to its compactions stopping (none
-	// running, nothing more compacted, three looks in a row);
+	// SettleSeconds is from leading its share (or giving up on it) to its
+	// compactions stopping (none running, nothing more compacted, three
+	// looks in a row; at most settleLimit, Settled says whether they did);
 	// CompactedBytes is what compactions wrote from its start to then,
 	// DebtBytes the compaction Pebble still estimates it owes, and
 	// DiskWrittenBytes all the node wrote (/proc/<pid>/io write_bytes).
 	SettleSeconds    float64 `json:"settle_seconds"`
+	Settled          bool    `json:"settled"`
 	CompactedBytes   float64 `json:"compacted_bytes"`
 	DebtBytes        float64 `json:"compaction_debt_bytes"`
 	DiskWrittenBytes int64   `json:"disk_written_bytes"`
@@ -95,6 +97,13 @@ func (x *CatchupResult) ScenarioName() string { return x.Name }
 // Errors is lost pings and seeding errors.
 func (x *CatchupResult) Errors() int64 { return x.PingsLost + x.ErrorCount }
 
+func settledNote(c CatchupNode) string {
+	if !c.Settled {
+		return "not settled " + fmtSeconds(c.SettleSeconds) + " after leading its share"
+	}
+	return "settled " + fmtSeconds(c.SettleSeconds) + " after leading its share"
+}
+
 func (x *CatchupResult) rows() [][3]string {
 	mb := func(v float64) string { return fmt.Sprintf("%.1f MB", v/1e6) }
 	node := func(name string, c CatchupNode) [][3]string {
@@ -103,7 +112,7 @@ func (x *CatchupResult) rows() [][3]string {
 			{name + ": snapshots installed / excised", fmt.Sprintf("%.0f / %.0f", c.SnapshotsInstalled, c.SnapshotsExcised), mb(c.IngestedBytes) + " ingested"},
 			{name + ": peak RSS", mb(float64(c.PeakRSSBytes)), ""},
 			{name + ": written to disk / by compactions, to settled", mb(float64(c.DiskWrittenBytes)) + " / " + mb(c.CompactedBytes),
-				"settled " + fmtSeconds(c.SettleSeconds) + " after, " + mb(c.DebtBytes) + " compaction owed"},
+				settledNote(c) + ", " + mb(c.DebtBytes) + " compaction owed"},
 		}
 	}
 	rows := [][3]string{{"state seeded through the API", fmt.Sprintf("%s pings of %d B to %d checks", fmtCount(float64(x.PingsAcked)), x.BodyBytes, x.Checks), mb(float64(x.StateBytes)) + " on disk per node"}}
@@ -243,7 +252,8 @@ func (r *runner) catchUp(j nodeJob, peers map[uint64]cluster.Peer, running map[u
 	// Settled: no compaction running and nothing more compacted, three
 	// looks in a row. (Not "no debt": Pebble may leave some for good.)
 	quiet, compacted := 0, -1.0
-	for quiet < 3 && time.Now().Before(deadline) {
+	settleFrom := time.Now() // its own limit: the catch-up's waits do not eat into it
+	for settleEnd := settleFrom.Add(settleLimit); quiet < 3 && time.Now().Before(settleEnd); {
 		time.Sleep(500 * time.Millisecond)
 		m, err := scrapeMetrics(shortClient, "http://"+peers[j.ID].API)
 		if err != nil {
@@ -256,7 +266,7 @@ func (r *runner) catchUp(j nodeJob, peers map[uint64]cluster.Peer, running map[u
 		}
 		c.CompactedBytes, c.DebtBytes = compacted, m["vigilo_pebble_compaction_debt_bytes"]
 	}
-	c.SettleSeconds = time.Since(caught).Seconds()
+	c.SettleSeconds, c.Settled = time.Since(settleFrom).Seconds(), quiet >= 3
 	c.DiskWrittenBytes = procKB(fmt.Sprintf("/proc/%d/io", pid), "write_bytes")
 	return p, c, nil
 }
