@@ -98,10 +98,11 @@ func (x *CatchupResult) ScenarioName() string { return x.Name }
 func (x *CatchupResult) Errors() int64 { return x.PingsLost + x.ErrorCount }
 
 func settledNote(c CatchupNode) string {
+	state := "settled "
 	if !c.Settled {
-		return "not settled " + fmtSeconds(c.SettleSeconds) + " after leading its share"
+		state = "not settled "
 	}
-	return "settled " + fmtSeconds(c.SettleSeconds) + " after leading its share"
+	return state + fmtSeconds(c.SettleSeconds) + " after leading its share"
 }
 
 func (x *CatchupResult) rows() [][3]string {
