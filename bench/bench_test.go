@@ -495,3 +495,22 @@ func TestReportFiles(t *testing.T) {
 		t.Errorf("index.html has no capacity line")
 	}
 }
+
+// A deadline the killed node met before the kill times no failover: the
+// failover is the first delivery from the kill on.
+func TestFirstFromSkipsDeliveriesBeforeTheKill(t *testing.T) {
+	kill := time.Date(2026, 12, 8, 3, 0, 0, 0, time.UTC)
+	k := hookKeys{firstAt: map[string]time.Time{
+		"a": kill.Add(-2 * time.Millisecond),
+		"b": kill.Add(1200 * time.Millisecond),
+		"c": kill.Add(900 * time.Millisecond),
+		"d": kill.Add(-50 * time.Millisecond),
+	}}
+	first, before := k.firstFrom(kill)
+	if !first.Equal(kill.Add(900*time.Millisecond)) || before != 2 {
+		t.Fatalf("first %v after the kill, %d before; want 900ms, 2", first.Sub(kill), before)
+	}
+	if first, before := (hookKeys{}).firstFrom(kill); !first.IsZero() || before != 0 {
+		t.Fatalf("no deliveries: %v, %d", first, before)
+	}
+}
