@@ -8,13 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
+	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/valyala/bytebufferpool"
 	"github.com/valyala/fasthttp"
 )
 
@@ -69,19 +73,29 @@ type fwdConn struct {
 
 	mu      sync.Mutex
 	nextID  uint64
-	pending map[uint64]chan []byte
+	pending map[uint64]chan *bytebufferpool.ByteBuffer
 }
 
 func newFwdConn(c net.Conn) *fwdConn {
-	return &fwdConn{c: c, out: make(chan *outFrame, 1024), dead: make(chan struct{}), pending: map[uint64]chan []byte{}}
+	return &fwdConn{c: c, out: make(chan *outFrame, 1024), dead: make(chan struct{}), pending: map[uint64]chan *bytebufferpool.ByteBuffer{}}
 }
 
 // outFrame is a frame queued for the writer; taken is set when the writer
 // began writing it, so that a frame left in the queue of a broken
-// connection is known not to have reached the peer.
+// connection is known not to have reached the peer. The writer gives b
+// back to its pool once written.
 type outFrame struct {
-	b     []byte
+	b     *bytebufferpool.ByteBuffer
 	taken atomic.Bool
+}
+
+// write copies the frame into bw and gives its buffer back.
+func (f *outFrame) write(bw *bufio.Writer) error {
+	f.taken.Store(true)
+	_, err := bw.Write(f.b.B)
+	bytebufferpool.Put(f.b)
+	f.b = nil
+	return err
 }
 
 // fail closes the connection and wakes every request waiting on it.
@@ -105,15 +119,13 @@ func (fc *fwdConn) writeLoop() {
 			return
 		case f := <-fc.out:
 			_ = fc.c.SetWriteDeadline(time.Now().Add(forwardTimeout))
-			f.taken.Store(true)
-			if _, err := bw.Write(f.b); err != nil {
+			if err := f.write(bw); err != nil {
 				return
 			}
 			for yields := 0; yields <= writeYields; {
 				select {
 				case f := <-fc.out:
-					f.taken.Store(true)
-					if _, err := bw.Write(f.b); err != nil {
+					if err := f.write(bw); err != nil {
 						return
 					}
 				default:
@@ -147,59 +159,80 @@ func (fc *fwdConn) send(f *outFrame, expire <-chan time.Time) bool {
 	}
 }
 
-// readFrame reads one frame: its id and payload.
-func readFrame(br *bufio.Reader) (uint64, []byte, error) {
-	var h [frameHeader]byte
-	if _, err := io.ReadFull(br, h[:]); err != nil {
+// Frames live in pooled buffers, given back once parsed or written to the
+// socket: fresh ones cost a forwarded ping four allocations, two at each end.
+
+// readFrame reads one frame: its id and its payload, which the caller
+// gives back to bytebufferpool once read.
+func readFrame(br *bufio.Reader) (uint64, *bytebufferpool.ByteBuffer, error) {
+	h, err := br.Peek(frameHeader)
+	if err != nil {
 		return 0, nil, err
 	}
 	n := binary.BigEndian.Uint32(h[:4])
+	id := binary.BigEndian.Uint64(h[4:frameHeader])
 	if n > maxFrame {
 		return 0, nil, fmt.Errorf("forwarded frame of %d bytes, over %d", n, maxFrame)
 	}
-	p := make([]byte, n)
-	if _, err := io.ReadFull(br, p); err != nil {
+	_, _ = br.Discard(frameHeader)
+	p := bytebufferpool.Get()
+	p.B = slices.Grow(p.B[:0], int(n))[:n]
+	if _, err := io.ReadFull(br, p.B); err != nil {
+		bytebufferpool.Put(p)
 		return 0, nil, err
 	}
-	return binary.BigEndian.Uint64(h[4:]), p, nil
+	return id, p, nil
 }
 
 // frame is a frame for id whose payload write appends.
-func frame(id uint64, write func(w *bufio.Writer) error) ([]byte, error) {
-	var b bytes.Buffer
-	b.Write(make([]byte, frameHeader))
+func frame(id uint64, write func(w *bufio.Writer) error) (*bytebufferpool.ByteBuffer, error) {
+	b := bytebufferpool.Get()
+	b.B = append(b.B[:0], make([]byte, frameHeader)...)
 	bw := bufioWriters.Get().(*bufio.Writer)
-	bw.Reset(&b)
+	bw.Reset(b)
 	err := write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
 	bw.Reset(nil)
 	bufioWriters.Put(bw)
+	if err == nil && len(b.B)-frameHeader > maxFrame {
+		err = fmt.Errorf("forwarded frame of %d bytes, over %d", len(b.B)-frameHeader, maxFrame)
+	}
 	if err != nil {
+		bytebufferpool.Put(b)
 		return nil, err
 	}
-	f := b.Bytes()
-	if len(f)-frameHeader > maxFrame {
-		return nil, fmt.Errorf("forwarded frame of %d bytes, over %d", len(f)-frameHeader, maxFrame)
-	}
-	binary.BigEndian.PutUint32(f[:4], uint32(len(f)-frameHeader))
-	binary.BigEndian.PutUint64(f[4:frameHeader], id)
-	return f, nil
+	binary.BigEndian.PutUint32(b.B[:4], uint32(len(b.B)-frameHeader))
+	binary.BigEndian.PutUint64(b.B[4:frameHeader], id)
+	return b, nil
+}
+
+// frameReader reads one frame's HTTP message; pooled, with its buffer.
+type frameReader struct {
+	r  bytes.Reader
+	br *bufio.Reader
 }
 
 var (
 	bufioWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
-	bufioReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+	frameReaders = sync.Pool{New: func() any {
+		fr := &frameReader{}
+		fr.br = bufio.NewReaderSize(&fr.r, 4<<10)
+		return fr
+	}}
 )
 
-// parse reads one HTTP message (a request or an answer) from p.
-func parse(p []byte, read func(br *bufio.Reader) error) error {
-	br := bufioReaders.Get().(*bufio.Reader)
-	br.Reset(bytes.NewReader(p))
-	err := read(br)
-	br.Reset(nil)
-	bufioReaders.Put(br)
+// parse reads one HTTP message (a request or an answer) from p, and
+// gives p back to its pool.
+func parse(p *bytebufferpool.ByteBuffer, read func(br *bufio.Reader) error) error {
+	fr := frameReaders.Get().(*frameReader)
+	fr.r.Reset(p.B)
+	fr.br.Reset(&fr.r)
+	err := read(fr.br)
+	fr.r.Reset(nil)
+	frameReaders.Put(fr)
+	bytebufferpool.Put(p)
 	return err
 }
 
@@ -286,7 +319,9 @@ func (fc *fwdConn) readAnswers(br *bufio.Reader) {
 		delete(fc.pending, id)
 		fc.mu.Unlock()
 		if ch != nil {
-			ch <- p
+			ch <- p // room for one: never blocks
+		} else {
+			bytebufferpool.Put(p)
 		}
 	}
 }
@@ -295,7 +330,9 @@ func (fc *fwdConn) readAnswers(br *bufio.Reader) {
 // it reads into resp. sent says whether the request may have reached the
 // peer.
 func (fc *fwdConn) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration, stop <-chan struct{}) (sent bool, err error) {
-	ch := make(chan []byte, 1)
+	// Neither the channel nor the timer is pooled: tests run this in
+	// synctest bubbles, which must not share them.
+	ch := make(chan *bytebufferpool.ByteBuffer, 1)
 	fc.mu.Lock()
 	select {
 	case <-fc.dead:
@@ -394,7 +431,6 @@ func (f *forwarder) serveFrames(c, sock net.Conn, handle fasthttp.RequestHandler
 		fc.writeLoop()
 	}()
 	br := bufio.NewReaderSize(c, 64<<10)
-	remote := sock.RemoteAddr()
 	for {
 		id, p, err := readFrame(br)
 		if err != nil {
@@ -403,29 +439,45 @@ func (f *forwarder) serveFrames(c, sock net.Conn, handle fasthttp.RequestHandler
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a, err := answer(id, p, remote, handle)
+			a, err := answer(id, p, sock, handle)
 			if err != nil {
 				fc.fail() // the peer sent what is not a request: drop it
 				return
 			}
-			fc.send(&outFrame{b: a}, nil)
+			if !fc.send(&outFrame{b: a}, nil) {
+				bytebufferpool.Put(a)
+			}
 		}()
 	}
 }
 
-// answer has handle answer the request in p, and frames the answer.
-func answer(id uint64, p []byte, remote net.Addr, handle fasthttp.RequestHandler) ([]byte, error) {
-	var ctx fasthttp.RequestCtx
-	req := fasthttp.AcquireRequest()
-	defer fasthttp.ReleaseRequest(req)
-	if err := parse(p, req.Read); err != nil {
+// answer has handle answer the request in p, and frames the answer. The
+// request is read straight into a pooled context, as fasthttp's server
+// does: a fresh context per frame, filled by copying a parsed request
+// into it, was most of a forwarded ping's allocations.
+func answer(id uint64, p *bytebufferpool.ByteBuffer, peer net.Conn, handle fasthttp.RequestHandler) (*bytebufferpool.ByteBuffer, error) {
+	ctx := frameCtxs.Get().(*fasthttp.RequestCtx)
+	defer func() {
+		ctx.Request.Reset()
+		ctx.Response.Reset()
+		ctx.ResetUserValues()
+		frameCtxs.Put(ctx)
+	}()
+	// The peer's connection gives the addresses only: the handlers write
+	// their answers to ctx, never to the connection.
+	ctx.Init2(peer, frameLogger, true)
+	if err := parse(p, ctx.Request.Read); err != nil {
 		return nil, fmt.Errorf("read a forwarded request: %w", err)
 	}
-	ctx.Init(req, remote, nil)
-	handle(&ctx)
+	handle(ctx)
 	ctx.Response.SkipBody = ctx.IsHead()
 	return frame(id, ctx.Response.Write)
 }
+
+var (
+	frameCtxs   = sync.Pool{New: func() any { return new(fasthttp.RequestCtx) }}
+	frameLogger = log.New(os.Stderr, "", log.LstdFlags) // fasthttp's default
+)
 
 // close closes every framed connection, both ends, and waits for their
 // goroutines.

@@ -302,7 +302,7 @@ func TestForwardToAStuckPeerTimesOut(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		held := cap(fc.out) + (64<<10)/len(f) + 1
+		held := cap(fc.out) + (64<<10)/len(f.B) + 1
 		n := held + 50
 		results := make(chan bool, n) // sent
 		for range n {
