@@ -28,8 +28,17 @@ const (
 	TargetClusterRatio    = 0.5
 	TargetFailoverSeconds = 5.0
 	// clusterSilent is the silent checks whose deadlines fall due every
-	// 100 ms from the kill on: the first to fire after it dates the failover.
+	// 100 ms from silentLead after the kill on: the first to fire after
+	// it dates the failover.
 	clusterSilent = 20
+	// silentLead is how long after the kill the first silent deadline
+	// falls: room for the kill to come late (it first asks the nodes,
+	// under the load, which one holds the checks) without a deadline
+	// falling before it, on the node about to be killed.
+	silentLead = 200 * time.Millisecond
+	// silentGrace is the silent checks' grace, in seconds: long enough
+	// that all of them are pinged before the kill.
+	silentGrace = 2
 	// ClusterMaxChecks caps the checks the cluster scenario creates: it
 	// makes them through the API, for the single node and for the cluster.
 	ClusterMaxChecks = 100_000
@@ -246,7 +255,8 @@ func (r *runner) clusterScenario(tmp string) (Result, error) {
 	}
 
 	// The failover: a webhook receiver, silent checks due every 100 ms from
-	// the kill on, and the same load, counting what was acknowledged.
+	// silentLead after the kill on, and the same load, counting what was
+	// acknowledged.
 	rc, err := newHookReceiver()
 	if err != nil {
 		return nil, err
@@ -263,7 +273,7 @@ func (r *runner) clusterScenario(tmp string) (Result, error) {
 	var silent []string
 	for i := range clusterSilent {
 		code, b, err := api.do(context.Background(), http.MethodPost, "checks/",
-			fmt.Appendf(nil, `{"name": "silent-%d", "timeout": 1, "grace": 1, "channels": "*"}`, i))
+			fmt.Appendf(nil, `{"name": "silent-%d", "timeout": 1, "grace": %d, "channels": "*"}`, i, silentGrace))
 		var c struct {
 			UUID string `json:"uuid"`
 		}
@@ -282,9 +292,13 @@ func (r *runner) clusterScenario(tmp string) (Result, error) {
 		defer wg.Done()
 		fail, failErr = r.loadJob(failJob, nil)
 	}()
-	// Silent check i is pinged 2 s - (i+1)·100 ms before the kill... its
-	// deadline (timeout 1 s + grace 1 s) falls (i+1)·100 ms after it.
-	time.Sleep(failJob.Duration/2 - 2*time.Second)
+	// Silent check i is pinged at t0 + i·100 ms, the last one 2.9 s before
+	// its deadline (timeout 1 s + grace 2 s): the kill comes at t0 + 3 s -
+	// silentLead, so check i falls due silentLead + i·100 ms after it, and
+	// no ping is in flight when it comes.
+	due := time.Second + silentGrace*time.Second
+	kill := due - silentLead
+	time.Sleep(failJob.Duration/2 - kill)
 	t0 := time.Now()
 	for i, id := range silent {
 		time.Sleep(time.Until(t0.Add(time.Duration(i) * 100 * time.Millisecond)))
@@ -292,12 +306,11 @@ func (r *runner) clusterScenario(tmp string) (Result, error) {
 			return nil, fmt.Errorf("cluster: ping silent check: %d %v", code, err)
 		}
 	}
+	time.Sleep(time.Until(t0.Add(kill)))
 	// The node that holds the silent checks now: a leadership may have
 	// moved under the steady load, and killing another node would time
-	// deadlines that were never re-homed. Asked before the wait, so that
-	// the kill is not late by a status read under the load.
+	// deadlines that were never re-homed.
 	killed := leaderOfDefault(peers, procs, holder)
-	time.Sleep(time.Until(t0.Add(2*time.Second - 100*time.Millisecond)))
 	killedAt := time.Now()
 	procs[killed].kill9()
 	delete(procs, killed)
