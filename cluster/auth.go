@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net"
 
 	"github.com/valyala/fasthttp"
@@ -26,6 +27,30 @@ func (n *Node) authorized(ctx *fasthttp.RequestCtx) bool {
 	ctx.SetStatusCode(fasthttp.StatusUnauthorized)
 	ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="vigilo cluster"`)
 	ctx.SetBodyString("the cluster listener needs the cluster's secret (Authorization: Bearer …)\n")
+	return false
+}
+
+// shardsHeader carries the sender's shard count on every request a node
+// makes to a peer's cluster listener. Nodes started with different counts
+// name shards by different hashes and replicate shards the other does not
+// have, so the listener refuses them (sameShards) instead of running a
+// cluster whose nodes disagree about where every check lives.
+const shardsHeader = "X-Vigilo-Shards"
+
+// sameShards says whether the caller runs with this node's shard count,
+// answering 412 when not. A request without the header is an operator's
+// own (curl to the membership API), which has no count to disagree with.
+func (n *Node) sameShards(ctx *fasthttp.RequestCtx) bool {
+	v := ctx.Request.Header.Peek(shardsHeader)
+	if len(v) == 0 {
+		return true
+	}
+	if s, err := fasthttp.ParseUint(v); err == nil && s == len(n.hosts) {
+		return true
+	}
+	n.m.shardMismatch.Inc()
+	ctx.SetStatusCode(fasthttp.StatusPreconditionFailed)
+	ctx.SetBodyString(fmt.Sprintf("this node runs %d shards and the caller %q: every node of a cluster must run with the same --cluster-shards\n", len(n.hosts), v))
 	return false
 }
 

@@ -50,6 +50,7 @@ var errForwardGone = errors.New("the forwarding connection to the leader broke")
 // owns the framed connections peers opened to this node.
 type forwarder struct {
 	bearer []byte
+	shards string // shardsHeader's value
 	tls    *tls.Config // dials peers with it when set
 	mu     sync.Mutex
 	conns  map[string]*fwdConn // by the peer's cluster address
@@ -59,8 +60,8 @@ type forwarder struct {
 	wg     sync.WaitGroup
 }
 
-func newForwarder(bearer []byte, tc *tls.Config) *forwarder {
-	return &forwarder{bearer: bearer, tls: tc, conns: map[string]*fwdConn{}, served: map[net.Conn]struct{}{}}
+func newForwarder(bearer []byte, shards string, tc *tls.Config) *forwarder {
+	return &forwarder{bearer: bearer, shards: shards, tls: tc, conns: map[string]*fwdConn{}, served: map[net.Conn]struct{}{}}
 }
 
 // fwdConn is one framed connection, either end: out is what its writer
@@ -257,7 +258,7 @@ func (f *forwarder) conn(addr string) (*fwdConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
-	br, err := upgrade(c, f.bearer)
+	br, err := upgrade(c, f.bearer, f.shards)
 	if err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("open forwarding to %s: %w", addr, err)
@@ -277,11 +278,14 @@ func (f *forwarder) conn(addr string) (*fwdConn, error) {
 }
 
 // upgrade asks the peer to take framed requests on c.
-func upgrade(c net.Conn, bearer []byte) (*bufio.Reader, error) {
+func upgrade(c net.Conn, bearer []byte, shards string) (*bufio.Reader, error) {
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	req := "POST " + ForwardPath + " HTTP/1.1\r\nHost: vigilo\r\nConnection: Upgrade\r\nUpgrade: " + forwardUpgrade + "\r\nContent-Length: 0\r\n"
 	if len(bearer) > 0 {
 		req += "Authorization: " + string(bearer) + "\r\n"
+	}
+	if shards != "" {
+		req += shardsHeader + ": " + shards + "\r\n"
 	}
 	if _, err := io.WriteString(c, req+"\r\n"); err != nil {
 		return nil, err

@@ -21,7 +21,7 @@ func BenchmarkForwardRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ln.Close()
-	f := newForwarder(nil, nil)
+	f := newForwarder(nil, "", nil)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Add(1)

@@ -253,8 +253,8 @@ func TestForwardPathRefusesOthers(t *testing.T) {
 		f    *forwarder
 		want string
 	}{
-		{"no secret", newForwarder(nil, nil), "answered 401"},
-		{"wrong secret", newForwarder([]byte("Bearer nope"), nil), "answered 401"},
+		{"no secret", newForwarder(nil, "", nil), "answered 401"},
+		{"wrong secret", newForwarder([]byte("Bearer nope"), "", nil), "answered 401"},
 	} {
 		_, err := tc.f.conn(addr)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -274,7 +274,7 @@ func TestForwardPathRefusesOthers(t *testing.T) {
 		t.Fatalf("a POST without the upgrade: %s, want 400", resp.Status)
 	}
 	// With the secret, the connection is taken.
-	f := newForwarder([]byte("Bearer s3cret"), nil)
+	f := newForwarder([]byte("Bearer s3cret"), "", nil)
 	defer f.close()
 	if _, err := f.conn(addr); err != nil {
 		t.Fatalf("with the secret: %v", err)

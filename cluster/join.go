@@ -36,18 +36,19 @@ func (n *Node) askToJoin() {
 		case <-ctx.Done():
 		}
 	}()
-	ask := func(addr string, shard int) (code int, leader string) {
+	ask := func(addr string, shard int) (code int, leader string, msg []byte) {
 		url := fmt.Sprintf("%s%s%s?shard=%d", n.scheme(), addr, MembersPath, shard)
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
-			return 0, ""
+			return 0, "", nil
 		}
 		if n.bearer != nil {
 			req.Header.Set("Authorization", string(n.bearer))
 		}
+		req.Header.Set(shardsHeader, n.shards)
 		resp, err := client.Do(req)
 		if err != nil {
-			return 0, ""
+			return 0, "", nil
 		}
 		defer resp.Body.Close()
 		var answer struct {
@@ -55,8 +56,9 @@ func (n *Node) askToJoin() {
 		}
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		_ = json.Unmarshal(b, &answer)
-		return resp.StatusCode, answer.LeaderRaft
+		return resp.StatusCode, answer.LeaderRaft, b
 	}
+	refused := false // said once: a node started with another shard count
 	// Shard 0 first: its membership is the member directory, which the
 	// other shards' leaders need to reach this node.
 	for shard := 0; shard < len(n.hosts); {
@@ -65,9 +67,13 @@ func (n *Node) askToJoin() {
 			if id == n.o.ID {
 				continue
 			}
-			code, leader := ask(p.Raft, shard)
+			code, leader, msg := ask(p.Raft, shard)
 			if code == http.StatusMisdirectedRequest && leader != "" {
-				code, _ = ask(leader, shard)
+				code, _, msg = ask(leader, shard)
+			}
+			if code == http.StatusPreconditionFailed && !refused {
+				refused = true
+				n.log.Error("join: refused by the cluster", "member", id, "answer", string(bytes.TrimSpace(msg)))
 			}
 			// 409 on shard 0: a member already (added by hand, or before
 			// a restart); the other shards' adds are no change then.

@@ -158,6 +158,9 @@ type Node struct {
 	snapClient *http.Client
 	// bearer is the Authorization value of Options.Secret.
 	bearer []byte
+	// shards is Options.Shards, as every request to a peer carries it
+	// (shardsHeader).
+	shards string
 
 	// peers is the member directory: Options.Peers, then what membership
 	// changes of shard 0 made of it (stored with them, and loaded at
@@ -211,6 +214,8 @@ type metrics struct {
 	engines     prometheus.Counter
 	fenceRounds prometheus.Counter
 	transfers   prometheus.Counter
+	// shardMismatch is peers' requests refused for another shard count.
+	shardMismatch prometheus.Counter
 }
 
 // Open opens the node's store and log and starts its listeners; the engine
@@ -244,7 +249,8 @@ func Open(o Options) (*Node, error) {
 	if o.Secret != "" {
 		n.bearer = []byte("Bearer " + o.Secret)
 	}
-	n.fwd = newForwarder(n.bearer, o.TLS)
+	n.shards = strconv.Itoa(o.Shards)
+	n.fwd = newForwarder(n.bearer, n.shards, o.TLS)
 	n.m = metrics{
 		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigilo_cluster_forwarded_requests_total", Help: "Requests this node forwarded to the leader.",
@@ -262,7 +268,10 @@ func Open(o Options) (*Node, error) {
 	n.m.transfers = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "vigilo_cluster_leadership_transfers_total", Help: "Shard leaderships this node handed to a member that led fewer.",
 	})
-	n.reg.MustRegister(n.m.forwarded, n.m.holding, n.m.engines, n.m.fenceRounds, n.m.transfers)
+	n.m.shardMismatch = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vigilo_cluster_shard_count_refused_total", Help: "Requests from a peer started with another --cluster-shards, refused.",
+	})
+	n.reg.MustRegister(n.m.forwarded, n.m.holding, n.m.engines, n.m.fenceRounds, n.m.transfers, n.m.shardMismatch)
 	ids := slices.Sorted(func(yield func(uint64) bool) {
 		for id := range o.Peers {
 			if !yield(id) {
@@ -310,7 +319,7 @@ func Open(o Options) (*Node, error) {
 		// added later is in it, one removed is not.
 		n.peers = stored
 	}
-	n.tr = newTransport(o.ID, n.peers, n.bearer, o.TLS, n.log)
+	n.tr = newTransport(o.ID, n.peers, n.bearer, n.shards, o.TLS, n.log)
 	n.raft, err = raftlog.Open(raftlog.Options{
 		ID: o.ID, Peers: ids, Shards: o.Shards, Store: st, Transport: n.tr, Join: o.Join,
 		StateSpan:    func(shard uint32) (lo, hi []byte) { return store.SpaceSpan(int(shard)) },
@@ -417,7 +426,7 @@ func (n *Node) listen() error {
 }
 
 func (n *Node) serveRaft(ctx *fasthttp.RequestCtx) {
-	if !n.authorized(ctx) {
+	if !n.authorized(ctx) || !n.sameShards(ctx) {
 		return
 	}
 	path := string(ctx.Path())

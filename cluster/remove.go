@@ -119,6 +119,7 @@ func (n *Node) callPeer(ctx context.Context, client *http.Client, id uint64, met
 	if n.bearer != nil {
 		req.Header.Set("Authorization", string(n.bearer))
 	}
+	req.Header.Set(shardsHeader, n.shards)
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err

@@ -76,6 +76,7 @@ func (n *Node) fetchSnapshot(ctx context.Context, from uint64, shard uint32, ind
 	if n.bearer != nil {
 		req.Header.Set("Authorization", string(n.bearer))
 	}
+	req.Header.Set(shardsHeader, n.shards)
 	resp, err := n.snapClient.Do(req)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
@@ -30,6 +31,7 @@ type transport struct {
 	log    *slog.Logger
 	self   uint64
 	bearer []byte       // Authorization, when the cluster has a secret
+	shards string       // shardsHeader's value
 	tls    *tls.Config  // dials peers with it when set
 	mu     sync.RWMutex // peers changes with membership
 	peers  map[uint64]*sender
@@ -46,8 +48,8 @@ type sender struct {
 
 const senderQueue = 256
 
-func newTransport(self uint64, peers map[uint64]Peer, bearer []byte, tc *tls.Config, log *slog.Logger) *transport {
-	t := &transport{log: log, self: self, bearer: bearer, tls: tc, peers: map[uint64]*sender{}, stop: make(chan struct{})}
+func newTransport(self uint64, peers map[uint64]Peer, bearer []byte, shards string, tc *tls.Config, log *slog.Logger) *transport {
+	t := &transport{log: log, self: self, bearer: bearer, shards: shards, tls: tc, peers: map[uint64]*sender{}, stop: make(chan struct{})}
 	for id, p := range peers {
 		t.setPeer(id, p)
 	}
@@ -135,6 +137,8 @@ func (t *transport) run(s *sender) {
 	if t.bearer != nil {
 		req.Header.SetBytesV(fasthttp.HeaderAuthorization, t.bearer)
 	}
+	req.Header.Set(shardsHeader, t.shards)
+	var refusedAt time.Time
 	for {
 		var body []byte
 		select {
@@ -156,7 +160,16 @@ func (t *transport) run(s *sender) {
 			}
 		}
 		req.SetBody(body)
-		if err := s.client.Do(req, resp); err != nil || resp.StatusCode() != fasthttp.StatusNoContent {
+		err := s.client.Do(req, resp)
+		switch {
+		case err == nil && resp.StatusCode() == fasthttp.StatusPreconditionFailed:
+			// Another shard count: a misconfigured node, which no retry
+			// mends, said loudly but once a minute (raft retries often).
+			if now := time.Now(); now.Sub(refusedAt) > time.Minute {
+				refusedAt = now
+				t.log.Error("raft messages refused", "to", s.id, "answer", string(bytes.TrimSpace(resp.Body())))
+			}
+		case err != nil || resp.StatusCode() != fasthttp.StatusNoContent:
 			t.log.Debug("raft messages not delivered", "to", s.id, "err", err, "status", resp.StatusCode())
 		}
 	}
