@@ -50,7 +50,7 @@ var errForwardGone = errors.New("the forwarding connection to the leader broke")
 // owns the framed connections peers opened to this node.
 type forwarder struct {
 	bearer []byte
-	shards string // shardsHeader's value
+	shards string      // shardsHeader's value
 	tls    *tls.Config // dials peers with it when set
 	mu     sync.Mutex
 	conns  map[string]*fwdConn // by the peer's cluster address
