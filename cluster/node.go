@@ -68,7 +68,10 @@ type Options struct {
 	Balance time.Duration
 	// Shards is how many virtual shards the cluster has, the same on every
 	// node and for the cluster's life (a data directory made with another
-	// number is refused); default DefaultShards, at most store.MaxSpaces.
+	// number is refused, and so is a peer started with another); at most
+	// store.MaxSpaces. Zero: the data directory's count, or for an empty
+	// one the cluster's when joining (asked of a member), else
+	// DefaultShards (shardcount.go).
 	Shards int
 	// TLS, when set, secures the cluster listeners (tls.go): the node
 	// serves only TLS there, takes only clients whose certificate RootCAs
@@ -230,9 +233,6 @@ func Open(o Options) (*Node, error) {
 	if o.Wait == 0 {
 		o.Wait = 5 * time.Second
 	}
-	if o.Shards == 0 {
-		o.Shards = DefaultShards
-	}
 	if o.Balance == 0 {
 		o.Balance = 2 * time.Second
 	}
@@ -249,8 +249,6 @@ func Open(o Options) (*Node, error) {
 	if o.Secret != "" {
 		n.bearer = []byte("Bearer " + o.Secret)
 	}
-	n.shards = strconv.Itoa(o.Shards)
-	n.fwd = newForwarder(n.bearer, n.shards, o.TLS)
 	n.m = metrics{
 		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigilo_cluster_forwarded_requests_total", Help: "Requests this node forwarded to the leader.",
@@ -290,10 +288,25 @@ func Open(o Options) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
+	if o.Shards == 0 {
+		if o.Shards, err = storedShards(st); err == nil && o.Shards == 0 {
+			o.Shards = DefaultShards
+			if o.Join {
+				o.Shards, err = n.learnShards()
+			}
+		}
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		n.o.Shards = o.Shards
+	}
 	if err := refuseOtherData(st, o.Shards); err != nil {
 		st.Close()
 		return nil, err
 	}
+	n.shards = strconv.Itoa(o.Shards)
+	n.fwd = newForwarder(n.bearer, n.shards, o.TLS)
 	for i := range o.Shards {
 		h := &shardHost{id: uint32(i)}
 		h.st, err = st.Space(i, store.SpaceOptions{Replicate: func(repr []byte, done func(error)) {

@@ -50,7 +50,7 @@ func serve(args []string) error {
 	clusterTLSCA := fs.String("cluster-tls-ca", "", "cluster mode: the CA certificate (PEM) that signed every node's certificate")
 	clusterSecret := fs.String("cluster-secret", "", "cluster mode: a secret every node's cluster listener requires (Authorization: Bearer <secret>), the same on every node; set it whenever the cluster listener is reachable beyond loopback")
 	clusterCompact := fs.Int("cluster-compact-every", 10_000, "cluster mode: raft entries applied between two cuts of the log, which keep the last half (a node that needs what was cut is sent a snapshot)")
-	clusterShards := fs.Int("cluster-shards", cluster.DefaultShards, "cluster mode: how many virtual shards the cluster has; the same on every node (a peer started with another count is refused), fixed for the cluster's life")
+	clusterShards := fs.Int("cluster-shards", 0, fmt.Sprintf("cluster mode: how many virtual shards the cluster has; the same on every node (a peer started with another count is refused), fixed for the cluster's life; default the data directory's count, or with --cluster-join the cluster's, else %d", cluster.DefaultShards))
 	clusterBalance := fs.Duration("cluster-balance", 2*time.Second, "cluster mode: how often a node hands a shard's leadership to a member that leads fewer; 0 never")
 	clusterPeers := fs.String("cluster-peers", "", "every node of the cluster, this one included: id=raft-host:port/api-host:port, comma-separated (the API address replaces --listen)")
 	if err := parseWithEnv(fs, args); err != nil {

@@ -1,0 +1,99 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/vigilo/vigilo/engine/store"
+)
+
+// A node started without a shard count (Options.Shards 0) takes the one
+// its data directory was made with, so that a restart needs no flag that
+// could be given wrong; an empty directory joining a cluster takes the
+// cluster's, asked of a member; a new cluster takes DefaultShards.
+
+// storedShards is how many shards the raft states in st are for: 0 for a
+// directory without any.
+func storedShards(st *store.Store) (int, error) {
+	for i := range store.MaxSpaces {
+		v, err := st.RaftState(uint32(i))
+		if err != nil {
+			return 0, err
+		}
+		if v == nil {
+			return i, nil
+		}
+	}
+	return store.MaxSpaces, nil
+}
+
+// learnShardsTimeout bounds how long a joiner waits for a member to tell it
+// the shard count: a joiner is started against a running cluster.
+const learnShardsTimeout = 30 * time.Second
+
+// learnShards asks the members the node was given for the cluster's shard
+// count (the length of MembersPath's leaders), every second until one
+// answers or learnShardsTimeout passes.
+func (n *Node) learnShards() (int, error) {
+	client := n.peerClient(5*time.Second, 1)
+	defer client.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), learnShardsTimeout)
+	defer cancel()
+	var last error = errors.New("no other member was given")
+	for {
+		for id, p := range n.o.Peers {
+			if id == n.o.ID {
+				continue
+			}
+			count, err := n.askShards(ctx, client, p.Raft)
+			if err == nil {
+				return count, nil
+			}
+			last = fmt.Errorf("node %d: %w", id, err)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("cluster: learn the shard count from the members (or pass it): %w", last)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// askShards is one member's shard count. The request carries no
+// shardsHeader: this node has no count yet to disagree with.
+func (n *Node) askShards(ctx context.Context, client *http.Client, addr string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.scheme()+addr+MembersPath, nil)
+	if err != nil {
+		return 0, err
+	}
+	if n.bearer != nil {
+		req.Header.Set("Authorization", string(n.bearer))
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %s", MembersPath, resp.Status)
+	}
+	var answer struct {
+		Leaders []uint64 `json:"leaders"`
+	}
+	if err := json.Unmarshal(b, &answer); err != nil {
+		return 0, fmt.Errorf("GET %s: %w", MembersPath, err)
+	}
+	if c := len(answer.Leaders); c < 1 || c > store.MaxSpaces {
+		return 0, fmt.Errorf("GET %s: %d shards", MembersPath, c)
+	}
+	return len(answer.Leaders), nil
+}
