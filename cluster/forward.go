@@ -353,6 +353,9 @@ func (fc *fwdConn) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, tim
 		delete(fc.pending, id)
 		fc.mu.Unlock()
 	}
+	// A frame carries the whole body: a leader told to expect a 100
+	// Continue would read the request without it.
+	req.Header.Del(fasthttp.HeaderExpect)
 	b, err := frame(id, req.Write)
 	if err != nil {
 		forget()
@@ -435,6 +438,7 @@ func (f *forwarder) serveFrames(c, sock net.Conn, handle fasthttp.RequestHandler
 		fc.writeLoop()
 	}()
 	br := bufio.NewReaderSize(c, 64<<10)
+	addrs := &frameConn{local: sock.LocalAddr(), remote: sock.RemoteAddr()}
 	for {
 		id, p, err := readFrame(br)
 		if err != nil {
@@ -443,7 +447,7 @@ func (f *forwarder) serveFrames(c, sock net.Conn, handle fasthttp.RequestHandler
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a, err := answer(id, p, sock, handle)
+			a, err := answer(id, p, addrs, handle)
 			if err != nil {
 				fc.fail() // the peer sent what is not a request: drop it
 				return
@@ -459,17 +463,21 @@ func (f *forwarder) serveFrames(c, sock net.Conn, handle fasthttp.RequestHandler
 // request is read straight into a pooled context, as fasthttp's server
 // does: a fresh context per frame, filled by copying a parsed request
 // into it, was most of a forwarded ping's allocations.
-func answer(id uint64, p *bytebufferpool.ByteBuffer, peer net.Conn, handle fasthttp.RequestHandler) (*bytebufferpool.ByteBuffer, error) {
+func answer(id uint64, p *bytebufferpool.ByteBuffer, addrs *frameConn, handle fasthttp.RequestHandler) (*bytebufferpool.ByteBuffer, error) {
 	ctx := frameCtxs.Get().(*fasthttp.RequestCtx)
 	defer func() {
+		// A context a handler hijacked or left to a goroutine
+		// (TimeoutError) keeps state that only fasthttp's own server can
+		// reset: it is dropped, not reused.
+		if ctx.Hijacked() || ctx.LastTimeoutErrorResponse() != nil {
+			return
+		}
 		ctx.Request.Reset()
 		ctx.Response.Reset()
 		ctx.ResetUserValues()
 		frameCtxs.Put(ctx)
 	}()
-	// The peer's connection gives the addresses only: the handlers write
-	// their answers to ctx, never to the connection.
-	ctx.Init2(peer, frameLogger, true)
+	ctx.Init2(addrs, frameLogger, true)
 	if err := parse(p, ctx.Request.Read); err != nil {
 		return nil, fmt.Errorf("read a forwarded request: %w", err)
 	}
@@ -477,6 +485,27 @@ func answer(id uint64, p *bytebufferpool.ByteBuffer, peer net.Conn, handle fasth
 	ctx.Response.SkipBody = ctx.IsHead()
 	return frame(id, ctx.Response.Write)
 }
+
+// frameConn is what a forwarded request's context sees of its connection:
+// the addresses of the framed link it came on, and nothing to read, write
+// or set a deadline on. That link is shared by every request in flight on
+// it, and it is not the client's: a handler must not touch it, and must
+// not take the link's TLS for the client's (ctx.IsTLS is false here; the
+// forwarding node says the client's scheme in X-Forwarded-Proto).
+type frameConn struct {
+	local, remote net.Addr
+}
+
+var errFrameConn = errors.New("a forwarded request has no connection of its own")
+
+func (c *frameConn) Read([]byte) (int, error)         { return 0, errFrameConn }
+func (c *frameConn) Write([]byte) (int, error)        { return 0, errFrameConn }
+func (c *frameConn) Close() error                     { return nil }
+func (c *frameConn) LocalAddr() net.Addr              { return c.local }
+func (c *frameConn) RemoteAddr() net.Addr             { return c.remote }
+func (c *frameConn) SetDeadline(time.Time) error      { return errFrameConn }
+func (c *frameConn) SetReadDeadline(time.Time) error  { return errFrameConn }
+func (c *frameConn) SetWriteDeadline(time.Time) error { return errFrameConn }
 
 var (
 	frameCtxs   = sync.Pool{New: func() any { return new(fasthttp.RequestCtx) }}
@@ -509,9 +538,17 @@ func (n *Node) forward(ctx *fasthttp.RequestCtx, addr string, shard uint32, by s
 		req.Header.Set(forwardedHeader, strconv.FormatUint(n.o.ID, 10))
 	}
 	req.Header.Set(shardHeader, strconv.FormatUint(uint64(shard), 10))
-	// The ping log records the client's address, not this node's.
+	// The ping log records the client's address and scheme, not this
+	// node's link to the leader.
 	if len(req.Header.Peek("X-Forwarded-For")) == 0 {
 		req.Header.Set("X-Forwarded-For", ctx.RemoteIP().String())
+	}
+	if len(req.Header.Peek("X-Forwarded-Proto")) == 0 {
+		proto := "http"
+		if ctx.IsTLS() {
+			proto = "https"
+		}
+		req.Header.Set("X-Forwarded-Proto", proto)
 	}
 	fc, err := n.fwd.conn(addr)
 	if err != nil {

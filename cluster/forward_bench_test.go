@@ -16,41 +16,10 @@ import (
 // framed, sent and read back. What a forwarded ping costs the two nodes
 // beyond what the leader's handler does.
 func BenchmarkForwardRoundTrip(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	f := newForwarder(nil, "", nil)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		f.serveFrames(c, c, func(ctx *fasthttp.RequestCtx) {
-			ctx.SetContentType("text/plain; charset=utf-8")
-			ctx.SetBodyString("OK")
-		})
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	fc := newFwdConn(c)
-	defer fc.fail()
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		fc.writeLoop()
-	}()
-	go func() {
-		defer wg.Done()
-		fc.readAnswers(bufio.NewReaderSize(c, 64<<10))
-	}()
+	fc := framedLink(b, func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.SetBodyString("OK")
+	})
 	b.ReportAllocs()
 	b.SetParallelism(16) // requests in flight at once, as under load
 	b.ResetTimer()
@@ -76,5 +45,44 @@ func BenchmarkForwardRoundTrip(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	fc.fail()
+}
+
+// framedLink is a forwarding connection over loopback TCP to a peer that
+// answers each frame with handle, both ends closed when tb ends.
+func framedLink(tb testing.TB, handle fasthttp.RequestHandler) *fwdConn {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f := newForwarder(nil, "", nil)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		f.serveFrames(c, c, handle)
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fc := newFwdConn(c)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		fc.writeLoop()
+	}()
+	go func() {
+		defer wg.Done()
+		fc.readAnswers(bufio.NewReaderSize(c, 64<<10))
+	}()
+	tb.Cleanup(func() {
+		fc.fail()
+		ln.Close()
+		wg.Wait()
+	})
+	return fc
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/valyala/bytebufferpool"
 	"github.com/valyala/fasthttp"
 
 	"github.com/vigilo/vigilo/engine"
@@ -88,6 +89,43 @@ func TestForwardAnswersAsTheLeader(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || string(b) != "forwarded body" {
 		t.Fatalf("ping body through a follower: %s %q", resp.Status, b)
+	}
+
+	// A body sent with Expect: 100-continue reaches the leader too: the
+	// frame carries it whole, so the leader must not wait for a Continue.
+	req, _ = http.NewRequest("POST", front+"/ping/"+id, strings.NewReader("expected body"))
+	req.Header.Set("Expect", "100-continue")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("ping with Expect: 100-continue through a follower: %s", resp.Status)
+	}
+	code, pl := call(t, "GET", front+"/api/v3/checks/"+id+"/pings/", "operator-key", nil)
+	logged, _ := pl["pings"].([]any)
+	if code != 200 || len(logged) != 3 {
+		t.Fatalf("pings through a follower: %d %v", code, pl)
+	}
+	last := 0.0
+	for _, p := range logged {
+		p := p.(map[string]any)
+		last = max(last, p["n"].(float64))
+		if p["scheme"] != "http" {
+			t.Errorf("a forwarded ping logged with scheme %v, want the client's http", p["scheme"])
+		}
+	}
+	req, _ = http.NewRequest("GET", fmt.Sprintf("%s/api/v3/checks/%s/pings/%d/body", front, id, int(last)), nil)
+	req.Header.Set("X-Api-Key", "operator-key")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "expected body" {
+		t.Fatalf("the body of a ping sent with Expect: 100-continue: %s %q", resp.Status, b)
 	}
 
 	// Many at once: all answered, over one connection per forwarding peer.
@@ -341,4 +379,64 @@ func TestForwardToAStuckPeerTimesOut(t *testing.T) {
 			t.Fatal("the connection to a peer that does not read is never broken")
 		}
 	})
+}
+
+// A forwarded request's handler has no connection of its own: what it
+// writes or sets there cannot reach the link that every request in flight
+// shares, which keeps working.
+func TestForwardedHandlerCannotTouchTheLink(t *testing.T) {
+	var wrote, deadline error
+	fc := framedLink(t, func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/meddle" {
+			_, wrote = ctx.Conn().Write([]byte("\x00\x00\x00\x05garbage"))
+			deadline = ctx.Conn().SetWriteDeadline(time.Now())
+		}
+		ctx.SetBodyString("OK")
+	})
+	for _, path := range []string{"/meddle", "/after"} {
+		req := fasthttp.AcquireRequest()
+		req.SetRequestURI("http://vigilo" + path)
+		var resp fasthttp.Response
+		_, err := fc.roundTrip(req, &resp, 10*time.Second, nil)
+		fasthttp.ReleaseRequest(req)
+		if err != nil || string(resp.Body()) != "OK" {
+			t.Fatalf("%s over the link: %v %q", path, err, resp.Body())
+		}
+	}
+	if wrote == nil || deadline == nil {
+		t.Fatalf("the handler wrote to the link (%v) and set its deadline (%v)", wrote, deadline)
+	}
+}
+
+// A context a handler hijacked is not handed to the next forwarded
+// request: fasthttp's own reset, which would clear it, is not ours to call.
+func TestHijackedFrameContextIsNotReused(t *testing.T) {
+	addrs := &frameConn{}
+	frameOf := func(path string) *bytebufferpool.ByteBuffer {
+		req := fasthttp.AcquireRequest()
+		defer fasthttp.ReleaseRequest(req)
+		req.SetRequestURI("http://vigilo" + path)
+		f, err := frame(1, req.Write)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.B = f.B[frameHeader:] // the payload, as readFrame gives it
+		return f
+	}
+	var hijacked bool
+	for _, path := range []string{"/hijack", "/next"} {
+		_, err := answer(1, frameOf(path), addrs, func(ctx *fasthttp.RequestCtx) {
+			if path == "/hijack" {
+				ctx.Hijack(func(net.Conn) {})
+				return
+			}
+			hijacked = ctx.Hijacked()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hijacked {
+		t.Fatal("the next forwarded request got the hijacked context")
+	}
 }

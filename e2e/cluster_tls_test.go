@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -93,6 +94,22 @@ func TestClusterOverTLS(t *testing.T) {
 	pingAll(nodes) // two of them forwarded to the holder over TLS
 	if v := sample(t, scrape(t, nodes[holder.id%3].url), "vigilo_cluster_forwarded_requests_total"); v < 1 {
 		t.Fatalf("node %d forwarded %v requests", nodes[holder.id%3].id, v)
+	}
+	// The clients spoke plain HTTP to every node: the holder logs that,
+	// not the scheme of the TLS link a forwarded ping came on.
+	code, b := call(t, "GET", holder.url+"/api/v3/checks/"+c.UUID+"/pings/", map[string]string{"X-Api-Key": apiKey}, "")
+	var pl struct {
+		Pings []struct {
+			Scheme string `json:"scheme"`
+		} `json:"pings"`
+	}
+	if err := json.Unmarshal(b, &pl); code != 200 || err != nil || len(pl.Pings) != 3 {
+		t.Fatalf("pings of the check: %d %v %s", code, err, b)
+	}
+	for i, p := range pl.Pings {
+		if p.Scheme != "http" {
+			t.Errorf("ping %d logged with scheme %q, want http", i, p.Scheme)
+		}
 	}
 
 	raft := raftAddr(t, holder)
