@@ -79,16 +79,8 @@ func TestForwardAnswersAsTheLeader(t *testing.T) {
 		t.Fatalf("HEAD ping through a follower: %s, %d body bytes", resp.Status, len(b))
 	}
 	// The body went through to the leader's ping log, and comes back.
-	req, _ = http.NewRequest("GET", front+"/api/v3/checks/"+id+"/pings/1/body", nil)
-	req.Header.Set("X-Api-Key", "operator-key")
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(b) != "forwarded body" {
-		t.Fatalf("ping body through a follower: %s %q", resp.Status, b)
+	if code, b := pingBody(t, front, id, 1); code != 200 || b != "forwarded body" {
+		t.Fatalf("ping body through a follower: %d %q", code, b)
 	}
 
 	// A body sent with Expect: 100-continue reaches the leader too: the
@@ -116,16 +108,8 @@ func TestForwardAnswersAsTheLeader(t *testing.T) {
 			t.Errorf("a forwarded ping logged with scheme %v, want the client's http", p["scheme"])
 		}
 	}
-	req, _ = http.NewRequest("GET", fmt.Sprintf("%s/api/v3/checks/%s/pings/%d/body", front, id, int(last)), nil)
-	req.Header.Set("X-Api-Key", "operator-key")
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(b) != "expected body" {
-		t.Fatalf("the body of a ping sent with Expect: 100-continue: %s %q", resp.Status, b)
+	if code, b := pingBody(t, front, id, int(last)); code != 200 || b != "expected body" {
+		t.Fatalf("the body of a ping sent with Expect: 100-continue: %d %q", code, b)
 	}
 
 	// Many at once: all answered, over one connection per forwarding peer.
@@ -173,6 +157,20 @@ func TestForwardAnswersAsTheLeader(t *testing.T) {
 	if list, _ := l["checks"].([]any); code != 200 || len(list) != 151 {
 		t.Fatalf("list through a follower: %d, %d checks, want 151", code, len(list))
 	}
+}
+
+// pingBody is the body of the check's ping n, read through api.
+func pingBody(t *testing.T, api, id string, n int) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v3/checks/%s/pings/%d/body", api, id, n), nil)
+	req.Header.Set("X-Api-Key", "operator-key")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // A forwarding connection that breaks is dialled again by the next
