@@ -164,13 +164,7 @@ func pingBody(t *testing.T, api, id string, n int) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v3/checks/%s/pings/%d/body", api, id, n), nil)
 	req.Header.Set("X-Api-Key", "operator-key")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return send(t, req)
 }
 
 // A forwarding connection that breaks is dialled again by the next

@@ -12,6 +12,18 @@ import (
 	"github.com/vigilo/vigilo/engine"
 )
 
+// send makes req and returns its status and body.
+func send(t *testing.T, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -75,13 +87,7 @@ func TestRefusesPeersOfAnotherShardCount(t *testing.T) {
 		if shards != "" {
 			req.Header.Set(shardsHeader, shards)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return send(t, req)
 	}
 	for _, shards := range []string{"3", "1", "x"} {
 		for _, path := range []string{RaftPath, MembersPath} {
