@@ -73,7 +73,8 @@ func (n *Node) askToJoin() {
 			}
 			if code == http.StatusPreconditionFailed && !refused {
 				refused = true
-				n.log.Error("join: refused by the cluster", "member", id, "answer", string(bytes.TrimSpace(msg)))
+				n.log.Error("join: refused by the cluster; start this node again from an empty data directory, with the cluster's --cluster-shards or none",
+					"member", id, "answer", string(bytes.TrimSpace(msg)))
 			}
 			// 409 on shard 0: a member already (added by hand, or before
 			// a restart); the other shards' adds are no change then.

@@ -52,7 +52,8 @@ type Options struct {
 	// Join starts a node that is not among the cluster's first members: it
 	// starts empty and asks the members in Peers to add it (join.go), then
 	// receives a snapshot and the log after it. Peers must name it and at
-	// least one member.
+	// least one member. Without Shards, an empty joiner's Open first asks
+	// the members for the shard count, for up to 30 s.
 	Join bool
 	// Secret, when set, is required of every request to the cluster
 	// listeners (auth.go), and sent by this node to its peers: the same on
@@ -89,6 +90,8 @@ func (o Options) Validate() error {
 		return errors.New("cluster: node id is 0")
 	case len(o.Peers) < 1:
 		return errors.New("cluster: no peers")
+	case o.Join && len(o.Peers) < 2:
+		return errors.New("cluster: a joiner needs a member of the cluster among its peers to ask")
 	case o.Engine.DataDir == "":
 		return errors.New("cluster: no data directory")
 	case o.Shards < 0 || o.Shards > store.MaxSpaces:
@@ -291,7 +294,9 @@ func Open(o Options) (*Node, error) {
 	if o.Shards == 0 {
 		if o.Shards, err = storedShards(st); err == nil && o.Shards == 0 {
 			o.Shards = DefaultShards
-			if o.Join {
+			// A single node's data is refused for what it is before
+			// any member is asked (the count does not matter for it).
+			if err = refuseOtherData(st, o.Shards); err == nil && o.Join {
 				o.Shards, err = n.learnShards()
 			}
 		}
@@ -397,7 +402,7 @@ func refuseOtherData(st *store.Store, shards int) error {
 		return err
 	}
 	if last == nil || beyond != nil {
-		return fmt.Errorf("cluster: %s was made for another number of shards than %d: the shard count is fixed for a cluster's life", st.Options().Dir, shards)
+		return fmt.Errorf("cluster: %s was made for another number of shards than %d: the shard count is fixed for a cluster's life (a joiner refused for its count holds nothing yet: start it again from an empty directory)", st.Options().Dir, shards)
 	}
 	return nil
 }

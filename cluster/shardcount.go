@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -44,7 +43,7 @@ func (n *Node) learnShards() (int, error) {
 	defer client.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), learnShardsTimeout)
 	defer cancel()
-	var last error = errors.New("no other member was given")
+	var last error // Validate saw to it that there is another member to ask
 	for {
 		for id, p := range n.o.Peers {
 			if id == n.o.ID {

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/vigilo/vigilo/engine"
@@ -56,5 +57,29 @@ func TestJoinerLearnsTheShardCount(t *testing.T) {
 	defer joiner.Close()
 	if got := len(joiner.hosts); got != 3 {
 		t.Fatalf("the joiner runs %d shards, want the cluster's 3", got)
+	}
+}
+
+// A single node's data started to join is refused for what it is, before
+// any member is asked for a count (none answers here).
+func TestJoinerWithSingleNodeDataIsRefusedFirst(t *testing.T) {
+	dir := t.TempDir()
+	e, err := engine.Open(engine.Options{DataDir: dir, APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(Options{ID: 2, Peers: map[uint64]Peer{1: {Raft: freeAddr(t), API: freeAddr(t)}, 2: {Raft: freeAddr(t), API: freeAddr(t)}},
+		Join: true, Engine: engine.Options{DataDir: dir}})
+	if err == nil || !strings.Contains(err.Error(), "single node's data") {
+		t.Fatalf("a single node's data started to join: %v", err)
+	}
+	// And a joiner given no member to ask is refused at once.
+	_, err = Open(Options{ID: 2, Peers: map[uint64]Peer{2: {Raft: freeAddr(t), API: freeAddr(t)}}, Join: true,
+		Engine: engine.Options{DataDir: t.TempDir()}})
+	if err == nil || !strings.Contains(err.Error(), "needs a member") {
+		t.Fatalf("a joiner with no member to ask: %v", err)
 	}
 }
