@@ -291,25 +291,11 @@ func Open(o Options) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
-	if o.Shards == 0 {
-		if o.Shards, err = storedShards(st); err == nil && o.Shards == 0 {
-			o.Shards = DefaultShards
-			// A single node's data is refused for what it is before
-			// any member is asked (the count does not matter for it).
-			if err = refuseOtherData(st, o.Shards); err == nil && o.Join {
-				o.Shards, err = n.learnShards()
-			}
-		}
-		if err != nil {
-			st.Close()
-			return nil, err
-		}
-		n.o.Shards = o.Shards
-	}
-	if err := refuseOtherData(st, o.Shards); err != nil {
+	if o.Shards, err = n.shardCount(st, o.Shards); err != nil {
 		st.Close()
 		return nil, err
 	}
+	n.o.Shards = o.Shards
 	n.shards = strconv.Itoa(o.Shards)
 	n.fwd = newForwarder(n.bearer, n.shards, o.TLS)
 	for i := range o.Shards {

@@ -34,9 +34,9 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// A single node's data directory cannot become a cluster node's: its data
-// would stay on that node alone.
-func TestRefusesSingleNodeData(t *testing.T) {
+// singleNodeDir is a data directory a single node made.
+func singleNodeDir(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	e, err := engine.Open(engine.Options{DataDir: dir, APIKey: "k"})
 	if err != nil {
@@ -45,6 +45,13 @@ func TestRefusesSingleNodeData(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+// A single node's data directory cannot become a cluster node's: its data
+// would stay on that node alone.
+func TestRefusesSingleNodeData(t *testing.T) {
+	dir := singleNodeDir(t)
 	o := Options{ID: 1, Peers: map[uint64]Peer{1: {Raft: freeAddr(t), API: freeAddr(t)}}, Engine: engine.Options{DataDir: dir}}
 	n, err := Open(o)
 	if err == nil {

@@ -16,6 +16,27 @@ import (
 // could be given wrong; an empty directory joining a cluster takes the
 // cluster's, asked of a member; a new cluster takes DefaultShards.
 
+// shardCount is the node's shard count: the one given, or the one found,
+// with a data directory that cannot hold it refused (refuseOtherData).
+func (n *Node) shardCount(st *store.Store, given int) (int, error) {
+	if given != 0 {
+		return given, refuseOtherData(st, given)
+	}
+	stored, err := storedShards(st)
+	if err != nil || stored != 0 {
+		return stored, err // a count of the directory's own raft states
+	}
+	// Empty, or a single node's data: that is refused for what it is
+	// before any member is asked (the count does not matter for it).
+	if err := refuseOtherData(st, DefaultShards); err != nil {
+		return 0, err
+	}
+	if n.o.Join {
+		return n.learnShards()
+	}
+	return DefaultShards, nil
+}
+
 // storedShards is how many shards the raft states in st are for: 0 for a
 // directory without any.
 func storedShards(st *store.Store) (int, error) {

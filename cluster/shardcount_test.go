@@ -63,15 +63,8 @@ func TestJoinerLearnsTheShardCount(t *testing.T) {
 // A single node's data started to join is refused for what it is, before
 // any member is asked for a count (none answers here).
 func TestJoinerWithSingleNodeDataIsRefusedFirst(t *testing.T) {
-	dir := t.TempDir()
-	e, err := engine.Open(engine.Options{DataDir: dir, APIKey: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	_, err = Open(Options{ID: 2, Peers: map[uint64]Peer{1: {Raft: freeAddr(t), API: freeAddr(t)}, 2: {Raft: freeAddr(t), API: freeAddr(t)}},
+	dir := singleNodeDir(t)
+	_, err := Open(Options{ID: 2, Peers: map[uint64]Peer{1: {Raft: freeAddr(t), API: freeAddr(t)}, 2: {Raft: freeAddr(t), API: freeAddr(t)}},
 		Join: true, Engine: engine.Options{DataDir: dir}})
 	if err == nil || !strings.Contains(err.Error(), "single node's data") {
 		t.Fatalf("a single node's data started to join: %v", err)
