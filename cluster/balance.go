@@ -65,6 +65,9 @@ func (n *Node) balanceOnce() {
 				n.log.Info("handing a shard's leadership over", "shard", s, "to", to)
 				return
 			}
+			// Said at debug level: a target still catching up is
+			// refused every round until it has.
+			n.log.Debug("a shard's leadership not handed over", "shard", s, "to", to, "err", err)
 			if !errors.Is(err, raftlog.ErrNotCaughtUp) {
 				return
 			}
