@@ -1,9 +1,12 @@
 package cluster
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 
 	"github.com/valyala/fasthttp"
 )
@@ -52,6 +55,23 @@ func (n *Node) sameShards(ctx *fasthttp.RequestCtx) bool {
 	ctx.SetStatusCode(fasthttp.StatusPreconditionFailed)
 	ctx.SetBodyString(fmt.Sprintf("this node runs %d shards and the caller %q: every node of a cluster must run with the same --cluster-shards\n", len(n.hosts), v))
 	return false
+}
+
+// peerRequest is a request to a peer's cluster listener with what every
+// one carries: the cluster's secret, and this node's shard count (none
+// before the count is known: learnShards asks for it).
+func (n *Node) peerRequest(ctx context.Context, method, url string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return nil, err
+	}
+	if n.bearer != nil {
+		req.Header.Set("Authorization", string(n.bearer))
+	}
+	if n.shards != "" {
+		req.Header.Set(shardsHeader, n.shards)
+	}
+	return req, nil
 }
 
 // warnIfOpen logs when a cluster listener without a secret listens beyond

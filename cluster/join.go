@@ -38,14 +38,10 @@ func (n *Node) askToJoin() {
 	}()
 	ask := func(addr string, shard int) (code int, leader string, msg []byte) {
 		url := fmt.Sprintf("%s%s%s?shard=%d", n.scheme(), addr, MembersPath, shard)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		req, err := n.peerRequest(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
 			return 0, "", nil
 		}
-		if n.bearer != nil {
-			req.Header.Set("Authorization", string(n.bearer))
-		}
-		req.Header.Set(shardsHeader, n.shards)
 		resp, err := client.Do(req)
 		if err != nil {
 			return 0, "", nil

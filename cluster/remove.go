@@ -112,14 +112,10 @@ func (n *Node) callPeer(ctx context.Context, client *http.Client, id uint64, met
 	if !ok {
 		return 0, fmt.Errorf("node %d is not a member", id)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, n.scheme()+p.Raft+path, bytes.NewReader(body))
+	req, err := n.peerRequest(ctx, method, n.scheme()+p.Raft+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
-	if n.bearer != nil {
-		req.Header.Set("Authorization", string(n.bearer))
-	}
-	req.Header.Set(shardsHeader, n.shards)
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err

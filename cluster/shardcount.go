@@ -85,14 +85,12 @@ func (n *Node) learnShards() (int, error) {
 }
 
 // askShards is one member's shard count. The request carries no
-// shardsHeader: this node has no count yet to disagree with.
+// shardsHeader: this node has no count yet to disagree with (n.shards is
+// set once the count is resolved).
 func (n *Node) askShards(ctx context.Context, client *http.Client, addr string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.scheme()+addr+MembersPath, nil)
+	req, err := n.peerRequest(ctx, http.MethodGet, n.scheme()+addr+MembersPath, nil)
 	if err != nil {
 		return 0, err
-	}
-	if n.bearer != nil {
-		req.Header.Set("Authorization", string(n.bearer))
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -69,14 +69,10 @@ func (n *Node) fetchSnapshot(ctx context.Context, from uint64, shard uint32, ind
 	ctx, cancel := context.WithTimeout(ctx, snapshotFetchTimeout)
 	defer cancel()
 	url := fmt.Sprintf("%s%s%s?shard=%d&index=%d", n.scheme(), p.Raft, SnapshotPath, shard, index)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := n.peerRequest(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	if n.bearer != nil {
-		req.Header.Set("Authorization", string(n.bearer))
-	}
-	req.Header.Set(shardsHeader, n.shards)
 	resp, err := n.snapClient.Do(req)
 	if err != nil {
 		return err
